@@ -1,0 +1,12 @@
+/* tern: the communication layer of a distributed system. Umbrella header. */
+#ifndef TERN_H
+#define TERN_H
+
+#include "base.h"
+#include "msg.h"
+
+#define TERN_VERSION_MAJOR 0
+#define TERN_VERSION_MINOR 1
+#define TERN_VERSION_PATCH 0
+
+#endif
