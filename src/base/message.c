@@ -1,0 +1,198 @@
+/* tern_msg: multipart messages with refcounted, optionally zero-copy parts. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "base/message.h"
+
+static tern_msg *msg_new(size_t inline_bytes)
+{
+    tern_msg *m = malloc(sizeof(*m) + inline_bytes);
+    if (m == NULL)
+        return NULL;
+    m->nparts = 0;
+    m->cap = TN_MSG_INLINE_PARTS;
+    m->total = 0;
+    m->parts = m->inl;
+    return m;
+}
+
+tern_err tern_msg_new(tern_msg **msgp)
+{
+    if (msgp == NULL)
+        return TERN_EINVAL;
+    *msgp = msg_new(0);
+    return *msgp ? TERN_OK : TERN_ENOMEM;
+}
+
+tern_err tern_msg_alloc(tern_msg **msgp, size_t size)
+{
+    if (msgp == NULL)
+        return TERN_EINVAL;
+    if (size > TN_MSG_INLINE_MAX) {
+        tern_msg *m = msg_new(0);
+        uint8_t *data;
+        if (m == NULL)
+            return TERN_ENOMEM;
+        if (tn_msg_append_alloc(m, size, &data) != TERN_OK) {
+            free(m);
+            return TERN_ENOMEM;
+        }
+        *msgp = m;
+        return TERN_OK;
+    }
+    tern_msg *m = msg_new(size);
+    if (m == NULL)
+        return TERN_ENOMEM;
+    m->nparts = 1;
+    m->total = size;
+    m->parts[0] = (tn_part){(uint8_t *)(m + 1), size, NULL};
+    *msgp = m;
+    return TERN_OK;
+}
+
+static tern_err grow_parts(tern_msg *m)
+{
+    if (m->nparts < m->cap)
+        return TERN_OK;
+    if (m->cap > UINT32_MAX / 2)
+        return TERN_ENOMEM;
+    uint32_t ncap = m->cap * 2;
+    tn_part *np;
+    if (m->parts == m->inl) {
+        np = malloc(ncap * sizeof(*np));
+        if (np != NULL)
+            memcpy(np, m->inl, sizeof(m->inl));
+    } else {
+        np = realloc(m->parts, ncap * sizeof(*np));
+    }
+    if (np == NULL)
+        return TERN_ENOMEM;
+    m->parts = np;
+    m->cap = ncap;
+    return TERN_OK;
+}
+
+tern_err tn_msg_append_alloc(tern_msg *m, size_t size, uint8_t **datap)
+{
+    if (grow_parts(m) != TERN_OK)
+        return TERN_ENOMEM;
+    tn_part *p = &m->parts[m->nparts];
+    if (size == 0) {
+        *p = (tn_part){NULL, 0, NULL};
+    } else {
+        if (size > SIZE_MAX - sizeof(tn_body))
+            return TERN_ENOMEM;
+        tn_body *b = malloc(sizeof(*b) + size);
+        if (b == NULL)
+            return TERN_ENOMEM;
+        atomic_init(&b->refs, 1);
+        b->free_fn = NULL;
+        b->arg = NULL;
+        b->data = b + 1;
+        *p = (tn_part){b->data, size, b};
+    }
+    m->nparts++;
+    m->total += size;
+    if (datap != NULL)
+        *datap = p->data;
+    return TERN_OK;
+}
+
+tern_err tern_msg_append(tern_msg *m, const void *data, size_t size)
+{
+    uint8_t *dst;
+    if (m == NULL || (data == NULL && size > 0))
+        return TERN_EINVAL;
+    tern_err err = tn_msg_append_alloc(m, size, &dst);
+    if (err == TERN_OK && size > 0)
+        memcpy(dst, data, size);
+    return err;
+}
+
+tern_err tern_msg_append_ref(tern_msg *m, void *data, size_t size, tern_free_fn *free_fn, void *arg)
+{
+    if (m == NULL || (data == NULL && size > 0))
+        return TERN_EINVAL;
+    if (grow_parts(m) != TERN_OK)
+        return TERN_ENOMEM;
+    tn_body *b = malloc(sizeof(*b));
+    if (b == NULL)
+        return TERN_ENOMEM;
+    atomic_init(&b->refs, 1);
+    b->free_fn = free_fn;
+    b->arg = arg;
+    b->data = data;
+    m->parts[m->nparts++] = (tn_part){data, size, b};
+    m->total += size;
+    return TERN_OK;
+}
+
+static void body_release(tn_body *b)
+{
+    if (b == NULL || atomic_fetch_sub_explicit(&b->refs, 1, memory_order_acq_rel) != 1)
+        return;
+    if (b->free_fn != NULL)
+        b->free_fn(b->data, b->arg);
+    free(b);
+}
+
+void tern_msg_free(tern_msg *m)
+{
+    if (m == NULL)
+        return;
+    for (uint32_t i = 0; i < m->nparts; i++)
+        body_release(m->parts[i].body);
+    if (m->parts != m->inl)
+        free(m->parts);
+    free(m);
+}
+
+tern_err tern_msg_dup(const tern_msg *m, tern_msg **dupp)
+{
+    if (m == NULL || dupp == NULL)
+        return TERN_EINVAL;
+    tern_msg *d;
+    uint32_t first = 0;
+    /* An inline part 0 cannot be shared: copy it inline again. */
+    if (m->nparts > 0 && m->parts[0].size > 0 && m->parts[0].body == NULL) {
+        if (tern_msg_alloc(&d, m->parts[0].size) != TERN_OK)
+            return TERN_ENOMEM;
+        memcpy(d->parts[0].data, m->parts[0].data, m->parts[0].size);
+        first = 1;
+    } else if (tern_msg_new(&d) != TERN_OK) {
+        return TERN_ENOMEM;
+    }
+    for (uint32_t i = first; i < m->nparts; i++) {
+        if (grow_parts(d) != TERN_OK) {
+            tern_msg_free(d);
+            return TERN_ENOMEM;
+        }
+        const tn_part *p = &m->parts[i];
+        if (p->body != NULL)
+            atomic_fetch_add_explicit(&p->body->refs, 1, memory_order_relaxed);
+        d->parts[d->nparts++] = *p;
+        d->total += p->size;
+    }
+    *dupp = d;
+    return TERN_OK;
+}
+
+size_t tern_msg_parts(const tern_msg *m)
+{
+    return m ? m->nparts : 0;
+}
+
+void *tern_msg_data(const tern_msg *m, size_t part)
+{
+    return (m && part < m->nparts) ? m->parts[part].data : NULL;
+}
+
+size_t tern_msg_size(const tern_msg *m, size_t part)
+{
+    return (m && part < m->nparts) ? m->parts[part].size : 0;
+}
+
+size_t tern_msg_total(const tern_msg *m)
+{
+    return m ? m->total : 0;
+}

@@ -1,0 +1,47 @@
+/* Internal view of tern_msg: a list of parts whose bodies are refcounted.
+ *
+ * A part's bytes live in one of three places: inside the message's own
+ * allocation (part 0 of a small message: no second malloc on the hot path),
+ * in a refcounted body allocated with the data behind it, or in user memory
+ * referenced by a body with a free function (zero-copy). */
+#ifndef TN_BASE_MESSAGE_H
+#define TN_BASE_MESSAGE_H
+
+#include <stdatomic.h>
+
+#include "tern/msg.h"
+
+/* Part 0 up to this size is stored inside the message allocation. */
+#define TN_MSG_INLINE_MAX 64
+/* What a part costs beyond its bytes, charged against size limits so that a
+ * peer cannot make us allocate much with many empty parts. */
+#define TN_MSG_PART_OVERHEAD 64
+
+typedef struct tn_body {
+    _Atomic uint32_t refs;
+    tern_free_fn *free_fn; /* NULL: nothing to release but the body itself */
+    void *arg;
+    void *data;
+} tn_body;
+
+typedef struct tn_part {
+    uint8_t *data;
+    size_t size;
+    tn_body *body; /* NULL for inline or empty parts */
+} tn_part;
+
+#define TN_MSG_INLINE_PARTS 2
+
+struct tern_msg {
+    uint32_t nparts;
+    uint32_t cap;
+    size_t total;
+    tn_part *parts; /* inl while cap == TN_MSG_INLINE_PARTS */
+    tn_part inl[TN_MSG_INLINE_PARTS];
+    /* up to TN_MSG_INLINE_MAX bytes of part 0 may follow */
+};
+
+/* Appends an uninitialised part of size bytes; *datap points at it. */
+tern_err tn_msg_append_alloc(tern_msg *msg, size_t size, uint8_t **datap);
+
+#endif

@@ -1,0 +1,666 @@
+/* The ZMTP engine: runs one tcp/ipc connection on its socket's I/O thread.
+ *
+ * States: GREETING (64-byte greetings cross) -> HANDSHAKE (READY crosses,
+ * socket types checked) -> ACTIVE (messages, PING/PONG) -> DEAD. Our
+ * greeting and READY are queued at once, saving a round trip.
+ *
+ * The engine is also the pipe its socket sees. It is refcounted: one ref
+ * for the I/O side until the connection dies, one for the socket while the
+ * pipe is attached. The memory is always freed by a task on the loop, so
+ * every task posted for the engine before the last ref went runs first. */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/uio.h>
+#include <unistd.h>
+
+#include "base/trace.h"
+#include "msg/outbuf.h"
+#include "msg/sock.h"
+#include "wire/zmtp.h"
+
+#define RBUF_SIZE 65536
+/* Bodies at least this large are read straight into the message. */
+#define DIRECT_READ_MIN 16384
+/* Bytes read per readiness event before yielding to other connections. */
+#define READ_BUDGET (1u << 20)
+
+enum { ST_GREETING, ST_HANDSHAKE, ST_ACTIVE, ST_DEAD };
+
+struct tn_engine {
+    tn_pipe pipe; /* first: the socket's view */
+    tn_ring ring;
+    _Atomic int refs;
+    tn_sock *sock;
+    tn_loop *loop;
+    tn_ep *ep;
+    tn_ioh ioh;
+    int state;
+    int as_server;
+    int attached;
+    uint8_t greeting[TN_ZMTP_GREETING_SIZE];
+    size_t greeting_got;
+    int peer_minor;
+    const char *why; /* set by sink callbacks on a protocol error */
+
+    uint8_t *rbuf;
+    size_t roff, rlen;
+    tn_zmtp_dec dec;
+    uint64_t pushed; /* messages handed to the socket since last notify */
+    _Atomic int in_paused;
+    tn_task resume_task;
+
+    pthread_mutex_t outlock;
+    tn_outbuf fill;    /* application threads append here */
+    tn_outbuf sending; /* the loop writes from here */
+    size_t seg_i, seg_off;
+    _Atomic uint32_t out_msgs;
+    _Atomic int flush_posted;
+    int out_broken;
+    tn_task flush_task;
+    uint32_t hwm_out;
+
+    tn_timer handshake_timer;
+    tn_timer hb_timer;
+    uint64_t last_recv;
+    uint64_t hb_ivl, hb_timeout, peer_ttl; /* ns; 0 = off */
+    uint16_t ttl_ds;
+    uint64_t handshake_ms;
+
+    tn_task free_task;
+    char endpoint[TN_ENDPOINT_MAX];
+};
+
+static void do_flush(tn_engine *e);
+static void do_read(tn_engine *e);
+
+/* ---- lifetime ---------------------------------------------------------- */
+
+static void engine_free(void *arg)
+{
+    tn_engine *e = arg;
+    tn_zmtp_dec_fini(&e->dec);
+    tn_ring_fini(&e->ring);
+    tn_outbuf_fini(&e->fill);
+    tn_outbuf_fini(&e->sending);
+    pthread_mutex_destroy(&e->outlock);
+    free(e->rbuf);
+    free(e);
+}
+
+static void engine_unref(tn_engine *e)
+{
+    if (atomic_fetch_sub(&e->refs, 1) == 1)
+        tn_loop_post(e->loop, &e->free_task);
+}
+
+void tn_engine_kill(tn_engine *e, const char *why)
+{
+    if (e->state == ST_DEAD)
+        return;
+    int was_ready = e->state == ST_ACTIVE;
+    e->state = ST_DEAD;
+    tn_loop_unwatch(e->loop, &e->ioh);
+    close(e->ioh.fd);
+    tn_timer_cancel(e->loop, &e->handshake_timer);
+    tn_timer_cancel(e->loop, &e->hb_timer);
+    uint32_t lost = atomic_load(&e->out_msgs);
+    if (lost > 0)
+        tn_trace(TERN_TRACE_MSG, "%s: peer %s: %u queued message(s) not delivered", e->endpoint,
+                 e->pipe.peer, lost);
+    tn_trace(TERN_TRACE_WIRE, "%s: peer %s dropped%s: %s", e->endpoint, e->pipe.peer,
+             was_ready ? "" : " during the handshake", why);
+    if (e->attached) {
+        pthread_mutex_lock(&e->sock->lock);
+        tn_sock_pipe_dead(e->sock, &e->pipe);
+        pthread_mutex_unlock(&e->sock->lock);
+    }
+    tn_ep_engine_gone(e->ep, e, was_ready);
+    engine_unref(e);
+}
+
+/* ---- the pipe the socket sees ------------------------------------------ */
+
+static int pipe_writable(tn_pipe *p)
+{
+    tn_engine *e = (tn_engine *)p;
+    return atomic_load_explicit(&e->out_msgs, memory_order_relaxed) < e->hwm_out;
+}
+
+/* After appending under outlock: count it and make sure a flush runs. */
+static void queued(tn_engine *e, int msgs)
+{
+    atomic_fetch_add_explicit(&e->out_msgs, (uint32_t)msgs, memory_order_relaxed);
+    if (!atomic_exchange(&e->flush_posted, 1))
+        tn_loop_post(e->loop, &e->flush_task);
+}
+
+static void pipe_write(tn_pipe *p, tern_msg *m)
+{
+    tn_engine *e = (tn_engine *)p;
+    pthread_mutex_lock(&e->outlock);
+    if (tn_outbuf_msg(&e->fill, m) != TERN_OK) {
+        e->out_broken = 1;
+        tern_msg_free(m);
+    }
+    pthread_mutex_unlock(&e->outlock);
+    queued(e, 1);
+}
+
+static tern_err pipe_write_bytes(tn_pipe *p, const void *data, size_t len)
+{
+    tn_engine *e = (tn_engine *)p;
+    pthread_mutex_lock(&e->outlock);
+    tern_err err = tn_outbuf_copy(&e->fill, data, len);
+    pthread_mutex_unlock(&e->outlock);
+    if (err != TERN_OK)
+        return err;
+    queued(e, 1);
+    return TERN_OK;
+}
+
+static uint32_t pipe_pending(tn_pipe *p)
+{
+    return atomic_load(&((tn_engine *)p)->out_msgs);
+}
+
+static void pipe_read_done(tn_pipe *p)
+{
+    tn_engine *e = (tn_engine *)p;
+    if (atomic_load(&e->in_paused))
+        tn_loop_post(e->loop, &e->resume_task);
+}
+
+static void pipe_release(tn_pipe *p)
+{
+    engine_unref((tn_engine *)p);
+}
+
+static const tn_pipe_ops engine_pipe_ops = {
+    .writable = pipe_writable,
+    .write = pipe_write,
+    .write_bytes = pipe_write_bytes,
+    .pending = pipe_pending,
+    .read_done = pipe_read_done,
+    .release = pipe_release,
+};
+
+/* ---- writing ----------------------------------------------------------- */
+
+/* Queues protocol bytes (greeting, commands) from the loop thread. */
+static void queue_control(tn_engine *e, const void *data, size_t len)
+{
+    pthread_mutex_lock(&e->outlock);
+    if (tn_outbuf_bytes(&e->fill, data, len) != TERN_OK)
+        e->out_broken = 1;
+    pthread_mutex_unlock(&e->outlock);
+    queued(e, 0);
+}
+
+static void watch_out(tn_engine *e, int on)
+{
+    uint32_t ev = (e->ioh.events & ~(uint32_t)EPOLLOUT) | (on ? EPOLLOUT : 0);
+    tn_loop_rewatch(e->loop, &e->ioh, ev);
+}
+
+static void sent_all(tn_engine *e)
+{
+    uint32_t msgs = e->sending.msgs;
+    tn_outbuf_reset(&e->sending);
+    e->seg_i = e->seg_off = 0;
+    if (msgs > 0) {
+        atomic_fetch_sub(&e->out_msgs, msgs);
+        tn_sock_notify(e->sock);
+    }
+}
+
+static void do_flush(tn_engine *e)
+{
+    struct iovec iov[64];
+    while (e->state != ST_DEAD) {
+        if (e->seg_i == e->sending.nsegs) {
+            sent_all(e);
+            pthread_mutex_lock(&e->outlock);
+            tn_outbuf swap = e->fill;
+            e->fill = e->sending;
+            e->sending = swap;
+            int broken = e->out_broken;
+            pthread_mutex_unlock(&e->outlock);
+            if (broken) {
+                tn_engine_kill(e, "out of memory queueing a message");
+                return;
+            }
+            if (e->sending.nsegs == 0) {
+                atomic_store(&e->flush_posted, 0);
+                pthread_mutex_lock(&e->outlock);
+                int more = e->fill.nsegs > 0;
+                pthread_mutex_unlock(&e->outlock);
+                if (!more || atomic_exchange(&e->flush_posted, 1)) {
+                    watch_out(e, 0);
+                    return;
+                }
+                continue;
+            }
+        }
+        int n = tn_outbuf_iov(&e->sending, e->seg_i, e->seg_off, iov, 64);
+        ssize_t w = writev(e->ioh.fd, iov, n);
+        if (w < 0) {
+            if (errno == EINTR)
+                continue;
+            if (errno == EAGAIN) {
+                watch_out(e, 1);
+                return;
+            }
+            char why[96];
+            snprintf(why, sizeof(why), "write failed: %s", strerror(errno));
+            tn_engine_kill(e, why);
+            return;
+        }
+        size_t left = (size_t)w;
+        while (left > 0) {
+            tn_seg *s = &e->sending.segs[e->seg_i];
+            size_t rem = s->len - e->seg_off;
+            if (left < rem) {
+                e->seg_off += left;
+                break;
+            }
+            left -= rem;
+            tern_msg_free(s->owner);
+            s->owner = NULL;
+            e->seg_i++;
+            e->seg_off = 0;
+        }
+    }
+}
+
+static void flush_task(void *arg)
+{
+    tn_engine *e = arg;
+    if (e->state == ST_DEAD) {
+        atomic_store(&e->flush_posted, 0);
+        return;
+    }
+    /* While EPOLLOUT is armed the loop resumes the flush itself. */
+    if (!(e->ioh.events & EPOLLOUT))
+        do_flush(e);
+}
+
+/* ---- handshake and commands -------------------------------------------- */
+
+static int type_ok(const tn_pattern *pat, int peer)
+{
+    return peer >= 0 && (pat->peers & (1u << peer));
+}
+
+static void refuse(tn_engine *e, const char *error, const char *why)
+{
+    uint8_t buf[300];
+    size_t n = tn_zmtp_error_build(buf, sizeof(buf), error);
+    queue_control(e, buf, n);
+    do_flush(e);
+    tn_engine_kill(e, why);
+}
+
+static tern_err on_ready(tn_engine *e, const tn_zmtp_command *cmd)
+{
+    tn_zmtp_props props;
+    const char *why = NULL;
+    if (tn_zmtp_props_parse(cmd->data, cmd->data_len, &props, &why) != TERN_OK) {
+        e->why = why;
+        return TERN_EPROTO;
+    }
+    int peer = tn_pattern_type_by_name(props.socket_type, props.socket_type_len);
+    const tn_pattern *pat = e->sock->pat;
+    if (!type_ok(pat, peer)) {
+        char reason[128];
+        snprintf(reason, sizeof(reason), "handshake failed: peer socket type %.*s cannot talk to %s",
+                 (int)(props.socket_type_len > 16 ? 16 : props.socket_type_len),
+                 (const char *)props.socket_type, pat->name);
+        refuse(e, "Invalid socket type", reason);
+        return TERN_EINCOMPAT;
+    }
+    e->pipe.peer_type = peer;
+    pthread_mutex_lock(&e->sock->lock);
+    tern_err err = tn_sock_attach(e->sock, &e->pipe);
+    if (err == TERN_OK) {
+        atomic_fetch_add(&e->refs, 1);
+        e->attached = 1;
+    }
+    pthread_mutex_unlock(&e->sock->lock);
+    if (err != TERN_OK) {
+        refuse(e, err == TERN_ESTATE ? "Socket already has a peer" : "Socket closing",
+               err == TERN_ESTATE ? "handshake failed: socket already has its one peer"
+                                  : "handshake failed: socket is closing");
+        return err;
+    }
+    e->state = ST_ACTIVE;
+    tn_timer_cancel(e->loop, &e->handshake_timer);
+    if (e->hb_ivl && e->peer_minor >= 1)
+        tn_timer_arm(e->loop, &e->hb_timer, tern_clock_ns() + e->hb_ivl);
+    tn_trace(TERN_TRACE_WIRE, "%s: peer %s ready (ZMTP 3.%d, %s)", e->endpoint, e->pipe.peer,
+             e->peer_minor, pat->name);
+    return TERN_OK;
+}
+
+static tern_err on_command(void *arg, const uint8_t *body, size_t len)
+{
+    tn_engine *e = arg;
+    tn_zmtp_command cmd;
+    if (tn_zmtp_command_parse(body, len, &cmd) != TERN_OK) {
+        e->why = "malformed command name";
+        return TERN_EPROTO;
+    }
+    if (tn_zmtp_command_is(&cmd, "ERROR")) {
+        e->why = "peer sent ERROR";
+        return TERN_EPROTO;
+    }
+    if (e->state == ST_HANDSHAKE) {
+        if (!tn_zmtp_command_is(&cmd, "READY")) {
+            e->why = "expected READY during the handshake";
+            return TERN_EPROTO;
+        }
+        return on_ready(e, &cmd);
+    }
+    if (tn_zmtp_command_is(&cmd, "PING")) {
+        if (cmd.data_len < 2) {
+            e->why = "malformed PING";
+            return TERN_EPROTO;
+        }
+        uint16_t ttl = (uint16_t)(cmd.data[0] << 8 | cmd.data[1]);
+        e->peer_ttl = (uint64_t)ttl * 100000000u;
+        size_t clen = cmd.data_len - 2;
+        uint8_t pong[32];
+        size_t n = tn_zmtp_pong_build(pong, sizeof(pong), cmd.data + 2,
+                                      clen > TN_ZMTP_PING_CONTEXT_MAX ? TN_ZMTP_PING_CONTEXT_MAX : clen);
+        queue_control(e, pong, n);
+        if (e->peer_ttl && !e->hb_timer.slot)
+            tn_timer_arm(e->loop, &e->hb_timer, tern_clock_ns() + e->peer_ttl);
+    } else if (tn_zmtp_command_is(&cmd, "READY")) {
+        e->why = "READY after the handshake";
+        return TERN_EPROTO;
+    }
+    /* PONG only proves liveness (any input does); unknown commands are
+     * ignored as the spec asks, for forward compatibility. */
+    return TERN_OK;
+}
+
+static int on_message(void *arg, tern_msg *m)
+{
+    tn_engine *e = arg;
+    if (e->state != ST_ACTIVE) {
+        tern_msg_free(m);
+        e->why = "message before the handshake finished";
+        return 1;
+    }
+    tn_ring_push(&e->ring, m);
+    e->pushed++;
+    return tn_ring_full(&e->ring);
+}
+
+static void hb_timer_fn(void *arg)
+{
+    tn_engine *e = arg;
+    uint64_t now = tern_clock_ns();
+    uint64_t limit = 0;
+    if (e->hb_ivl && e->hb_timeout)
+        limit = e->hb_timeout;
+    if (e->peer_ttl && (limit == 0 || e->peer_ttl < limit))
+        limit = e->peer_ttl;
+    if (limit && now - e->last_recv > limit) {
+        char why[80];
+        snprintf(why, sizeof(why), "heartbeat timeout (peer silent for %llu ms)",
+                 (unsigned long long)((now - e->last_recv) / 1000000));
+        tn_engine_kill(e, why);
+        return;
+    }
+    uint64_t next = limit ? e->last_recv + limit + 1 : now + e->hb_ivl;
+    if (e->hb_ivl && e->peer_minor >= 1) {
+        uint8_t ping[32];
+        size_t n = tn_zmtp_ping_build(ping, sizeof(ping), e->ttl_ds, NULL, 0);
+        queue_control(e, ping, n);
+        if (now + e->hb_ivl < next)
+            next = now + e->hb_ivl;
+    }
+    tn_timer_arm(e->loop, &e->hb_timer, next);
+}
+
+static void handshake_timer_fn(void *arg)
+{
+    tn_engine *e = arg;
+    char why[64];
+    snprintf(why, sizeof(why), "handshake not finished within %llu ms",
+             (unsigned long long)e->handshake_ms);
+    tn_engine_kill(e, why);
+}
+
+/* ---- reading ----------------------------------------------------------- */
+
+static const tn_zmtp_sink *sink_of(tn_engine *e)
+{
+    static const tn_zmtp_sink proto = {.message = on_message, .command = on_command};
+    (void)e;
+    return &proto;
+}
+
+static void pause_reading(tn_engine *e)
+{
+    atomic_store(&e->in_paused, 1);
+    tn_loop_rewatch(e->loop, &e->ioh, e->ioh.events & ~(uint32_t)EPOLLIN);
+}
+
+static void decode_failed(tn_engine *e, tern_err err)
+{
+    char why[160];
+    if (err == TERN_EMSGSIZE)
+        snprintf(why, sizeof(why), "frame of %llu bytes exceeds the maximum message size (%llu)",
+                 (unsigned long long)e->dec.size, (unsigned long long)e->dec.max_msg);
+    else
+        snprintf(why, sizeof(why), "%s: %s", tern_errname(err), e->why ? e->why : e->dec.why);
+    if (e->state != ST_DEAD)
+        tn_engine_kill(e, why);
+}
+
+/* Feeds buffered bytes to the decoder. Returns 0 if reading should stop
+ * (paused, or the engine died). */
+static int feed(tn_engine *e)
+{
+    tn_zmtp_sink sink = *sink_of(e);
+    sink.arg = e;
+    while (e->roff < e->rlen) {
+        size_t used;
+        int paused;
+        tern_err err =
+            tn_zmtp_dec_feed(&e->dec, e->rbuf + e->roff, e->rlen - e->roff, &used, &sink, &paused);
+        e->roff += used;
+        if (e->state == ST_DEAD)
+            return 0;
+        if (err != TERN_OK || e->why) {
+            decode_failed(e, err != TERN_OK ? err : TERN_EPROTO);
+            return 0;
+        }
+        if (paused) {
+            pause_reading(e);
+            /* The consumer may have made room meanwhile. */
+            if (tn_ring_full(&e->ring))
+                return 0;
+            atomic_store(&e->in_paused, 0);
+            tn_loop_rewatch(e->loop, &e->ioh, e->ioh.events | EPOLLIN);
+        }
+    }
+    return 1;
+}
+
+static int greeting_step(tn_engine *e, const uint8_t *data, size_t len, size_t *used)
+{
+    size_t n = TN_ZMTP_GREETING_SIZE - e->greeting_got;
+    if (n > len)
+        n = len;
+    memcpy(e->greeting + e->greeting_got, data, n);
+    e->greeting_got += n;
+    *used = n;
+    tn_zmtp_greeting g;
+    const char *why = NULL;
+    tern_err err = tn_zmtp_greeting_check(e->greeting, e->greeting_got, &g, &why);
+    if (err == TERN_EAGAIN)
+        return 1;
+    if (err != TERN_OK) {
+        char buf[128];
+        snprintf(buf, sizeof(buf), "bad greeting: %s", why);
+        tn_engine_kill(e, buf);
+        return 0;
+    }
+    /* A newer major version must talk 3.1 to us; 3.0 lacks heartbeats. */
+    e->peer_minor = g.major > 3 ? 1 : g.minor;
+    e->state = ST_HANDSHAKE;
+    return 1;
+}
+
+static void do_read(tn_engine *e)
+{
+    size_t total = 0;
+    while (e->state != ST_DEAD && !atomic_load(&e->in_paused) && total < READ_BUDGET) {
+        uint8_t *dst;
+        size_t want = e->roff == e->rlen ? tn_zmtp_dec_direct(&e->dec, &dst) : 0;
+        ssize_t n;
+        if (want >= DIRECT_READ_MIN) {
+            n = read(e->ioh.fd, dst, want);
+            if (n > 0) {
+                int paused;
+                tn_zmtp_sink sink = *sink_of(e);
+                sink.arg = e;
+                tn_zmtp_dec_wrote(&e->dec, (size_t)n, &sink, &paused);
+                if (e->why) {
+                    decode_failed(e, TERN_EPROTO);
+                    break;
+                }
+                if (paused)
+                    pause_reading(e);
+            }
+        } else {
+            if (e->roff == e->rlen)
+                e->roff = e->rlen = 0;
+            n = read(e->ioh.fd, e->rbuf + e->rlen, RBUF_SIZE - e->rlen);
+            if (n > 0) {
+                e->rlen += (size_t)n;
+                if (e->state == ST_GREETING) {
+                    size_t used;
+                    if (!greeting_step(e, e->rbuf + e->roff, e->rlen - e->roff, &used))
+                        break;
+                    e->roff += used;
+                }
+                if (e->state != ST_GREETING && !feed(e))
+                    break;
+            }
+        }
+        if (n == 0) {
+            tn_engine_kill(e, "connection closed by peer");
+            break;
+        }
+        if (n < 0) {
+            if (errno == EINTR)
+                continue;
+            if (errno != EAGAIN) {
+                char why[96];
+                snprintf(why, sizeof(why), "read failed: %s", strerror(errno));
+                tn_engine_kill(e, why);
+            }
+            break;
+        }
+        total += (size_t)n;
+        e->last_recv = tern_clock_ns();
+    }
+    if (e->pushed) {
+        e->pushed = 0;
+        tn_sock_notify(e->sock);
+    }
+}
+
+static void resume_task(void *arg)
+{
+    tn_engine *e = arg;
+    if (e->state == ST_DEAD || !atomic_load(&e->in_paused) || tn_ring_full(&e->ring))
+        return;
+    atomic_store(&e->in_paused, 0);
+    tn_loop_rewatch(e->loop, &e->ioh, e->ioh.events | EPOLLIN);
+    if (feed(e))
+        do_read(e);
+    else if (e->pushed) {
+        e->pushed = 0;
+        tn_sock_notify(e->sock);
+    }
+}
+
+static void on_io(void *arg, uint32_t events)
+{
+    tn_engine *e = arg;
+    if (events & EPOLLOUT)
+        do_flush(e);
+    if (e->state != ST_DEAD && (events & (EPOLLIN | EPOLLHUP | EPOLLERR)))
+        do_read(e);
+}
+
+/* ---- start ------------------------------------------------------------- */
+
+tern_err tn_engine_start(tn_sock *s, int fd, tn_ep *ep, const char *endpoint, int as_server,
+                         tn_engine **ep_out)
+{
+    tn_engine *e = calloc(1, sizeof(*e));
+    if (e == NULL) {
+        close(fd);
+        return TERN_ENOMEM;
+    }
+    e->rbuf = malloc(RBUF_SIZE);
+    pthread_mutex_lock(&s->lock);
+    tn_opts o = s->opt;
+    pthread_mutex_unlock(&s->lock);
+    if (e->rbuf == NULL || tn_ring_init(&e->ring, (uint64_t)o.rcvhwm) != TERN_OK) {
+        free(e->rbuf);
+        free(e);
+        close(fd);
+        return TERN_ENOMEM;
+    }
+    e->pipe.ops = &engine_pipe_ops;
+    e->pipe.sock = s;
+    e->pipe.in = &e->ring;
+    e->pipe.peer_type = -1;
+    tn_stream_peer_name(fd, e->pipe.peer, sizeof(e->pipe.peer));
+    atomic_init(&e->refs, 1);
+    e->sock = s;
+    e->loop = s->loop;
+    e->ep = ep;
+    e->as_server = as_server;
+    e->state = ST_GREETING;
+    snprintf(e->endpoint, sizeof(e->endpoint), "%s", endpoint);
+    tn_zmtp_dec_init(&e->dec, (uint64_t)o.maxmsgsize);
+    pthread_mutex_init(&e->outlock, NULL);
+    e->hwm_out = (uint32_t)o.sndhwm;
+    e->hb_ivl = (uint64_t)o.heartbeat_ivl * 1000000u;
+    e->hb_timeout = o.heartbeat_timeout < 0 ? 3 * e->hb_ivl : (uint64_t)o.heartbeat_timeout * 1000000u;
+    e->ttl_ds = (uint16_t)(o.heartbeat_ttl / 100);
+    e->handshake_ms = (uint64_t)o.handshake_ivl;
+    e->last_recv = tern_clock_ns();
+    e->flush_task = (tn_task){.fn = flush_task, .arg = e};
+    e->resume_task = (tn_task){.fn = resume_task, .arg = e};
+    e->free_task = (tn_task){.fn = engine_free, .arg = e};
+    e->handshake_timer = (tn_timer){.fn = handshake_timer_fn, .arg = e};
+    e->hb_timer = (tn_timer){.fn = hb_timer_fn, .arg = e};
+    e->ioh = (tn_ioh){.fd = fd, .fn = on_io, .arg = e};
+
+    tern_err err = tn_loop_watch(e->loop, &e->ioh, EPOLLIN);
+    if (err != TERN_OK) {
+        close(fd);
+        engine_free(e);
+        return err;
+    }
+    uint8_t hello[TN_ZMTP_GREETING_SIZE + 300];
+    tn_zmtp_greeting_build(hello, "NULL", as_server);
+    size_t n = tn_zmtp_ready_build(hello + TN_ZMTP_GREETING_SIZE, sizeof(hello) - TN_ZMTP_GREETING_SIZE,
+                                   s->pat->name, o.routing_id, o.routing_id_len);
+    queue_control(e, hello, TN_ZMTP_GREETING_SIZE + n);
+    tn_timer_arm(e->loop, &e->handshake_timer, tern_clock_ns() + e->handshake_ms * 1000000u);
+    tn_trace(TERN_TRACE_WIRE, "%s: connection with %s, handshaking", e->endpoint, e->pipe.peer);
+    *ep_out = e;
+    return TERN_OK;
+}

@@ -1,0 +1,701 @@
+/* Message sockets: lifecycle, options, blocking send/receive, waiting. */
+#include <errno.h>
+#include <poll.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/eventfd.h>
+#include <unistd.h>
+
+#include "base/handle.h"
+#include "base/trace.h"
+#include "msg/sock.h"
+
+/* ---- waiting ----------------------------------------------------------- */
+
+static pthread_key_t efd_key;
+static pthread_once_t efd_once = PTHREAD_ONCE_INIT;
+static _Thread_local int thread_efd = -1;
+
+static void efd_close(void *p)
+{
+    close((int)(intptr_t)p - 1);
+}
+
+static void efd_key_init(void)
+{
+    pthread_key_create(&efd_key, efd_close);
+}
+
+int tn_thread_efd(void)
+{
+    if (thread_efd < 0) {
+        pthread_once(&efd_once, efd_key_init);
+        thread_efd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+        if (thread_efd >= 0)
+            pthread_setspecific(efd_key, (void *)(intptr_t)(thread_efd + 1));
+    }
+    return thread_efd;
+}
+
+void tn_sock_wait_add(tn_sock *s, tn_wnode *w)
+{
+    pthread_mutex_lock(&s->wlock);
+    w->prev = NULL;
+    w->next = s->waiters;
+    if (s->waiters)
+        s->waiters->prev = w;
+    s->waiters = w;
+    atomic_fetch_add(&s->nwaiters, 1);
+    pthread_mutex_unlock(&s->wlock);
+}
+
+void tn_sock_wait_del(tn_sock *s, tn_wnode *w)
+{
+    pthread_mutex_lock(&s->wlock);
+    if (w->prev)
+        w->prev->next = w->next;
+    else
+        s->waiters = w->next;
+    if (w->next)
+        w->next->prev = w->prev;
+    atomic_fetch_sub(&s->nwaiters, 1);
+    pthread_mutex_unlock(&s->wlock);
+}
+
+void tn_sock_notify(tn_sock *s)
+{
+    if (atomic_load(&s->nwaiters) == 0)
+        return;
+    uint64_t one = 1;
+    pthread_mutex_lock(&s->wlock);
+    for (tn_wnode *w = s->waiters; w; w = w->next) {
+        if (write(w->efd, &one, sizeof(one)) < 0 && errno != EAGAIN)
+            tn_trace(TERN_TRACE_MSG, "socket %u: wake-up write failed (errno %d)", s->id, errno);
+    }
+    pthread_mutex_unlock(&s->wlock);
+}
+
+/* Sleeps on the thread's eventfd until notified or deadline (ns; 0 =
+ * forever), then drains it. Called without s->lock. */
+static void sleep_until(int efd, uint64_t deadline)
+{
+    int ms = -1;
+    if (deadline) {
+        uint64_t now = tern_clock_ns();
+        ms = now >= deadline ? 0 : (int)((deadline - now + 999999) / 1000000);
+    }
+    struct pollfd pfd = {.fd = efd, .events = POLLIN};
+    poll(&pfd, 1, ms);
+    uint64_t n;
+    while (read(efd, &n, sizeof(n)) > 0) {
+    }
+}
+
+static uint64_t deadline_after(int64_t ms)
+{
+    return ms < 0 ? 0 : tern_clock_ns() + (uint64_t)ms * 1000000u;
+}
+
+/* Runs op (under s->lock) until it stops saying TERN_EAGAIN, honouring
+ * TERN_DONTWAIT and the timeout. Returns with s->lock held. */
+typedef tern_err (*sock_op)(tn_sock *s, void *arg);
+
+static tern_err block_on(tn_sock *s, sock_op op, void *arg, int flags, int64_t timeo)
+{
+    tern_err err = s->closing ? TERN_ECLOSED : op(s, arg);
+    if (err != TERN_EAGAIN || (flags & TERN_DONTWAIT) || timeo == 0)
+        return err;
+    uint64_t deadline = deadline_after(timeo);
+    tn_wnode w = {.efd = tn_thread_efd()};
+    if (w.efd < 0)
+        return TERN_ESYSTEM;
+    for (;;) {
+        tn_sock_wait_add(s, &w);
+        err = s->closing ? TERN_ECLOSED : op(s, arg);
+        if (err == TERN_EAGAIN && deadline && tern_clock_ns() >= deadline)
+            err = TERN_ETIMEDOUT;
+        if (err != TERN_EAGAIN) {
+            tn_sock_wait_del(s, &w);
+            return err;
+        }
+        pthread_mutex_unlock(&s->lock);
+        sleep_until(w.efd, deadline);
+        pthread_mutex_lock(&s->lock);
+        tn_sock_wait_del(s, &w);
+    }
+}
+
+/* ---- handles ----------------------------------------------------------- */
+
+tn_sock *tn_sock_pin(tern_socket h)
+{
+    return tn_handle_pin(h.id);
+}
+
+void tn_sock_unpin(tn_sock *s)
+{
+    tn_handle_unpin(s->id);
+}
+
+/* ---- pipes ------------------------------------------------------------- */
+
+static void unlink_pipe(tn_sock *s, size_t i)
+{
+    tn_pipe *p = s->pipes[i];
+    memmove(&s->pipes[i], &s->pipes[i + 1], (s->npipes - i - 1) * sizeof(*s->pipes));
+    s->npipes--;
+    if (s->cursor > i)
+        s->cursor--;
+    p->ops->release(p);
+}
+
+tern_err tn_sock_attach(tn_sock *s, tn_pipe *p)
+{
+    if (s->closing)
+        return TERN_ECLOSED;
+    /* Drop drained pipes of gone peers first: they no longer count. */
+    for (size_t i = s->npipes; i-- > 0;) {
+        if (atomic_load(&s->pipes[i]->dead) && tn_ring_empty(s->pipes[i]->in))
+            unlink_pipe(s, i);
+    }
+    if (s->pat->max_peers && tn_sock_live(s) >= (size_t)s->pat->max_peers)
+        return TERN_ESTATE;
+    if (s->npipes == s->cappipes) {
+        size_t ncap = s->cappipes ? s->cappipes * 2 : 8;
+        tn_pipe **np = realloc(s->pipes, ncap * sizeof(*np));
+        if (np == NULL)
+            return TERN_ENOMEM;
+        s->pipes = np;
+        s->cappipes = ncap;
+    }
+    p->sock = s;
+    s->pipes[s->npipes++] = p;
+    tn_sock_notify(s);
+    return TERN_OK;
+}
+
+size_t tn_sock_live(const tn_sock *s)
+{
+    size_t n = 0;
+    for (size_t i = 0; i < s->npipes; i++)
+        n += !atomic_load(&s->pipes[i]->dead);
+    return n;
+}
+
+void tn_sock_pipe_dead(tn_sock *s, tn_pipe *p)
+{
+    atomic_store(&p->dead, 1);
+    for (size_t i = 0; i < s->npipes; i++) {
+        if (s->pipes[i] == p) {
+            if (tn_ring_empty(p->in))
+                unlink_pipe(s, i);
+            break;
+        }
+    }
+    tn_sock_notify(s);
+}
+
+/* ---- patterns' building blocks ----------------------------------------- */
+
+static tn_pipe *next_writable(tn_sock *s)
+{
+    size_t n = s->npipes;
+    for (size_t k = 0; k < n; k++) {
+        size_t i = (s->cursor + k) % n;
+        tn_pipe *p = s->pipes[i];
+        if (!atomic_load_explicit(&p->dead, memory_order_relaxed) && p->ops->writable(p)) {
+            s->cursor = i + 1;
+            return p;
+        }
+    }
+    return NULL;
+}
+
+tern_err tn_sock_send_rr(tn_sock *s, tern_msg *m)
+{
+    tn_pipe *p = next_writable(s);
+    if (p == NULL)
+        return TERN_EAGAIN;
+    p->ops->write(p, m);
+    return TERN_OK;
+}
+
+tern_err tn_sock_send_bytes_rr(tn_sock *s, const void *data, size_t len)
+{
+    tn_pipe *p = next_writable(s);
+    if (p == NULL)
+        return TERN_EAGAIN;
+    return p->ops->write_bytes(p, data, len);
+}
+
+tern_err tn_sock_recv_fq(tn_sock *s, tern_msg **mp)
+{
+    for (size_t k = 0; k < s->npipes; k++) {
+        size_t i = (s->cursor + k) % s->npipes;
+        tn_pipe *p = s->pipes[i];
+        tern_msg *m = tn_ring_pop(p->in);
+        if (m != NULL) {
+            s->cursor = i + 1;
+            if (atomic_load(&p->dead) && tn_ring_empty(p->in))
+                unlink_pipe(s, i);
+            else
+                p->ops->read_done(p);
+            *mp = m;
+            return TERN_OK;
+        }
+        if (atomic_load(&p->dead) && tn_ring_empty(p->in)) {
+            unlink_pipe(s, i);
+            k = (size_t)-1; /* indices moved: scan again */
+        }
+    }
+    return TERN_EAGAIN;
+}
+
+tern_err tn_sock_refuse_send(tn_sock *s, tern_msg *m)
+{
+    (void)s;
+    (void)m;
+    return TERN_ENOTSUP;
+}
+
+tern_err tn_sock_refuse_send_bytes(tn_sock *s, const void *data, size_t len)
+{
+    (void)s;
+    (void)data;
+    (void)len;
+    return TERN_ENOTSUP;
+}
+
+tern_err tn_sock_refuse_recv(tn_sock *s, tern_msg **mp)
+{
+    (void)s;
+    (void)mp;
+    return TERN_ENOTSUP;
+}
+
+int tn_sock_can_send(tn_sock *s)
+{
+    if (s->pat->send == tn_sock_refuse_send)
+        return 0;
+    for (size_t i = 0; i < s->npipes; i++) {
+        tn_pipe *p = s->pipes[i];
+        if (!atomic_load(&p->dead) && p->ops->writable(p))
+            return 1;
+    }
+    return 0;
+}
+
+int tn_sock_can_recv(tn_sock *s)
+{
+    for (size_t i = 0; i < s->npipes; i++) {
+        if (!tn_ring_empty(s->pipes[i]->in))
+            return 1;
+    }
+    return 0;
+}
+
+/* ---- open and close ---------------------------------------------------- */
+
+static const tn_opts default_opts = {
+    .sndhwm = 1000,
+    .rcvhwm = 1000,
+    .sndtimeo = -1,
+    .rcvtimeo = -1,
+    .linger = 1000,
+    .reconnect_ivl = 100,
+    .reconnect_ivl_max = 5000,
+    .maxmsgsize = 64 << 20,
+    .heartbeat_ivl = 0,
+    .heartbeat_timeout = -1,
+    .heartbeat_ttl = 0,
+    .handshake_ivl = 10000,
+};
+
+tern_err tern_socket_open(tern_ctx *ctx, int type, tern_socket *sockp)
+{
+    if (ctx == NULL || sockp == NULL)
+        return TERN_EINVAL;
+    const tn_pattern *pat = tn_pattern_find(type);
+    if (pat == NULL)
+        return (type >= TERN_PAIR && type <= TERN_XSUB) ? TERN_ENOTSUP : TERN_EINVAL;
+    tn_sock *s = calloc(1, sizeof(*s));
+    if (s == NULL)
+        return TERN_ENOMEM;
+    s->ctx = ctx;
+    s->pat = pat;
+    s->opt = default_opts;
+    s->loop = tn_ctx_pick_loop(ctx);
+    pthread_mutex_init(&s->lock, NULL);
+    pthread_mutex_init(&s->wlock, NULL);
+    tern_err err = tn_handle_add(s, &s->id);
+    if (err == TERN_OK) {
+        err = tn_ctx_add_socket(ctx, s);
+        if (err != TERN_OK)
+            tn_handle_remove(s->id, 0);
+    }
+    if (err != TERN_OK) {
+        pthread_mutex_destroy(&s->lock);
+        pthread_mutex_destroy(&s->wlock);
+        free(s);
+        return err;
+    }
+    *sockp = (tern_socket){s->id};
+    return TERN_OK;
+}
+
+static uint32_t pending_out(tn_sock *s)
+{
+    uint32_t n = 0;
+    for (size_t i = 0; i < s->npipes; i++) {
+        if (!atomic_load(&s->pipes[i]->dead))
+            n += s->pipes[i]->ops->pending(s->pipes[i]);
+    }
+    return n;
+}
+
+static void teardown_task(void *arg)
+{
+    tn_sock *s = arg;
+    tn_stream_teardown(s);
+    pthread_mutex_lock(&s->lock);
+    s->io_objects = -1; /* done */
+    pthread_mutex_unlock(&s->lock);
+    tn_sock_notify(s);
+}
+
+/* Closing: refuse new calls, wake blocked ones, linger while queued
+ * messages drain, stop the I/O side, then free. */
+static void sock_destroy(tn_sock *s)
+{
+    tn_wnode w = {.efd = tn_thread_efd()};
+    pthread_mutex_lock(&s->lock);
+    uint64_t deadline = deadline_after(s->opt.linger);
+    pthread_mutex_unlock(&s->lock);
+    tn_sock_notify(s);
+    tn_inproc_forget(s);
+
+    for (;;) {
+        tn_sock_wait_add(s, &w);
+        pthread_mutex_lock(&s->lock);
+        uint32_t left = pending_out(s);
+        pthread_mutex_unlock(&s->lock);
+        if (left == 0 || tern_clock_ns() >= deadline || w.efd < 0) {
+            tn_sock_wait_del(s, &w);
+            if (left > 0)
+                tn_trace(TERN_TRACE_MSG, "socket %u: linger expired, dropping %u queued message(s)",
+                         s->id, left);
+            break;
+        }
+        sleep_until(w.efd, deadline);
+        tn_sock_wait_del(s, &w);
+    }
+
+    tn_task teardown = {.fn = teardown_task, .arg = s};
+    tn_loop_post(s->loop, &teardown);
+    tn_sock_wait_add(s, &w);
+    for (;;) {
+        pthread_mutex_lock(&s->lock);
+        int done = s->io_objects == -1;
+        pthread_mutex_unlock(&s->lock);
+        if (done)
+            break;
+        sleep_until(w.efd, 0);
+    }
+    tn_sock_wait_del(s, &w);
+
+    while (s->npipes > 0)
+        unlink_pipe(s, s->npipes - 1);
+    free(s->pipes);
+    tn_ctx_remove_socket(s->ctx, s);
+    pthread_mutex_destroy(&s->lock);
+    pthread_mutex_destroy(&s->wlock);
+    free(s);
+}
+
+tern_err tern_socket_close(tern_socket h)
+{
+    tn_sock *s = tn_sock_pin(h);
+    if (s == NULL)
+        return TERN_ECLOSED;
+    pthread_mutex_lock(&s->lock);
+    int already = s->closing;
+    s->closing = 1;
+    pthread_mutex_unlock(&s->lock);
+    if (already) {
+        tn_sock_unpin(s);
+        return TERN_ECLOSED;
+    }
+    tn_sock_notify(s);
+    tn_handle_remove(s->id, 1);
+    sock_destroy(s);
+    return TERN_OK;
+}
+
+/* ---- bind and connect -------------------------------------------------- */
+
+static tern_err endpoint_op(tern_socket h, const char *endpoint, int bind)
+{
+    char scheme[16];
+    const char *rest;
+    tern_err err = tn_endpoint_split(endpoint, scheme, sizeof(scheme), &rest);
+    if (err != TERN_OK)
+        return err;
+    tn_sock *s = tn_sock_pin(h);
+    if (s == NULL)
+        return TERN_ECLOSED;
+    const tn_stream_transport *t = tn_stream_transport_find(scheme);
+    if (t != NULL)
+        err = bind ? tn_stream_bind(s, t, rest) : tn_stream_connect_ep(s, t, rest);
+    else if (strcmp(scheme, "inproc") == 0)
+        err = bind ? tn_inproc_bind(s, rest) : tn_inproc_connect(s, rest);
+    else
+        err = TERN_ENOTSUP;
+    tn_sock_unpin(s);
+    return err;
+}
+
+tern_err tern_bind(tern_socket h, const char *endpoint)
+{
+    return endpoint_op(h, endpoint, 1);
+}
+
+tern_err tern_connect(tern_socket h, const char *endpoint)
+{
+    return endpoint_op(h, endpoint, 0);
+}
+
+/* ---- options ----------------------------------------------------------- */
+
+static int64_t *int_opt(tn_opts *o, int opt)
+{
+    switch (opt) {
+    case TERN_OPT_SNDHWM: return &o->sndhwm;
+    case TERN_OPT_RCVHWM: return &o->rcvhwm;
+    case TERN_OPT_SNDTIMEO: return &o->sndtimeo;
+    case TERN_OPT_RCVTIMEO: return &o->rcvtimeo;
+    case TERN_OPT_LINGER: return &o->linger;
+    case TERN_OPT_RECONNECT_IVL: return &o->reconnect_ivl;
+    case TERN_OPT_RECONNECT_IVL_MAX: return &o->reconnect_ivl_max;
+    case TERN_OPT_MAXMSGSIZE: return &o->maxmsgsize;
+    case TERN_OPT_HEARTBEAT_IVL: return &o->heartbeat_ivl;
+    case TERN_OPT_HEARTBEAT_TIMEOUT: return &o->heartbeat_timeout;
+    case TERN_OPT_HEARTBEAT_TTL: return &o->heartbeat_ttl;
+    case TERN_OPT_HANDSHAKE_IVL: return &o->handshake_ivl;
+    default: return NULL;
+    }
+}
+
+static int int_opt_valid(int opt, int64_t v)
+{
+    switch (opt) {
+    case TERN_OPT_SNDHWM:
+    case TERN_OPT_RCVHWM: return v >= 1 && v <= (1 << 24);
+    case TERN_OPT_SNDTIMEO:
+    case TERN_OPT_RCVTIMEO: return v >= -1 && v <= INT32_MAX;
+    case TERN_OPT_LINGER: return v >= 0 && v <= 3600000;
+    case TERN_OPT_RECONNECT_IVL:
+    case TERN_OPT_RECONNECT_IVL_MAX: return v >= 1 && v <= 3600000;
+    case TERN_OPT_MAXMSGSIZE: return v >= 1 && v <= ((int64_t)1 << 40);
+    case TERN_OPT_HEARTBEAT_IVL:
+    case TERN_OPT_HEARTBEAT_TTL: return v >= 0 && v <= 6553500;
+    case TERN_OPT_HEARTBEAT_TIMEOUT: return v >= -1 && v <= 3600000;
+    case TERN_OPT_HANDSHAKE_IVL: return v >= 1 && v <= 3600000;
+    default: return 0;
+    }
+}
+
+tern_err tern_setopt_int(tern_socket h, int opt, int64_t value)
+{
+    tn_sock *s = tn_sock_pin(h);
+    if (s == NULL)
+        return TERN_ECLOSED;
+    tern_err err = TERN_OK;
+    pthread_mutex_lock(&s->lock);
+    int64_t *p = int_opt(&s->opt, opt);
+    if (p == NULL)
+        err = (opt == TERN_OPT_TYPE || opt == TERN_OPT_PEERS) ? TERN_EPERM : TERN_EINVAL;
+    else if (!int_opt_valid(opt, value))
+        err = TERN_EINVAL;
+    else
+        *p = value;
+    pthread_mutex_unlock(&s->lock);
+    tn_sock_unpin(s);
+    return err;
+}
+
+tern_err tern_getopt_int(tern_socket h, int opt, int64_t *value)
+{
+    if (value == NULL)
+        return TERN_EINVAL;
+    tn_sock *s = tn_sock_pin(h);
+    if (s == NULL)
+        return TERN_ECLOSED;
+    tern_err err = TERN_OK;
+    pthread_mutex_lock(&s->lock);
+    int64_t *p = int_opt(&s->opt, opt);
+    if (p != NULL)
+        *value = *p;
+    else if (opt == TERN_OPT_TYPE)
+        *value = s->pat->type;
+    else if (opt == TERN_OPT_PEERS)
+        *value = (int64_t)tn_sock_live(s);
+    else
+        err = TERN_EINVAL;
+    if (opt == TERN_OPT_HEARTBEAT_TIMEOUT && *value < 0)
+        *value = 3 * s->opt.heartbeat_ivl;
+    pthread_mutex_unlock(&s->lock);
+    tn_sock_unpin(s);
+    return err;
+}
+
+tern_err tern_setopt_bytes(tern_socket h, int opt, const void *value, size_t len)
+{
+    if (value == NULL && len > 0)
+        return TERN_EINVAL;
+    tn_sock *s = tn_sock_pin(h);
+    if (s == NULL)
+        return TERN_ECLOSED;
+    tern_err err = TERN_OK;
+    pthread_mutex_lock(&s->lock);
+    if (opt == TERN_OPT_ROUTING_ID) {
+        if (len > sizeof(s->opt.routing_id)) {
+            err = TERN_EINVAL;
+        } else {
+            if (len)
+                memcpy(s->opt.routing_id, value, len);
+            s->opt.routing_id_len = len;
+        }
+    } else {
+        err = opt == TERN_OPT_LAST_ENDPOINT ? TERN_EPERM : TERN_EINVAL;
+    }
+    pthread_mutex_unlock(&s->lock);
+    tn_sock_unpin(s);
+    return err;
+}
+
+tern_err tern_getopt_bytes(tern_socket h, int opt, void *buf, size_t *len)
+{
+    if (len == NULL || (buf == NULL && *len > 0))
+        return TERN_EINVAL;
+    tn_sock *s = tn_sock_pin(h);
+    if (s == NULL)
+        return TERN_ECLOSED;
+    tern_err err = TERN_OK;
+    pthread_mutex_lock(&s->lock);
+    const void *src = NULL;
+    size_t n = 0, extra = 0;
+    if (opt == TERN_OPT_ROUTING_ID) {
+        src = s->opt.routing_id;
+        n = s->opt.routing_id_len;
+    } else if (opt == TERN_OPT_LAST_ENDPOINT) {
+        src = s->last_endpoint;
+        n = strlen(s->last_endpoint);
+        extra = 1;
+    } else {
+        err = TERN_EINVAL;
+    }
+    if (err == TERN_OK) {
+        if (*len < n + extra) {
+            err = TERN_EMSGSIZE;
+        } else {
+            memcpy(buf, src, n);
+            if (extra)
+                ((char *)buf)[n] = '\0';
+        }
+        *len = n;
+    }
+    pthread_mutex_unlock(&s->lock);
+    tn_sock_unpin(s);
+    return err;
+}
+
+/* ---- send and receive -------------------------------------------------- */
+
+static tern_err op_send(tn_sock *s, void *arg)
+{
+    return s->pat->send(s, arg);
+}
+
+typedef struct bytes_arg {
+    const void *data;
+    size_t len;
+} bytes_arg;
+
+static tern_err op_send_bytes(tn_sock *s, void *arg)
+{
+    bytes_arg *b = arg;
+    return s->pat->send_bytes(s, b->data, b->len);
+}
+
+static tern_err op_recv(tn_sock *s, void *arg)
+{
+    return s->pat->recv(s, arg);
+}
+
+tern_err tern_msg_send(tern_socket h, tern_msg *m, int flags)
+{
+    if (m == NULL || m->nparts == 0)
+        return TERN_EINVAL;
+    tn_sock *s = tn_sock_pin(h);
+    if (s == NULL)
+        return TERN_ECLOSED;
+    pthread_mutex_lock(&s->lock);
+    tern_err err = m->total > (uint64_t)s->opt.maxmsgsize
+                       ? TERN_EMSGSIZE
+                       : block_on(s, op_send, m, flags, s->opt.sndtimeo);
+    pthread_mutex_unlock(&s->lock);
+    tn_sock_unpin(s);
+    return err;
+}
+
+tern_err tern_send(tern_socket h, const void *data, size_t len, int flags)
+{
+    if (data == NULL && len > 0)
+        return TERN_EINVAL;
+    tn_sock *s = tn_sock_pin(h);
+    if (s == NULL)
+        return TERN_ECLOSED;
+    bytes_arg b = {data, len};
+    pthread_mutex_lock(&s->lock);
+    tern_err err = len > (uint64_t)s->opt.maxmsgsize
+                       ? TERN_EMSGSIZE
+                       : block_on(s, op_send_bytes, &b, flags, s->opt.sndtimeo);
+    pthread_mutex_unlock(&s->lock);
+    tn_sock_unpin(s);
+    return err;
+}
+
+tern_err tern_msg_recv(tern_socket h, tern_msg **mp, int flags)
+{
+    if (mp == NULL)
+        return TERN_EINVAL;
+    tn_sock *s = tn_sock_pin(h);
+    if (s == NULL)
+        return TERN_ECLOSED;
+    pthread_mutex_lock(&s->lock);
+    tern_err err = block_on(s, op_recv, mp, flags, s->opt.rcvtimeo);
+    pthread_mutex_unlock(&s->lock);
+    tn_sock_unpin(s);
+    return err;
+}
+
+tern_err tern_recv(tern_socket h, void *buf, size_t cap, size_t *len, int flags)
+{
+    tern_msg *m;
+    if (buf == NULL && cap > 0)
+        return TERN_EINVAL;
+    tern_err err = tern_msg_recv(h, &m, flags);
+    if (err != TERN_OK)
+        return err;
+    size_t off = 0;
+    for (uint32_t i = 0; i < m->nparts; i++) {
+        size_t n = m->parts[i].size;
+        if (off < cap)
+            memcpy((uint8_t *)buf + off, m->parts[i].data, n < cap - off ? n : cap - off);
+        off += n;
+    }
+    if (len != NULL)
+        *len = off;
+    tern_msg_free(m);
+    return off > cap ? TERN_EMSGSIZE : TERN_OK;
+}
