@@ -9,6 +9,7 @@
  * pipe is attached. The memory is always freed by a task on the loop, so
  * every task posted for the engine before the last ref went runs first. */
 #include <errno.h>
+#include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -219,6 +220,7 @@ static void sent_all(tn_engine *e)
 static void do_flush(tn_engine *e)
 {
     struct iovec iov[64];
+    int wrote = 0, yielded = 0;
     while (e->state != ST_DEAD) {
         if (e->seg_i == e->sending.nsegs) {
             sent_all(e);
@@ -231,6 +233,14 @@ static void do_flush(tn_engine *e)
             if (broken) {
                 tn_engine_kill(e, "out of memory queueing a message");
                 return;
+            }
+            if (e->sending.nsegs == 0 && wrote && !yielded) {
+                /* A producer that is streaming will have queued more by the
+                 * time we are scheduled again: one yield here saves it a
+                 * wake-up (a syscall and a context switch) per batch. */
+                yielded = 1;
+                sched_yield();
+                continue;
             }
             if (e->sending.nsegs == 0) {
                 atomic_store(&e->flush_posted, 0);
@@ -259,6 +269,7 @@ static void do_flush(tn_engine *e)
             return;
         }
         size_t left = (size_t)w;
+        wrote = 1;
         while (left > 0) {
             tn_seg *s = &e->sending.segs[e->seg_i];
             size_t rem = s->len - e->seg_off;

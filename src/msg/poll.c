@@ -15,8 +15,11 @@ static int check(tern_pollitem *items, size_t n, tn_sock **socks)
     int ready = 0;
     for (size_t i = 0; i < n; i++) {
         tn_sock *s = socks[i];
-        if (s == NULL)
+        if (s == NULL) {
+            /* A closed or unknown handle stays ready with POLLERR. */
+            ready += items[i].socket.id != 0;
             continue;
+        }
         short rev = 0;
         pthread_mutex_lock(&s->lock);
         if (s->closing)

@@ -59,10 +59,12 @@ static int set_value(const struct cli_cmd *cmd, const struct cli_opt *o, void *c
         long long n = strtoll(val, &end, 10);
         if (errno != 0 || end == val || *end != '\0' || n < o->min || n > o->max) {
             if (o->max == INT64_MAX)
-                return cli_usage_error(cmd, "--%s wants an integer of at least %" PRId64 ", not '%s'",
+                return cli_usage_error(cmd,
+                                       "--%s wants an integer of at least %" PRId64 ", not '%s'",
                                        o->name, o->min, val);
-            return cli_usage_error(cmd, "--%s wants an integer from %" PRId64 " to %" PRId64 ", not '%s'",
-                                   o->name, o->min, o->max, val);
+            return cli_usage_error(
+                cmd, "--%s wants an integer from %" PRId64 " to %" PRId64 ", not '%s'", o->name,
+                o->min, o->max, val);
         }
         *(int64_t *)dst = n;
         break;

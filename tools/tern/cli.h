@@ -35,7 +35,7 @@ struct cli_cmd {
 
 /* Every subcommand, in `tern help` order. Adding one: define
  * `const struct cli_cmd cli_cmd_NAME` in its file and list it here. */
-#define CLI_COMMANDS(X) X(push) X(pull) X(pair)
+#define CLI_COMMANDS(X) X(push) X(pull) X(pair) X(help) X(version)
 
 #define CLI_DECLARE(name) extern const struct cli_cmd cli_cmd_##name;
 CLI_COMMANDS(CLI_DECLARE)

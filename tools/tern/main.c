@@ -5,32 +5,9 @@
 
 #include "cli.h"
 
-static int help_run(const struct cli_cmd *cmd, int argc, char **argv);
-static void help_usage(const struct cli_cmd *cmd, FILE *out);
-static int version_run(const struct cli_cmd *cmd, int argc, char **argv);
-static void version_usage(const struct cli_cmd *cmd, FILE *out);
-
-static const struct cli_cmd cmd_help = {
-    .name = "help",
-    .summary = "list the subcommands, or show one's flags",
-    .run = help_run,
-    .usage = help_usage,
-};
-
-static const struct cli_cmd cmd_version = {
-    .name = "version",
-    .summary = "print the version",
-    .run = version_run,
-    .usage = version_usage,
-};
-
-static const struct cli_cmd *const commands[] = {
 #define CLI_ENTRY(name) &cli_cmd_##name,
-    CLI_COMMANDS(CLI_ENTRY)
+static const struct cli_cmd *const commands[] = {CLI_COMMANDS(CLI_ENTRY)};
 #undef CLI_ENTRY
-    &cmd_help,
-    &cmd_version,
-};
 
 #define NCOMMANDS (sizeof commands / sizeof commands[0])
 
@@ -82,6 +59,13 @@ static int help_run(const struct cli_cmd *cmd, int argc, char **argv)
     return CLI_EXIT_OK;
 }
 
+const struct cli_cmd cli_cmd_help = {
+    .name = "help",
+    .summary = "list the subcommands, or show one's flags",
+    .run = help_run,
+    .usage = help_usage,
+};
+
 static void version_usage(const struct cli_cmd *cmd, FILE *out)
 {
     (void)cmd;
@@ -96,6 +80,13 @@ static int version_run(const struct cli_cmd *cmd, int argc, char **argv)
     printf("tern %s\n", tern_version());
     return CLI_EXIT_OK;
 }
+
+const struct cli_cmd cli_cmd_version = {
+    .name = "version",
+    .summary = "print the version",
+    .run = version_run,
+    .usage = version_usage,
+};
 
 int main(int argc, char **argv)
 {

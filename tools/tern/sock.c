@@ -29,54 +29,53 @@ struct sock_conf {
     int64_t count, interval, timeout, hwm, linger; /* -1: not given */
 };
 
+/* Rows: name, letter, kind, where in sock_conf, mask, value placeholder,
+ * help, and for CLI_INT the range. */
 #define AT(field) offsetof(struct sock_conf, field)
+#define MS_MAX (INT64_MAX / NS_PER_MS)
 
 static const struct cli_opt sock_opts[] = {
-    {.name = "bind", .kind = CLI_LIST, .offset = AT(bind), .mask = M_ALL, .arg = "EP",
-     .help = "bind to EP and accept peers there (repeatable)"},
-    {.name = "connect", .kind = CLI_LIST, .offset = AT(connect), .mask = M_ALL, .arg = "EP",
-     .help = "connect to EP, retrying in the background (repeatable)"},
-    {.name = "data", .kind = CLI_LIST, .offset = AT(data), .mask = M_SEND, .arg = "STR",
-     .help = "send STR as one message (repeatable; instead of stdin)"},
-    {.name = "parts", .kind = CLI_BOOL, .offset = AT(parts), .mask = M_SEND,
-     .help = "send all --data values as one multipart message"},
-    {.name = "file", .kind = CLI_STR, .offset = AT(file), .mask = M_SEND, .arg = "PATH",
-     .help = "send the whole file as one message ('-' reads stdin)"},
-    {.name = "count", .kind = CLI_INT, .offset = AT(count), .mask = M_PUSH, .arg = "N",
-     .help = "send N messages, repeating --data or --file as needed", .min = 1, .max = INT64_MAX},
-    {.name = "count", .kind = CLI_INT, .offset = AT(count), .mask = M_PULL, .arg = "N",
-     .help = "exit after receiving N messages", .min = 1, .max = INT64_MAX},
-    {.name = "count", .kind = CLI_INT, .offset = AT(count), .mask = M_PAIR, .arg = "N",
-     .help = "send N as push does; exit once N have also arrived", .min = 1,
-     .max = INT64_MAX},
-    {.name = "interval", .kind = CLI_INT, .offset = AT(interval), .mask = M_SEND, .arg = "MS",
-     .help = "wait MS milliseconds between sends", .min = 0, .max = 86400000},
-    {.name = "timeout", .kind = CLI_INT, .offset = AT(timeout), .mask = M_PUSH, .arg = "MS",
-     .help = "exit 3 if no peer takes a message for MS ms", .min = 1, .max = INT64_MAX / NS_PER_MS},
-    {.name = "timeout", .kind = CLI_INT, .offset = AT(timeout), .mask = M_PULL, .arg = "MS",
-     .help = "exit 3 if nothing arrives for MS ms", .min = 1, .max = INT64_MAX / NS_PER_MS},
-    {.name = "timeout", .kind = CLI_INT, .offset = AT(timeout), .mask = M_PAIR, .arg = "MS",
-     .help = "exit 3 if a send waits, or nothing arrives, for MS ms", .min = 1,
-     .max = INT64_MAX / NS_PER_MS},
-    {.name = "format", .kind = CLI_STR, .offset = AT(format), .mask = M_RECV, .arg = "FMT",
-     .help = "print arrivals as raw, quoted, hex or len (default raw)"},
-    {.name = "quiet", .letter = 'q', .kind = CLI_BOOL, .offset = AT(quiet), .mask = M_RECV,
-     .help = "count arrivals without printing them"},
-    {.name = "rate", .kind = CLI_BOOL, .offset = AT(rate), .mask = M_RECV,
-     .help = "print msgs/s and MB/s (10^6 bytes/s) on stderr every\n"
-             "second, and a summary at exit"},
-    {.name = "hwm", .kind = CLI_INT, .offset = AT(hwm), .mask = M_ALL, .arg = "N",
-     .help = "queue at most N messages per peer (library default 1000)", .min = 0,
-     .max = INT32_MAX},
-    {.name = "linger", .kind = CLI_INT, .offset = AT(linger), .mask = M_SEND, .arg = "MS",
-     .help = "wait up to MS ms at exit for queued sends (default 1000)", .min = 0,
-     .max = 3600000},
-    {.name = "print-endpoint", .kind = CLI_BOOL, .offset = AT(print_endpoint), .mask = M_ALL,
-     .help = "print each bound endpoint on stderr (port 0 resolved)"},
+    {"bind", 0, CLI_LIST, AT(bind), M_ALL, "EP", "bind to EP and accept peers there (repeatable)",
+     0, 0},
+    {"connect", 0, CLI_LIST, AT(connect), M_ALL, "EP",
+     "connect to EP, retrying in the background (repeatable)", 0, 0},
+    {"data", 0, CLI_LIST, AT(data), M_SEND, "STR",
+     "send STR as one message (repeatable; instead of stdin)", 0, 0},
+    {"parts", 0, CLI_BOOL, AT(parts), M_SEND, NULL,
+     "send all --data values as one multipart message", 0, 0},
+    {"file", 0, CLI_STR, AT(file), M_SEND, "PATH",
+     "send the whole file as one message ('-' reads stdin)", 0, 0},
+    {"count", 0, CLI_INT, AT(count), M_PUSH, "N",
+     "send N messages, repeating --data or --file as needed", 1, INT64_MAX},
+    {"count", 0, CLI_INT, AT(count), M_PULL, "N", "exit after receiving N messages", 1, INT64_MAX},
+    {"count", 0, CLI_INT, AT(count), M_PAIR, "N",
+     "send N as push does; exit once N have also arrived", 1, INT64_MAX},
+    {"interval", 0, CLI_INT, AT(interval), M_SEND, "MS", "wait MS milliseconds between sends", 0,
+     86400000},
+    {"timeout", 0, CLI_INT, AT(timeout), M_PUSH, "MS",
+     "exit 3 if no peer takes a message for MS ms", 1, MS_MAX},
+    {"timeout", 0, CLI_INT, AT(timeout), M_PULL, "MS", "exit 3 if nothing arrives for MS ms", 1,
+     MS_MAX},
+    {"timeout", 0, CLI_INT, AT(timeout), M_PAIR, "MS",
+     "exit 3 if a send waits, or nothing arrives, for MS ms", 1, MS_MAX},
+    {"format", 0, CLI_STR, AT(format), M_RECV, "FMT",
+     "print arrivals as raw, quoted, hex or len (default raw)", 0, 0},
+    {"quiet", 'q', CLI_BOOL, AT(quiet), M_RECV, NULL, "count arrivals without printing them", 0, 0},
+    {"rate", 0, CLI_BOOL, AT(rate), M_RECV, NULL,
+     "print msgs/s and MB/s (10^6 bytes/s) on stderr every\n"
+     "second, and a summary at exit",
+     0, 0},
+    {"hwm", 0, CLI_INT, AT(hwm), M_ALL, "N",
+     "queue at most N messages per peer (library default 1000)", 0, INT32_MAX},
+    {"linger", 0, CLI_INT, AT(linger), M_SEND, "MS",
+     "wait up to MS ms at exit for queued sends (default 1000)", 0, 3600000},
+    {"print-endpoint", 0, CLI_BOOL, AT(print_endpoint), M_ALL, NULL,
+     "print each bound endpoint on stderr (port 0 resolved)", 0, 0},
     {0},
 };
 
 #undef AT
+#undef MS_MAX
 
 static void sock_usage(const struct cli_cmd *cmd, FILE *out)
 {
@@ -126,17 +125,17 @@ struct sock_state {
     int sigfd;
     /* sending */
     struct cli_source src;
-    tern_msg *pending;   /* made, not yet taken by the socket */
-    bool src_wait;       /* the source waits for stdin... */
-    bool src_readable;   /* ...which poll reported readable */
+    tern_msg *pending; /* made, not yet taken by the socket */
+    bool src_wait;     /* the source waits for stdin... */
+    bool src_readable; /* ...which poll reported readable */
     bool sent_all;
-    bool blocked;        /* the socket refused pending at blocked_ns */
+    bool blocked; /* the socket refused pending at blocked_ns */
     uint64_t blocked_ns;
-    uint64_t send_at;    /* --interval: no send before this */
+    uint64_t send_at; /* --interval: no send before this */
     /* receiving */
     struct cli_rate rate;
     bool got_all;
-    uint64_t idle_ns;    /* the last arrival, or the start */
+    uint64_t idle_ns; /* the last arrival, or the start */
 };
 
 static int sock_check(const struct cli_cmd *cmd, const struct sock_conf *c, enum cli_format *fmt)
@@ -318,7 +317,8 @@ static int sock_wait(struct sock_state *s, uint64_t now)
     if (rc != CLI_CONTINUE)
         return rc;
     /* Round up, so the wait ends at or after the deadline, not just before. */
-    int64_t timeout_ms = wake == UINT64_MAX ? -1 : (int64_t)((wake - now + NS_PER_MS - 1) / NS_PER_MS);
+    int64_t timeout_ms =
+        wake == UINT64_MAX ? -1 : (int64_t)((wake - now + NS_PER_MS - 1) / NS_PER_MS);
     tern_err err = tern_poll(items, n, timeout_ms, NULL);
     if (err == TERN_EINTR)
         return CLI_CONTINUE;

@@ -1,0 +1,607 @@
+/* Hostile peers: raw TCP clients that break ZMTP 3.1 (bad greetings,
+ * unknown mechanisms, broken READY commands, truncated, huge and oversized
+ * frames, slow and garbage senders) against a tern PULL with a short
+ * handshake limit and a message size limit, while a well-behaved tern PUSH
+ * keeps sending to the same PULL.
+ *
+ * For every hostile client: tern closes the connection within a bound, a
+ * trace line gives a reason, the process RSS does not jump, nothing the
+ * client sent is delivered, and the good peer's messages keep arriving. */
+#include "msg/msgtest.h"
+
+#include <poll.h>
+#include <sys/time.h>
+
+#define HANDSHAKE_IVL_MS 500
+#define MAXMSG (64 * 1024)
+#define RSS_LIMIT (64ll << 20)
+#define NTAGS 4
+
+/* Words that say why a connection was dropped (case-insensitive). */
+static const char *const reason_words[] = {
+    "fail",     "invalid",   "bad",      "malformed", "unknown",  "unsupported", "unexpected",
+    "mismatch", "refus",     "reject",   "incompat",  "too large", "too big",    "too long",
+    "exceed",   "limit",     "truncat",  "timeout",   "timed out", "eof",        "reset",
+    "closed",   "error",     "drop",     "violat",    "overflow", "illegal",     "not ",
+    NULL,
+};
+
+/* ---- the good peer ---------------------------------------------------- */
+
+struct fixture {
+    tern_ctx *ctx;
+    tern_socket pull, push;
+    int port;
+    pthread_t tx, rx;
+    atomic_bool stop;
+    atomic_uint_fast64_t sent;
+    atomic_uint_fast64_t received[NTAGS];
+    atomic_uint_fast64_t foreign;  /* messages the good peers never sent */
+    atomic_uint_fast64_t disorder; /* good messages lost, repeated or reordered */
+    int64_t rss0;
+};
+
+static struct fixture fx;
+
+/* Good messages: "GOOD", a 4-byte tag, an 8-byte sequence number. */
+static tern_err send_good(tern_socket s, uint32_t tag, uint64_t seq)
+{
+    uint8_t buf[16];
+    memcpy(buf, "GOOD", 4);
+    memcpy(buf + 4, &tag, 4);
+    memcpy(buf + 8, &seq, 8);
+    return tern_send(s, buf, sizeof buf, 0);
+}
+
+static void *good_sender(void *arg)
+{
+    (void)arg;
+    uint64_t seq = 0;
+    while (!atomic_load(&fx.stop)) {
+        tern_err e = send_good(fx.push, 0, seq);
+        if (e == TERN_OK) {
+            seq++;
+            atomic_store(&fx.sent, seq);
+        } else if (e != TERN_ETIMEDOUT && e != TERN_EAGAIN) {
+            break;
+        }
+        mt_sleep_ms(1);
+    }
+    return NULL;
+}
+
+static void *good_receiver(void *arg)
+{
+    (void)arg;
+    uint64_t next[NTAGS] = {0};
+    while (!atomic_load(&fx.stop)) {
+        uint8_t buf[MAXMSG + 16];
+        size_t len = 0;
+        tern_err e = tern_recv(fx.pull, buf, sizeof buf, &len, 0);
+        if (e == TERN_ETIMEDOUT || e == TERN_EAGAIN)
+            continue;
+        if (e == TERN_ECLOSED)
+            break;
+        uint32_t tag;
+        uint64_t seq;
+        if (e != TERN_OK || len != 16 || memcmp(buf, "GOOD", 4) != 0) {
+            atomic_fetch_add(&fx.foreign, 1);
+            continue;
+        }
+        memcpy(&tag, buf + 4, 4);
+        memcpy(&seq, buf + 8, 8);
+        if (tag >= NTAGS) {
+            atomic_fetch_add(&fx.foreign, 1);
+            continue;
+        }
+        if (seq != next[tag])
+            atomic_fetch_add(&fx.disorder, 1);
+        next[tag] = seq + 1;
+        atomic_fetch_add(&fx.received[tag], 1);
+    }
+    return NULL;
+}
+
+static void wait_good_progress(uint64_t more, int64_t timeout_ms)
+{
+    uint64_t start = atomic_load(&fx.received[0]);
+    int64_t deadline = mt_now_ms() + timeout_ms;
+    while (atomic_load(&fx.received[0]) < start + more) {
+        if (mt_now_ms() > deadline)
+            fail_msg("the good peer's messages stopped arriving: %llu received in %lld ms "
+                     "(sent %llu in total)",
+                     (unsigned long long)(atomic_load(&fx.received[0]) - start),
+                     (long long)timeout_ms, (unsigned long long)atomic_load(&fx.sent));
+        mt_sleep_ms(10);
+    }
+}
+
+static int group_setup(void **state)
+{
+    (void)state;
+    memset(&fx, 0, sizeof fx);
+    mt_trace_capture();
+    fx.ctx = mt_ctx();
+    fx.pull = mt_open(fx.ctx, TERN_PULL);
+    mt_setopt(fx.pull, TERN_OPT_HANDSHAKE_IVL, HANDSHAKE_IVL_MS);
+    mt_setopt(fx.pull, TERN_OPT_MAXMSGSIZE, MAXMSG);
+    mt_setopt(fx.pull, TERN_OPT_RCVTIMEO, 200);
+    mt_bind(fx.pull, "tcp://127.0.0.1:0");
+    char ep[MT_EP_MAX];
+    mt_last_endpoint(fx.pull, ep, sizeof ep);
+    const char *colon = strrchr(ep, ':');
+    assert_non_null(colon);
+    fx.port = atoi(colon + 1);
+    assert_true(fx.port > 0);
+
+    fx.push = mt_open(fx.ctx, TERN_PUSH);
+    mt_setopt(fx.push, TERN_OPT_SNDTIMEO, 200);
+    mt_setopt(fx.push, TERN_OPT_LINGER, 0);
+    mt_connect(fx.push, ep);
+    mt_wait_peers(fx.push, 1);
+    assert_int_equal(pthread_create(&fx.tx, NULL, good_sender, NULL), 0);
+    assert_int_equal(pthread_create(&fx.rx, NULL, good_receiver, NULL), 0);
+    wait_good_progress(20, 10000);
+    fx.rss0 = mt_rss_bytes();
+    assert_true(fx.rss0 > 0);
+    printf("    PULL on port %d, RSS %lld KiB\n", fx.port, (long long)(fx.rss0 >> 10));
+    return 0;
+}
+
+static int group_teardown(void **state)
+{
+    (void)state;
+    atomic_store(&fx.stop, true);
+    bool joined = mt_join(fx.tx, 10000);
+    joined = mt_join(fx.rx, 10000) && joined;
+    if (!joined)
+        return -1;
+    check_ok(tern_socket_close(fx.push));
+    check_ok(tern_socket_close(fx.pull));
+    tern_ctx_close(fx.ctx);
+    tern_trace_set(NULL);
+    tern_trace_sink(NULL, NULL);
+    return 0;
+}
+
+/* ---- raw ZMTP pieces -------------------------------------------------- */
+
+static int raw_connect(void)
+{
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    assert_true(fd >= 0);
+    /* Writes that tern stops reading must not block the test. */
+    struct timeval tv = {2, 0};
+    assert_int_equal(setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv), 0);
+    struct sockaddr_in sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sin_family = AF_INET;
+    sa.sin_port = htons((uint16_t)fx.port);
+    sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    if (connect(fd, (struct sockaddr *)&sa, sizeof sa) != 0)
+        fail_msg("connect to the tern PULL: %s", strerror(errno));
+    return fd;
+}
+
+/* Sends all of buf unless the connection fails first; false then. */
+static bool raw_send(int fd, const void *buf, size_t len)
+{
+    const uint8_t *p = buf;
+    while (len > 0) {
+        ssize_t n = send(fd, p, len, MSG_NOSIGNAL);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n <= 0)
+            return false;
+        p += n;
+        len -= (size_t)n;
+    }
+    return true;
+}
+
+/* Waits until tern closes the connection (EOF or reset), discarding what
+ * it sends meanwhile (its greeting and READY). */
+static bool wait_closed(int fd, int64_t timeout_ms)
+{
+    int64_t deadline = mt_now_ms() + timeout_ms;
+    for (;;) {
+        int64_t left = deadline - mt_now_ms();
+        if (left < 0)
+            return false;
+        struct pollfd pfd = {fd, POLLIN, 0};
+        int r = poll(&pfd, 1, (int)left);
+        if (r < 0 && errno == EINTR)
+            continue;
+        if (r <= 0)
+            return false;
+        uint8_t buf[4096];
+        ssize_t n = recv(fd, buf, sizeof buf, 0);
+        if (n == 0)
+            return true;
+        if (n < 0 && (errno == ECONNRESET || errno == EPIPE))
+            return true;
+        if (n < 0 && errno != EINTR && errno != EAGAIN)
+            return true;
+    }
+}
+
+/* The 64-byte ZMTP 3.x greeting: signature 0xFF, 8 padding bytes, 0x7F;
+ * version; mechanism NUL-padded to 20 bytes; as-server 0; 31 zero bytes. */
+static void make_greeting(uint8_t g[64], uint8_t major, uint8_t minor, const char *mech)
+{
+    memset(g, 0, 64);
+    g[0] = 0xFF;
+    g[9] = 0x7F;
+    g[10] = major;
+    g[11] = minor;
+    memcpy(g + 12, mech, strlen(mech));
+    g[32] = 0;
+}
+
+static void put_be32(uint8_t *p, uint32_t v)
+{
+    p[0] = (uint8_t)(v >> 24);
+    p[1] = (uint8_t)(v >> 16);
+    p[2] = (uint8_t)(v >> 8);
+    p[3] = (uint8_t)v;
+}
+
+static void put_be64(uint8_t *p, uint64_t v)
+{
+    for (int i = 0; i < 8; i++)
+        p[i] = (uint8_t)(v >> (56 - 8 * i));
+}
+
+/* A READY command (short command frame, flags 0x04 or as given) with the
+ * one property Socket-Type = type. Returns its length. */
+static size_t make_ready(uint8_t *out, uint8_t flags, const char *type)
+{
+    size_t tl = strlen(type);
+    uint8_t *b = out + 2;
+    size_t n = 0;
+    b[n++] = 5;
+    memcpy(b + n, "READY", 5);
+    n += 5;
+    b[n++] = 11;
+    memcpy(b + n, "Socket-Type", 11);
+    n += 11;
+    put_be32(b + n, (uint32_t)tl);
+    n += 4;
+    memcpy(b + n, type, tl);
+    n += tl;
+    out[0] = flags;
+    out[1] = (uint8_t)n;
+    return n + 2;
+}
+
+/* A well-formed NULL handshake as a PUSH. */
+static void send_handshake(int fd)
+{
+    uint8_t buf[64 + 64];
+    make_greeting(buf, 3, 1, "NULL");
+    size_t n = 64 + make_ready(buf + 64, 0x04, "PUSH");
+    assert_true(raw_send(fd, buf, n));
+}
+
+/* ---- the hostile clients ---------------------------------------------- */
+
+/* ZMTP 1.0 style: a length byte instead of 0xFF, then "frames" that an old
+ * peer would deliver as messages. */
+static void h_first_byte(int fd)
+{
+    static const uint8_t bytes[] = {0x01, 0x00, 0x06, 0x00, 'h', 'e', 'l', 'l', 'o',
+                                    0x06, 0x00, 'w', 'o', 'r', 'l', 'd'};
+    raw_send(fd, bytes, sizeof bytes);
+}
+
+static void h_signature_end(int fd)
+{
+    uint8_t buf[128];
+    make_greeting(buf, 3, 1, "NULL");
+    buf[9] = 0x01; /* a ZMTP 1.0 long identity length, not 0x7F */
+    size_t n = 64 + make_ready(buf + 64, 0x04, "PUSH");
+    raw_send(fd, buf, n);
+}
+
+static void h_major2(int fd)
+{
+    uint8_t buf[128];
+    make_greeting(buf, 2, 0, "NULL");
+    size_t n = 64 + make_ready(buf + 64, 0x04, "PUSH");
+    raw_send(fd, buf, n);
+}
+
+static void h_curve(int fd)
+{
+    uint8_t buf[64];
+    make_greeting(buf, 3, 1, "CURVE");
+    raw_send(fd, buf, sizeof buf);
+}
+
+static void h_bogus(int fd)
+{
+    uint8_t buf[64];
+    make_greeting(buf, 3, 1, "BOGUS");
+    raw_send(fd, buf, sizeof buf);
+}
+
+/* Valid handshake, then 10 of the 100 bytes a frame announces, then EOF. */
+static void h_truncated(int fd)
+{
+    send_handshake(fd);
+    uint8_t frame[12] = {0x00, 100};
+    mt_fill(frame + 2, 10, 1);
+    raw_send(fd, frame, sizeof frame);
+    shutdown(fd, SHUT_WR);
+}
+
+/* A long frame announcing 2^63-1 bytes. */
+static void h_huge(int fd)
+{
+    send_handshake(fd);
+    uint8_t frame[9 + 1000];
+    frame[0] = 0x02;
+    put_be64(frame + 1, 0x7FFFFFFFFFFFFFFFull);
+    mt_fill(frame + 9, 1000, 2);
+    raw_send(fd, frame, sizeof frame);
+}
+
+/* One frame of 1 MiB against a 64 KiB MAXMSGSIZE, all bytes really sent. */
+static void h_over_max(int fd)
+{
+    send_handshake(fd);
+    size_t body = 1u << 20;
+    uint8_t *frame = malloc(9 + body);
+    assert_non_null(frame);
+    frame[0] = 0x02;
+    put_be64(frame + 1, body);
+    mt_fill(frame + 9, body, 3);
+    raw_send(fd, frame, 9 + body);
+    free(frame);
+}
+
+/* A multipart message whose parts are each under MAXMSGSIZE but whose
+ * total (up to 100 MiB) is far over it. */
+static void h_parts_over_max(int fd)
+{
+    send_handshake(fd);
+    size_t body = 32 * 1024;
+    uint8_t *frame = malloc(9 + body);
+    assert_non_null(frame);
+    frame[0] = 0x03; /* MORE | LONG */
+    put_be64(frame + 1, body);
+    mt_fill(frame + 9, body, 4);
+    for (int i = 0; i < 3200; i++)
+        if (!raw_send(fd, frame, 9 + body))
+            break;
+    free(frame);
+}
+
+/* One byte a second: the handshake limit must drop it. */
+static void h_slow(int fd)
+{
+    uint8_t g[64];
+    make_greeting(g, 3, 1, "NULL");
+    for (int i = 0; i < 8; i++) {
+        if (!raw_send(fd, g + i, 1))
+            return;
+        if (wait_closed(fd, 1000))
+            return;
+    }
+}
+
+static void h_garbage(int fd)
+{
+    size_t n = 64 * 1024;
+    uint8_t *buf = malloc(n);
+    assert_non_null(buf);
+    uint32_t x = 0x9E3779B9u;
+    for (size_t i = 0; i < n; i++) {
+        x ^= x << 13;
+        x ^= x >> 17;
+        x ^= x << 5;
+        buf[i] = (uint8_t)x;
+    }
+    raw_send(fd, buf, n);
+    free(buf);
+}
+
+/* READY whose property claims a value far longer than the command. */
+static void h_ready_value_size(int fd)
+{
+    uint8_t buf[128];
+    make_greeting(buf, 3, 1, "NULL");
+    size_t n = make_ready(buf + 64, 0x04, "PUSH");
+    /* The value size sits after flags, size, "\x05READY", "\x0bSocket-Type". */
+    put_be32(buf + 64 + 2 + 6 + 12, 0x7FFFFFF0u);
+    raw_send(fd, buf, 64 + n);
+}
+
+/* READY with a zero-length property name. */
+static void h_ready_empty_name(int fd)
+{
+    uint8_t buf[128];
+    make_greeting(buf, 3, 1, "NULL");
+    uint8_t *c = buf + 64;
+    size_t n = 0;
+    c[n++] = 0x04;
+    c[n++] = 6 + 1 + 4 + 4;
+    c[n++] = 5;
+    memcpy(c + n, "READY", 5);
+    n += 5;
+    c[n++] = 0;
+    put_be32(c + n, 4);
+    n += 4;
+    memcpy(c + n, "PUSH", 4);
+    n += 4;
+    raw_send(fd, buf, 64 + n);
+}
+
+/* READY whose property name runs past the end of the command. */
+static void h_ready_name_overrun(int fd)
+{
+    uint8_t buf[128];
+    make_greeting(buf, 3, 1, "NULL");
+    uint8_t *c = buf + 64;
+    size_t n = 0;
+    c[n++] = 0x04;
+    c[n++] = 6 + 1 + 6;
+    c[n++] = 5;
+    memcpy(c + n, "READY", 5);
+    n += 5;
+    c[n++] = 200;
+    memcpy(c + n, "Socket", 6);
+    n += 6;
+    raw_send(fd, buf, 64 + n);
+}
+
+/* READY sent as a command frame with MORE set (flags 0x05). */
+static void h_ready_more(int fd)
+{
+    uint8_t buf[128];
+    make_greeting(buf, 3, 1, "NULL");
+    size_t n = make_ready(buf + 64, 0x05, "PUSH");
+    raw_send(fd, buf, 64 + n);
+}
+
+/* After a good handshake, a PING command frame with MORE set. */
+static void h_command_more(int fd)
+{
+    send_handshake(fd);
+    static const uint8_t ping[] = {0x05, 7, 4, 'P', 'I', 'N', 'G', 0x00, 0x00};
+    raw_send(fd, ping, sizeof ping);
+}
+
+/* A PUB announcing itself to a PULL. */
+static void h_wrong_type(int fd)
+{
+    uint8_t buf[128];
+    make_greeting(buf, 3, 1, "NULL");
+    size_t n = make_ready(buf + 64, 0x04, "PUB");
+    raw_send(fd, buf, 64 + n);
+}
+
+/* A message frame where READY should be. */
+static void h_data_before_ready(int fd)
+{
+    uint8_t buf[64 + 7];
+    make_greeting(buf, 3, 1, "NULL");
+    memcpy(buf + 64, "\x00\x05hello", 7);
+    raw_send(fd, buf, sizeof buf);
+}
+
+struct hostile {
+    void (*run)(int fd);
+    int64_t close_within_ms; /* from connect to tern's close */
+};
+
+#define IN_HANDSHAKE (HANDSHAKE_IVL_MS + 2500)
+#define AFTER_HANDSHAKE 5000
+
+static const struct hostile h_cases[] = {
+    {h_first_byte, IN_HANDSHAKE},       {h_signature_end, IN_HANDSHAKE},
+    {h_major2, IN_HANDSHAKE},           {h_curve, IN_HANDSHAKE},
+    {h_bogus, IN_HANDSHAKE},            {h_truncated, AFTER_HANDSHAKE},
+    {h_huge, AFTER_HANDSHAKE},          {h_over_max, AFTER_HANDSHAKE},
+    {h_parts_over_max, AFTER_HANDSHAKE}, {h_slow, IN_HANDSHAKE},
+    {h_garbage, IN_HANDSHAKE},          {h_ready_value_size, IN_HANDSHAKE},
+    {h_ready_empty_name, IN_HANDSHAKE}, {h_ready_name_overrun, IN_HANDSHAKE},
+    {h_ready_more, IN_HANDSHAKE},       {h_command_more, AFTER_HANDSHAKE},
+    {h_wrong_type, IN_HANDSHAKE},       {h_data_before_ready, IN_HANDSHAKE},
+};
+
+static void test_hostile(void **state)
+{
+    const struct hostile *h = *state;
+    uint64_t foreign0 = atomic_load(&fx.foreign);
+    uint64_t disorder0 = atomic_load(&fx.disorder);
+    int64_t rss_before = mt_rss_bytes();
+    uint64_t mark = mt_trace_mark();
+
+    int64_t t0 = mt_now_ms();
+    int fd = raw_connect();
+    h->run(fd);
+    int64_t left = h->close_within_ms - (mt_now_ms() - t0) + 1000;
+    bool closed = wait_closed(fd, left > 1000 ? left : 1000);
+    int64_t dt = mt_now_ms() - t0;
+    close(fd);
+    if (!closed) {
+        mt_trace_dump(mark, 20);
+        fail_msg("tern kept the hostile connection open for %lld ms", (long long)dt);
+    }
+    printf("    closed by tern %lld ms after connect\n", (long long)dt);
+    if (dt > h->close_within_ms)
+        fail_msg("tern took %lld ms to close the hostile connection (limit %lld)",
+                 (long long)dt, (long long)h->close_within_ms);
+
+    char line[MT_TRACE_LEN + 32];
+    if (!mt_trace_wait(mark, reason_words, 2000, line, sizeof line)) {
+        mt_trace_dump(mark, 20);
+        fail_msg("no trace line gave a reason for dropping the connection");
+    }
+    printf("    trace: %s\n", line);
+
+    wait_good_progress(20, 5000);
+    assert_int_equal(mt_getopt(fx.push, TERN_OPT_PEERS), 1);
+
+    int64_t rss_after = mt_rss_bytes();
+    printf("    RSS %lld -> %lld KiB\n", (long long)(rss_before >> 10), (long long)(rss_after >> 10));
+    assert_true(rss_after - rss_before < RSS_LIMIT);
+    assert_true(rss_after - fx.rss0 < RSS_LIMIT);
+
+    uint64_t foreign = atomic_load(&fx.foreign) - foreign0;
+    if (foreign != 0)
+        fail_msg("%llu messages from the hostile client were delivered",
+                 (unsigned long long)foreign);
+    assert_int_equal(atomic_load(&fx.disorder) - disorder0, 0);
+    /* Keep this case's late trace lines out of the next case's window. */
+    mt_sleep_ms(100);
+}
+
+/* After all that, the PULL still accepts a new good peer. */
+static void test_still_serving(void **state)
+{
+    (void)state;
+    tern_socket p = mt_open(fx.ctx, TERN_PUSH);
+    char ep[MT_EP_MAX];
+    snprintf(ep, sizeof ep, "tcp://127.0.0.1:%d", fx.port);
+    mt_connect(p, ep);
+    mt_wait_peers(p, 1);
+    for (uint64_t s = 0; s < 50; s++)
+        check_ok(send_good(p, 1, s));
+    int64_t deadline = mt_now_ms() + 10000;
+    while (atomic_load(&fx.received[1]) < 50 && mt_now_ms() < deadline)
+        mt_sleep_ms(10);
+    assert_int_equal(atomic_load(&fx.received[1]), 50);
+    check_ok(tern_socket_close(p));
+    assert_int_equal(atomic_load(&fx.foreign), 0);
+    assert_int_equal(atomic_load(&fx.disorder), 0);
+}
+
+#define H(fn, i) {"hostile_" #fn, test_hostile, NULL, NULL, (void *)&h_cases[i]}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        H(first_byte_not_ff, 0),
+        H(signature_byte9_not_7f, 1),
+        H(zmtp_major_2, 2),
+        H(mechanism_curve, 3),
+        H(mechanism_bogus, 4),
+        H(truncated_frame_then_eof, 5),
+        H(long_frame_2p63, 6),
+        H(frame_over_maxmsgsize, 7),
+        H(multipart_over_maxmsgsize, 8),
+        H(one_byte_per_second, 9),
+        H(garbage_64k, 10),
+        H(ready_value_size_overrun, 11),
+        H(ready_empty_property_name, 12),
+        H(ready_name_overrun, 13),
+        H(ready_with_more_flag, 14),
+        H(command_with_more_flag, 15),
+        H(ready_wrong_socket_type, 16),
+        H(data_frame_before_ready, 17),
+        cmocka_unit_test(test_still_serving),
+    };
+    return cmocka_run_group_tests(tests, group_setup, group_teardown);
+}
