@@ -14,6 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
+#include <sys/socket.h>
 #include <sys/uio.h>
 #include <unistd.h>
 
@@ -170,6 +171,8 @@ static uint32_t pipe_pending(tn_pipe *p)
 static void pipe_read_done(tn_pipe *p)
 {
     tn_engine *e = (tn_engine *)p;
+    /* Pairs with the engine storing in_paused before re-reading head. */
+    atomic_thread_fence(memory_order_seq_cst);
     if (atomic_load(&e->in_paused))
         tn_loop_post(e->loop, &e->resume_task);
 }
@@ -255,7 +258,9 @@ static void do_flush(tn_engine *e)
             }
         }
         int n = tn_outbuf_iov(&e->sending, e->seg_i, e->seg_off, iov, 64);
-        ssize_t w = writev(e->ioh.fd, iov, n);
+        /* sendmsg, not writev: a peer that reset must not raise SIGPIPE. */
+        struct msghdr mh = {.msg_iov = iov, .msg_iovlen = (size_t)n};
+        ssize_t w = sendmsg(e->ioh.fd, &mh, MSG_NOSIGNAL);
         if (w < 0) {
             if (errno == EINTR)
                 continue;
@@ -666,12 +671,14 @@ tern_err tn_engine_start(tn_sock *s, int fd, tn_ep *ep, const char *endpoint, in
         return err;
     }
     uint8_t hello[TN_ZMTP_GREETING_SIZE + 300];
-    tn_zmtp_greeting_build(hello, "NULL", as_server);
+    /* 23/ZMTP: with the NULL mechanism as-server is always 0. */
+    tn_zmtp_greeting_build(hello, "NULL", 0);
     size_t n = tn_zmtp_ready_build(hello + TN_ZMTP_GREETING_SIZE, sizeof(hello) - TN_ZMTP_GREETING_SIZE,
                                    s->pat->name, o.routing_id, o.routing_id_len);
     queue_control(e, hello, TN_ZMTP_GREETING_SIZE + n);
     tn_timer_arm(e->loop, &e->handshake_timer, tern_clock_ns() + e->handshake_ms * 1000000u);
-    tn_trace(TERN_TRACE_WIRE, "%s: connection with %s, handshaking", e->endpoint, e->pipe.peer);
+    tn_trace(TERN_TRACE_WIRE, "%s: %s %s, handshaking", e->endpoint,
+             e->as_server ? "accepted" : "connected to", e->pipe.peer);
     *ep_out = e;
     return TERN_OK;
 }

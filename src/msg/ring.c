@@ -14,6 +14,7 @@ tern_err tn_ring_init(tn_ring *r, uint64_t hwm)
         return TERN_ENOMEM;
     atomic_init(&r->head, 0);
     atomic_init(&r->tail, 0);
+    r->head_seen = r->tail_seen = 0;
     r->hwm = hwm;
     r->mask = cap - 1;
     return TERN_OK;
@@ -32,10 +33,13 @@ uint64_t tn_ring_fini(tn_ring *r)
     return n;
 }
 
-int tn_ring_full(const tn_ring *r)
+int tn_ring_full(tn_ring *r)
 {
     uint64_t tail = atomic_load_explicit(&r->tail, memory_order_relaxed);
-    return tail - atomic_load(&r->head) >= r->hwm;
+    if (tail - r->head_seen < r->hwm)
+        return 0;
+    r->head_seen = atomic_load(&r->head);
+    return tail - r->head_seen >= r->hwm;
 }
 
 int tn_ring_empty(const tn_ring *r)
@@ -48,15 +52,18 @@ void tn_ring_push(tn_ring *r, tern_msg *m)
 {
     uint64_t tail = atomic_load_explicit(&r->tail, memory_order_relaxed);
     r->slots[tail & r->mask] = m;
-    atomic_store(&r->tail, tail + 1);
+    atomic_store_explicit(&r->tail, tail + 1, memory_order_release);
 }
 
 tern_msg *tn_ring_pop(tn_ring *r)
 {
     uint64_t head = atomic_load_explicit(&r->head, memory_order_relaxed);
-    if (head == atomic_load_explicit(&r->tail, memory_order_acquire))
-        return NULL;
+    if (head == r->tail_seen) {
+        r->tail_seen = atomic_load_explicit(&r->tail, memory_order_acquire);
+        if (head == r->tail_seen)
+            return NULL;
+    }
     tern_msg *m = r->slots[head & r->mask];
-    atomic_store(&r->head, head + 1);
+    atomic_store_explicit(&r->head, head + 1, memory_order_release);
     return m;
 }

@@ -26,11 +26,16 @@ typedef struct tn_pipe tn_pipe;
 
 /* ---- rings ------------------------------------------------------------- */
 
+/* Each side keeps a private copy of the other side's index and rereads the
+ * shared one only when the copy says full (or empty), so producer and
+ * consumer do not bounce a cache line per message. */
 typedef struct tn_ring {
     _Atomic uint64_t head; /* next to pop (consumer) */
-    char pad1[56];
+    uint64_t tail_seen;    /* consumer's copy of tail */
+    char pad1[48];
     _Atomic uint64_t tail; /* next to push (producer) */
-    char pad2[56];
+    uint64_t head_seen;    /* producer's copy of head */
+    char pad2[48];
     uint64_t hwm;
     uint64_t mask;
     tern_msg **slots;
@@ -39,7 +44,9 @@ typedef struct tn_ring {
 tern_err tn_ring_init(tn_ring *r, uint64_t hwm);
 /* Frees queued messages; returns how many there were. */
 uint64_t tn_ring_fini(tn_ring *r);
-int tn_ring_full(const tn_ring *r);
+/* Producer side. */
+int tn_ring_full(tn_ring *r);
+/* Either side (reads both shared indices). */
 int tn_ring_empty(const tn_ring *r);
 /* Producer side; the caller checked !full. */
 void tn_ring_push(tn_ring *r, tern_msg *m);

@@ -64,6 +64,9 @@ void tn_sock_wait_del(tn_sock *s, tn_wnode *w)
 
 void tn_sock_notify(tn_sock *s)
 {
+    /* Orders the caller's ring stores before the waiter check; a waiter
+     * registers before it re-checks the rings (Dekker). */
+    atomic_thread_fence(memory_order_seq_cst);
     if (atomic_load(&s->nwaiters) == 0)
         return;
     uint64_t one = 1;
@@ -690,7 +693,7 @@ tern_err tern_recv(tern_socket h, void *buf, size_t cap, size_t *len, int flags)
     size_t off = 0;
     for (uint32_t i = 0; i < m->nparts; i++) {
         size_t n = m->parts[i].size;
-        if (off < cap)
+        if (off < cap && n > 0)
             memcpy((uint8_t *)buf + off, m->parts[i].data, n < cap - off ? n : cap - off);
         off += n;
     }

@@ -236,10 +236,14 @@ static tern_err frame_start(tn_zmtp_dec *d, uint8_t flags, uint64_t size)
             return fail(d, TERN_ENOMEM, "out of memory for a command");
         return TERN_OK;
     }
-    uint64_t room = d->max_msg > d->charged ? d->max_msg - d->charged : 0;
-    if (size > room || room - size < TN_MSG_PART_OVERHEAD)
+    /* The payload may reach the limit exactly; parts are bounded too, at
+     * one per TN_MSG_PART_OVERHEAD bytes of the limit, so a flood of empty
+     * parts cannot cost more memory than a full message. */
+    if (size > d->max_msg - d->charged)
         return fail(d, TERN_EMSGSIZE, "message larger than the maximum message size");
-    d->charged += size + TN_MSG_PART_OVERHEAD;
+    if ((uint64_t)(d->msg ? d->msg->nparts + 1 : 1) > d->max_msg / TN_MSG_PART_OVERHEAD + 1)
+        return fail(d, TERN_EMSGSIZE, "message with too many parts for the maximum message size");
+    d->charged += size;
     tern_err err;
     if (d->msg == NULL) {
         err = tern_msg_alloc(&d->msg, (size_t)size);

@@ -72,14 +72,14 @@ typedef struct tn_zmtp_sink {
 } tn_zmtp_sink;
 
 typedef struct tn_zmtp_dec {
-    uint64_t max_msg; /* limit on a message: bytes plus per-part overhead */
+    uint64_t max_msg; /* limit on a message's payload bytes */
     uint8_t hdr[9];
     uint8_t hlen;   /* header bytes collected */
     uint8_t flags;  /* current frame */
     int in_body;    /* header done, collecting body */
     uint64_t size;  /* current frame body size */
     uint64_t got;   /* body bytes collected */
-    uint64_t charged;
+    uint64_t charged; /* payload bytes of the message so far */
     tern_msg *msg;  /* message being assembled */
     uint8_t *dst;   /* current data frame's destination */
     uint8_t *cmd;   /* command body buffer, TN_ZMTP_COMMAND_MAX */

@@ -19,7 +19,9 @@
 
 #include <arpa/inet.h>
 #include <netinet/in.h>
+#include <signal.h>
 #include <sys/socket.h>
+#include <sys/wait.h>
 
 #include "testutil.h"
 
@@ -524,6 +526,68 @@ static inline int64_t mt_rss_bytes(void)
     if (n != 2)
         return -1;
     return (int64_t)resident * (int64_t)sysconf(_SC_PAGESIZE);
+}
+
+/* ---- isolation -------------------------------------------------------- */
+
+/* Runs fn(arg) in a child process, for scenarios that could kill the
+ * whole test binary (a SIGPIPE, an abort). fn must not use cmocka asserts:
+ * it prints what went wrong to stderr and returns nonzero. The child is
+ * killed by SIGALRM after timeout_s. Call with no other threads running. */
+static inline void mt_isolated(int (*fn)(void *), void *arg, unsigned timeout_s, const char *what)
+{
+    fflush(stdout);
+    fflush(stderr);
+    pid_t pid = fork();
+    assert_true(pid >= 0);
+    if (pid == 0) {
+        alarm(timeout_s);
+        int rc = fn(arg);
+        fflush(stdout);
+        fflush(stderr);
+        _exit(rc);
+    }
+    int status = 0;
+    while (waitpid(pid, &status, 0) < 0 && errno == EINTR) {
+    }
+    if (WIFSIGNALED(status))
+        fail_msg("%s: the process was killed by signal %d (%s)", what, WTERMSIG(status),
+                 strsignal(WTERMSIG(status)));
+    if (WEXITSTATUS(status) != 0)
+        fail_msg("%s: failed (child exit code %d, see stderr)", what, WEXITSTATUS(status));
+}
+
+/* For isolated scenarios: report and return a nonzero line number. */
+#define MT_CHILD_CHECK(cond)                                                                       \
+    do {                                                                                           \
+        if (!(cond)) {                                                                             \
+            fprintf(stderr, "%s:%d: check failed: %s\n", __FILE__, __LINE__, #cond);               \
+            return __LINE__ % 250 + 1;                                                             \
+        }                                                                                          \
+    } while (0)
+
+#define MT_CHILD_OK(expr)                                                                          \
+    do {                                                                                           \
+        tern_err ce_ = (expr);                                                                     \
+        if (ce_ != TERN_OK) {                                                                      \
+            fprintf(stderr, "%s:%d: %s failed: %s\n", __FILE__, __LINE__, #expr,                  \
+                    tern_errname(ce_));                                                            \
+            return __LINE__ % 250 + 1;                                                             \
+        }                                                                                          \
+    } while (0)
+
+/* Waits for TERN_OPT_PEERS >= want; false after timeout_ms (no asserts). */
+static inline bool mt_wait_peers_try(tern_socket s, int64_t want, int64_t timeout_ms)
+{
+    int64_t deadline = mt_now_ms() + timeout_ms;
+    for (;;) {
+        int64_t v = -1;
+        if (tern_getopt_int(s, TERN_OPT_PEERS, &v) == TERN_OK && v >= want)
+            return true;
+        if (mt_now_ms() > deadline)
+            return false;
+        mt_sleep_ms(5);
+    }
 }
 
 #endif

@@ -301,6 +301,56 @@ static void test_big_messages_small_hwm(void **state)
     teardown_pair(&p);
 }
 
+/* A PUSH with two PULLs, one of which never reads: once that one is at
+ * its HWM the PUSH sends everything to the other instead of blocking. */
+static void test_push_skips_full_peer(void **state)
+{
+    int tr = transport_of(state);
+    enum { N = 20000 };
+    tern_ctx *ctx = mt_ctx();
+    tern_socket push = mt_open(ctx, TERN_PUSH);
+    tern_socket stuck = mt_open(ctx, TERN_PULL);
+    tern_socket live = mt_open(ctx, TERN_PULL);
+    mt_setopt(push, TERN_OPT_SNDHWM, 10);
+    mt_setopt(stuck, TERN_OPT_RCVHWM, 10);
+    char ep[MT_EP_MAX];
+    mt_bind_fresh(push, tr, ep, sizeof ep);
+    mt_connect(stuck, ep);
+    mt_connect(live, ep);
+    mt_wait_peers(push, 2);
+    mt_wait_peers(stuck, 1);
+    mt_wait_peers(live, 1);
+    struct drainer d = {live, 0, 0, 0, false, TERN_EINVAL};
+    /* The drainer counts everything live gets; it stops on a timeout. */
+    d.want = N;
+    pthread_t t;
+    mt_setopt(live, TERN_OPT_RCVTIMEO, 3000);
+    assert_int_equal(pthread_create(&t, NULL, drainer_main, &d), 0);
+    mt_setopt(push, TERN_OPT_SNDTIMEO, 5000);
+    int64_t t0 = mt_now_ms();
+    uint64_t sent = 0;
+    tern_err e = TERN_OK;
+    for (; sent < N; sent++) {
+        e = send_seq(push, sent, 0);
+        if (e != TERN_OK)
+            break;
+    }
+    int64_t dt = mt_now_ms() - t0;
+    assert_true(mt_join(t, 30000));
+    printf("    %s: sent %llu in %lld ms (%s); live peer got %llu\n", mt_transport_name(tr),
+           (unsigned long long)sent, (long long)dt, tern_errname(e), (unsigned long long)d.got);
+    check_ok(e);
+    /* live got all but what stuck holds (its HWMs and kernel buffers). */
+    assert_int_equal(sent, N);
+    assert_true(d.got > N / 2);
+    mt_setopt(push, TERN_OPT_LINGER, 0);
+    check_ok(tern_socket_close(push));
+    check_ok(tern_socket_close(stuck));
+    check_ok(tern_socket_close(live));
+    tern_ctx_close(ctx);
+    mt_unlink_ipc(ep);
+}
+
 #define PER_TRANSPORT(fn)                                                                          \
     {#fn "_tcp", fn, NULL, NULL, (void *)&tr_tcp}, {#fn "_ipc", fn, NULL, NULL, (void *)&tr_ipc},  \
         {#fn "_inproc", fn, NULL, NULL, (void *)&tr_inproc}
@@ -314,6 +364,7 @@ int main(void)
         cmocka_unit_test(test_no_peer),
         cmocka_unit_test(test_rcvtimeo),
         PER_TRANSPORT(test_big_messages_small_hwm),
+        PER_TRANSPORT(test_push_skips_full_peer),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

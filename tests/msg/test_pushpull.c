@@ -470,6 +470,178 @@ static void test_reconnect(void **state)
     mt_unlink_ipc(ep);
 }
 
+/* The default MAXMSGSIZE is 64 MiB: a message of exactly that size (in
+ * two parts) goes through. Isolated, like the other limit tests. */
+static int max_default_child(void *arg)
+{
+    int tr = *(const int *)arg;
+    tern_ctx *ctx = NULL;
+    tern_socket pull, push;
+    MT_CHILD_OK(tern_ctx_open(&ctx, 0));
+    MT_CHILD_OK(tern_socket_open(ctx, TERN_PULL, &pull));
+    MT_CHILD_OK(tern_socket_open(ctx, TERN_PUSH, &push));
+    int64_t max = 0;
+    MT_CHILD_OK(tern_getopt_int(pull, TERN_OPT_MAXMSGSIZE, &max));
+    MT_CHILD_CHECK(max == 64 << 20);
+    MT_CHILD_OK(tern_setopt_int(pull, TERN_OPT_RCVTIMEO, 20000));
+    MT_CHILD_OK(tern_setopt_int(push, TERN_OPT_SNDTIMEO, 20000));
+    char ep[MT_EP_MAX];
+    mt_endpoint(tr, false, ep, sizeof ep);
+    MT_CHILD_OK(tern_bind(pull, ep));
+    MT_CHILD_OK(tern_connect(push, ep));
+    MT_CHILD_CHECK(mt_wait_peers_try(push, 1, 10000));
+    static const size_t sz[] = {(64u << 20) - 10, 10};
+    tern_msg *m = mt_msg_make_try(2, sz, 64);
+    MT_CHILD_CHECK(m != NULL);
+    MT_CHILD_OK(tern_msg_send(push, m, 0));
+    tern_msg *r = NULL;
+    MT_CHILD_OK(tern_msg_recv(pull, &r, 0));
+    char why[200];
+    if (!mt_msg_match(r, 2, sz, 64, why, sizeof why)) {
+        fprintf(stderr, "64 MiB message damaged: %s\n", why);
+        return 2;
+    }
+    tern_msg_free(r);
+    MT_CHILD_OK(tern_socket_close(push));
+    MT_CHILD_OK(tern_socket_close(pull));
+    tern_ctx_close(ctx);
+    mt_unlink_ipc(ep);
+    return 0;
+}
+
+static void test_max_default_size(void **state)
+{
+    char what[64];
+    snprintf(what, sizeof what, "a 64 MiB message over %s", mt_transport_name(transport_of(state)));
+    mt_isolated(max_default_child, *state, 60, what);
+}
+
+/* MAXMSGSIZE scenarios run in a child process: a PULL that drops a
+ * connection must not take the sending process down with it. */
+struct limit_case {
+    int tr;
+    size_t nparts;
+    size_t part_size;
+    bool deliverable; /* total <= the limit of 4096 */
+};
+
+static int limit_child(void *arg)
+{
+    const struct limit_case *c = arg;
+    tern_ctx *ctx = NULL;
+    tern_socket pull, push;
+    MT_CHILD_OK(tern_ctx_open(&ctx, 0));
+    MT_CHILD_OK(tern_socket_open(ctx, TERN_PULL, &pull));
+    MT_CHILD_OK(tern_socket_open(ctx, TERN_PUSH, &push));
+    MT_CHILD_OK(tern_setopt_int(pull, TERN_OPT_MAXMSGSIZE, 4096));
+    MT_CHILD_OK(tern_setopt_int(pull, TERN_OPT_RCVTIMEO, 100));
+    MT_CHILD_OK(tern_setopt_int(push, TERN_OPT_SNDTIMEO, 5000));
+    MT_CHILD_OK(tern_setopt_int(push, TERN_OPT_RECONNECT_IVL, 20));
+    MT_CHILD_OK(tern_setopt_int(push, TERN_OPT_RECONNECT_IVL_MAX, 100));
+    char ep[MT_EP_MAX];
+    mt_endpoint(c->tr, false, ep, sizeof ep);
+    MT_CHILD_OK(tern_bind(pull, ep));
+    MT_CHILD_OK(tern_connect(push, ep));
+    MT_CHILD_CHECK(mt_wait_peers_try(push, 1, 10000));
+    size_t sizes[8];
+    for (size_t i = 0; i < c->nparts; i++)
+        sizes[i] = c->part_size;
+    tern_msg *m = mt_msg_make_try(c->nparts, sizes, 1);
+    MT_CHILD_CHECK(m != NULL);
+    MT_CHILD_OK(tern_msg_send(push, m, 0));
+    size_t total = c->nparts * c->part_size;
+
+    /* Then small probes until one arrives (after a reconnect if the PULL
+     * dropped the connection). */
+    bool big_seen = false, probe_seen = false;
+    int64_t deadline = mt_now_ms() + 10000;
+    for (uint64_t i = 0; !probe_seen && mt_now_ms() < deadline; i++) {
+        (void)mt_send_seq_try(push, 3, i, 10, TERN_DONTWAIT);
+        tern_msg *r = NULL;
+        tern_err e;
+        while ((e = tern_msg_recv(pull, &r, 0)) == TERN_OK) {
+            if (tern_msg_total(r) == total && tern_msg_parts(r) == c->nparts) {
+                char why[200];
+                if (!mt_msg_match(r, c->nparts, sizes, 1, why, sizeof why)) {
+                    fprintf(stderr, "the big message arrived damaged: %s\n", why);
+                    return 2;
+                }
+                big_seen = true;
+            } else {
+                probe_seen = true;
+            }
+            MT_CHILD_CHECK(tern_msg_total(r) <= 4096);
+            tern_msg_free(r);
+        }
+        MT_CHILD_CHECK(e == TERN_ETIMEDOUT);
+    }
+    if (!probe_seen) {
+        fprintf(stderr, "no message under the limit arrived within 10 s\n");
+        return 3;
+    }
+    if (big_seen != c->deliverable) {
+        fprintf(stderr, "a message of %zu part(s), %zu bytes in all, with MAXMSGSIZE 4096: %s\n",
+                c->nparts, total, big_seen ? "delivered" : "refused");
+        return 4;
+    }
+    MT_CHILD_OK(tern_setopt_int(push, TERN_OPT_LINGER, 0));
+    MT_CHILD_OK(tern_socket_close(push));
+    MT_CHILD_OK(tern_socket_close(pull));
+    tern_ctx_close(ctx);
+    mt_unlink_ipc(ep);
+    return 0;
+}
+
+static const struct limit_case limit_cases[] = {
+    {MT_TCP, 1, 4096, true},  {MT_IPC, 1, 4096, true},  /* exactly the limit */
+    {MT_TCP, 4, 1024, true},  {MT_IPC, 4, 1024, true},  /* exactly, in parts */
+    {MT_TCP, 1, 4097, false}, {MT_IPC, 1, 4097, false}, /* one byte over */
+    {MT_TCP, 2, 3000, false}, {MT_IPC, 2, 3000, false}, /* parts over in sum */
+};
+
+static void test_maxmsgsize(void **state)
+{
+    const struct limit_case *c = *state;
+    char what[128];
+    snprintf(what, sizeof what, "%s, %zu x %zu bytes against MAXMSGSIZE 4096",
+             mt_transport_name(c->tr), c->nparts, c->part_size);
+    mt_isolated(limit_child, (void *)c, 60, what);
+}
+
+/* 32 PUSH sockets into one PULL. */
+static void test_fan_in(void **state)
+{
+    int tr = transport_of(state);
+    enum { NPEER = 32, PER = 100 };
+    tern_ctx *ctx = mt_ctx();
+    tern_socket pull = mt_open(ctx, TERN_PULL);
+    char ep[MT_EP_MAX];
+    mt_bind_fresh(pull, tr, ep, sizeof ep);
+    tern_socket push[NPEER];
+    for (int i = 0; i < NPEER; i++) {
+        push[i] = mt_open(ctx, TERN_PUSH);
+        mt_connect(push[i], ep);
+    }
+    mt_wait_peers(pull, NPEER);
+    for (uint64_t s = 0; s < PER; s++)
+        for (int i = 0; i < NPEER; i++)
+            check_ok(mt_send_seq_try(push[i], (uint32_t)i, s, 3, 0));
+    uint64_t next[NPEER] = {0};
+    for (int k = 0; k < NPEER * PER; k++) {
+        uint32_t tag;
+        uint64_t seq;
+        mt_recv_seq(pull, &tag, &seq);
+        assert_true(tag < NPEER);
+        assert_int_equal(seq, next[tag]);
+        next[tag]++;
+    }
+    for (int i = 0; i < NPEER; i++)
+        check_ok(tern_socket_close(push[i]));
+    check_ok(tern_socket_close(pull));
+    tern_ctx_close(ctx);
+    mt_unlink_ipc(ep);
+}
+
 #define PER_TRANSPORT(fn)                                                                          \
     {#fn "_tcp", fn, NULL, NULL, (void *)&tr_tcp},                                                 \
         {#fn "_ipc", fn, NULL, NULL, (void *)&tr_ipc},                                             \
@@ -488,6 +660,17 @@ int main(void)
         PER_TRANSPORT(test_round_robin),
         PER_TRANSPORT(test_fair_queue),
         PER_TRANSPORT(test_reconnect),
+        {"test_max_default_size_tcp", test_max_default_size, NULL, NULL, (void *)&tr_tcp},
+        {"test_max_default_size_ipc", test_max_default_size, NULL, NULL, (void *)&tr_ipc},
+        {"test_maxmsgsize_exact_tcp", test_maxmsgsize, NULL, NULL, (void *)&limit_cases[0]},
+        {"test_maxmsgsize_exact_ipc", test_maxmsgsize, NULL, NULL, (void *)&limit_cases[1]},
+        {"test_maxmsgsize_exact_parts_tcp", test_maxmsgsize, NULL, NULL, (void *)&limit_cases[2]},
+        {"test_maxmsgsize_exact_parts_ipc", test_maxmsgsize, NULL, NULL, (void *)&limit_cases[3]},
+        {"test_maxmsgsize_over_tcp", test_maxmsgsize, NULL, NULL, (void *)&limit_cases[4]},
+        {"test_maxmsgsize_over_ipc", test_maxmsgsize, NULL, NULL, (void *)&limit_cases[5]},
+        {"test_maxmsgsize_parts_over_tcp", test_maxmsgsize, NULL, NULL, (void *)&limit_cases[6]},
+        {"test_maxmsgsize_parts_over_ipc", test_maxmsgsize, NULL, NULL, (void *)&limit_cases[7]},
+        PER_TRANSPORT(test_fan_in),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

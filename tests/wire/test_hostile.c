@@ -578,6 +578,263 @@ static void test_still_serving(void **state)
     assert_int_equal(atomic_load(&fx.disorder), 0);
 }
 
+/* ---- tern's side of the conversation ---------------------------------- */
+
+/* Reads exactly n bytes within timeout_ms; false on EOF, error or timeout. */
+static bool read_exact(int fd, void *buf, size_t n, int64_t timeout_ms)
+{
+    uint8_t *p = buf;
+    int64_t deadline = mt_now_ms() + timeout_ms;
+    while (n > 0) {
+        int64_t left = deadline - mt_now_ms();
+        if (left < 0)
+            return false;
+        struct pollfd pfd = {fd, POLLIN, 0};
+        int r = poll(&pfd, 1, (int)left);
+        if (r < 0 && errno == EINTR)
+            continue;
+        if (r <= 0)
+            return false;
+        ssize_t k = recv(fd, p, n, 0);
+        if (k < 0 && errno == EINTR)
+            continue;
+        if (k <= 0)
+            return false;
+        p += k;
+        n -= (size_t)k;
+    }
+    return true;
+}
+
+/* Reads one ZMTP frame: flags, and a body of at most cap bytes. */
+static bool read_frame(int fd, uint8_t *flags, uint8_t *body, size_t cap, size_t *len,
+                       int64_t timeout_ms)
+{
+    uint8_t h[9];
+    if (!read_exact(fd, h, 1, timeout_ms))
+        return false;
+    *flags = h[0];
+    uint64_t size;
+    if (h[0] & 0x02) {
+        if (!read_exact(fd, h + 1, 8, timeout_ms))
+            return false;
+        size = 0;
+        for (int i = 1; i <= 8; i++)
+            size = size << 8 | h[i];
+    } else {
+        if (!read_exact(fd, h + 1, 1, timeout_ms))
+            return false;
+        size = h[1];
+    }
+    if (size > cap)
+        fail_msg("tern sent a frame of %llu bytes (flags 0x%02x), more than expected",
+                 (unsigned long long)size, h[0]);
+    *len = (size_t)size;
+    return read_exact(fd, body, *len, timeout_ms);
+}
+
+/* Checks a greeting tern sent: a full ZMTP 3.1 NULL greeting (the
+ * as-server byte is checked by test_tern_greeting_as_server). */
+static void check_tern_greeting(const uint8_t g[64])
+{
+    assert_int_equal(g[0], 0xFF);
+    assert_int_equal(g[9], 0x7F);
+    assert_int_equal(g[10], 3);
+    assert_true(g[11] >= 1);
+    assert_memory_equal(g + 12, "NULL\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0", 20);
+    for (int i = 33; i < 64; i++)
+        assert_int_equal(g[i], 0);
+}
+
+/* 37/ZMTP: "When a peer uses the NULL security mechanism, the as-server
+ * field MUST be zero" -- on accepted connections too. */
+static void test_tern_greeting_as_server(void **state)
+{
+    (void)state;
+    int fd = raw_connect();
+    uint8_t g[64];
+    assert_true(read_exact(fd, g, 64, 5000));
+    close(fd);
+    check_tern_greeting(g);
+    if (g[32] != 0)
+        fail_msg("tern's greeting on an accepted connection has as-server = %u with the NULL "
+                 "mechanism; 37/ZMTP requires 0",
+                 g[32]);
+}
+
+/* Looks up a property in a READY body; returns its length or -1. */
+static long ready_prop(const uint8_t *body, size_t len, const char *name, const uint8_t **val)
+{
+    if (len < 6 || memcmp(body, "\x05READY", 6) != 0)
+        fail_msg("tern's first command is not READY");
+    size_t i = 6;
+    while (i < len) {
+        size_t nl = body[i++];
+        if (nl == 0 || i + nl + 4 > len)
+            fail_msg("tern sent a malformed READY property list");
+        const uint8_t *nm = body + i;
+        i += nl;
+        uint32_t vl = (uint32_t)body[i] << 24 | (uint32_t)body[i + 1] << 16 |
+                      (uint32_t)body[i + 2] << 8 | body[i + 3];
+        i += 4;
+        if (vl > len - i)
+            fail_msg("tern sent a READY property value that runs past the command");
+        if (nl == strlen(name) && strncasecmp((const char *)nm, name, nl) == 0) {
+            *val = body + i;
+            return (long)vl;
+        }
+        i += vl;
+    }
+    return -1;
+}
+
+/* What tern sends to a connecting client: a ZMTP 3.1 NULL greeting and a
+ * READY naming the socket type; PING with a context gets a PONG echoing
+ * it; after a PING with a TTL and then silence, tern hangs up. */
+static void test_tern_greets_and_pongs(void **state)
+{
+    (void)state;
+    int fd = raw_connect();
+    uint8_t g[64];
+    assert_true(read_exact(fd, g, 64, 5000));
+    check_tern_greeting(g);
+    send_handshake(fd);
+    uint8_t flags, body[512];
+    size_t len;
+    assert_true(read_frame(fd, &flags, body, sizeof body, &len, 5000));
+    assert_int_equal(flags, 0x04);
+    const uint8_t *v;
+    long vl = ready_prop(body, len, "Socket-Type", &v);
+    assert_int_equal(vl, 4);
+    assert_memory_equal(v, "PULL", 4);
+
+    /* PING, TTL 0.5 s, context "ctx-42". */
+    static const uint8_t ping[] = {0x04, 13, 4, 'P', 'I', 'N', 'G', 0, 5, 'c', 't', 'x', '-', '4', '2'};
+    assert_true(raw_send(fd, ping, sizeof ping));
+    int64_t t0 = mt_now_ms();
+    assert_true(read_frame(fd, &flags, body, sizeof body, &len, 5000));
+    assert_int_equal(flags, 0x04);
+    assert_int_equal(len, 5 + 6);
+    assert_memory_equal(body, "\x04PONG", 5);
+    assert_memory_equal(body + 5, "ctx-42", 6);
+    /* Now silence: tern applies the TTL we asked for. */
+    bool closed = wait_closed(fd, 5000);
+    int64_t dt = mt_now_ms() - t0;
+    close(fd);
+    printf("    PONG ok; closed %lld ms after a PING with TTL 500 ms\n", (long long)dt);
+    assert_true(closed);
+    assert_true(dt >= 400);
+    assert_true(dt <= 3000);
+    wait_good_progress(20, 5000);
+}
+
+/* A listening raw peer: tern connects to it. */
+static int raw_listen(int *port)
+{
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    assert_true(fd >= 0);
+    struct sockaddr_in sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sin_family = AF_INET;
+    sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    assert_int_equal(bind(fd, (struct sockaddr *)&sa, sizeof sa), 0);
+    assert_int_equal(listen(fd, 4), 0);
+    socklen_t sl = sizeof sa;
+    assert_int_equal(getsockname(fd, (struct sockaddr *)&sa, &sl), 0);
+    *port = ntohs(sa.sin_port);
+    return fd;
+}
+
+static int raw_accept(int lfd, int64_t timeout_ms)
+{
+    struct pollfd pfd = {lfd, POLLIN, 0};
+    if (poll(&pfd, 1, (int)timeout_ms) != 1)
+        fail_msg("tern did not connect within %lld ms", (long long)timeout_ms);
+    int fd = accept(lfd, NULL, NULL);
+    assert_true(fd >= 0);
+    return fd;
+}
+
+/* tern connects to a raw PULL that completes the handshake and then never
+ * answers: tern's READY carries the routing id, tern PINGs every
+ * HEARTBEAT_IVL and hangs up after HEARTBEAT_TIMEOUT without traffic. */
+static void test_silent_peer_heartbeat(void **state)
+{
+    (void)state;
+    int port;
+    int lfd = raw_listen(&port);
+    tern_socket push = mt_open(fx.ctx, TERN_PUSH);
+    mt_setopt(push, TERN_OPT_HEARTBEAT_IVL, 100);
+    mt_setopt(push, TERN_OPT_HEARTBEAT_TIMEOUT, 400);
+    mt_setopt(push, TERN_OPT_HEARTBEAT_TTL, 2000);
+    mt_setopt(push, TERN_OPT_RECONNECT_IVL, 5000);
+    mt_setopt(push, TERN_OPT_RECONNECT_IVL_MAX, 5000);
+    check_ok(tern_setopt_bytes(push, TERN_OPT_ROUTING_ID, "ident-7", 7));
+    char ep[MT_EP_MAX];
+    snprintf(ep, sizeof ep, "tcp://127.0.0.1:%d", port);
+    uint64_t mark = mt_trace_mark();
+    mt_connect(push, ep);
+    int fd = raw_accept(lfd, 5000);
+
+    uint8_t buf[128];
+    make_greeting(buf, 3, 1, "NULL");
+    size_t n = 64 + make_ready(buf + 64, 0x04, "PULL");
+    assert_true(raw_send(fd, buf, n));
+    uint8_t g[64];
+    assert_true(read_exact(fd, g, 64, 5000));
+    check_tern_greeting(g);
+    uint8_t flags, body[512];
+    size_t len;
+    assert_true(read_frame(fd, &flags, body, sizeof body, &len, 5000));
+    assert_int_equal(flags, 0x04);
+    const uint8_t *v;
+    long vl = ready_prop(body, len, "Socket-Type", &v);
+    assert_int_equal(vl, 4);
+    assert_memory_equal(v, "PUSH", 4);
+    vl = ready_prop(body, len, "Identity", &v);
+    assert_int_equal(vl, 7);
+    assert_memory_equal(v, "ident-7", 7);
+    mt_wait_peers(push, 1);
+
+    /* Count PINGs until tern hangs up. */
+    int64_t t0 = mt_now_ms();
+    int pings = 0;
+    bool closed = false;
+    while (mt_now_ms() - t0 < 5000) {
+        if (!read_frame(fd, &flags, body, sizeof body, &len, 5000)) {
+            closed = true;
+            break;
+        }
+        if (flags == 0x04 && len >= 7 && memcmp(body, "\x04PING", 5) == 0) {
+            uint16_t ttl = (uint16_t)(body[5] << 8 | body[6]);
+            if (pings == 0)
+                printf("    first PING after %lld ms, TTL %u ds\n", (long long)(mt_now_ms() - t0),
+                       ttl);
+            assert_int_equal(ttl, 20);
+            pings++;
+        }
+    }
+    int64_t dt = mt_now_ms() - t0;
+    close(fd);
+    close(lfd);
+    printf("    %d PING(s); tern hung up %lld ms after the handshake\n", pings, (long long)dt);
+    assert_true(closed);
+    assert_true(pings >= 1);
+    assert_true(dt >= 300);
+    assert_true(dt <= 3000);
+    mt_wait_peers_cmp(push, '=', 0, 3000);
+    char line[MT_TRACE_LEN + 32];
+    static const char *const hb_words[] = {"heartbeat", "timeout", "timed out", "silent",
+                                           "no traffic", NULL};
+    if (!mt_trace_wait(mark, hb_words, 2000, line, sizeof line)) {
+        mt_trace_dump(mark, 20);
+        fail_msg("no trace line says the peer was dropped for silence");
+    }
+    printf("    trace: %s\n", line);
+    mt_setopt(push, TERN_OPT_LINGER, 0);
+    check_ok(tern_socket_close(push));
+}
+
 #define H(fn, i) {"hostile_" #fn, test_hostile, NULL, NULL, (void *)&h_cases[i]}
 
 int main(void)
@@ -601,6 +858,9 @@ int main(void)
         H(command_with_more_flag, 15),
         H(ready_wrong_socket_type, 16),
         H(data_frame_before_ready, 17),
+        cmocka_unit_test(test_tern_greeting_as_server),
+        cmocka_unit_test(test_tern_greets_and_pongs),
+        cmocka_unit_test(test_silent_peer_heartbeat),
         cmocka_unit_test(test_still_serving),
     };
     return cmocka_run_group_tests(tests, group_setup, group_teardown);
