@@ -87,9 +87,9 @@ show_recv=$!
 pids="$pids $show_rate $show_recv"
 
 start=$(date +%s%N)
-produce A | tee "$dir/a.sent" | "$tern" push --connect "$ep" &
+produce A | tee "$dir/a.sent" | "$tern" push --connect "$ep" --timeout 10000 &
 a=$!
-produce B | tee "$dir/b.sent" | "$tern" push --connect "$ep" &
+produce B | tee "$dir/b.sent" | "$tern" push --connect "$ep" --timeout 10000 &
 b=$!
 pids="$pids $a $b"
 
@@ -131,9 +131,9 @@ done
 tail -n +2 -s 0.1 -f --pid="$sink" "$dir/fast.err" | sed -u 's/^/   sink  | /' &
 show_rate=$!
 pids="$pids $show_rate"
-"$tern" push --connect "$ep" --data "0123456789abcdef" --count "$fast" &
+"$tern" push --connect "$ep" --data "0123456789abcdef" --count "$fast" --timeout 10000 &
 a=$!
-"$tern" push --connect "$ep" --data "fedcba9876543210" --count "$fast" &
+"$tern" push --connect "$ep" --data "fedcba9876543210" --count "$fast" --timeout 10000 &
 b=$!
 pids="$pids $a $b"
 wait "$a" || status=$?

@@ -41,7 +41,8 @@ TERN_API tern_err tern_msg_dup(const tern_msg *msg, tern_msg **dupp);
 TERN_API void tern_msg_free(tern_msg *msg);
 
 TERN_API size_t tern_msg_parts(const tern_msg *msg);
-/* Part i's bytes; NULL if i is out of range. Writable unless shared by dup. */
+/* Part i's bytes; NULL if i is out of range or the part is empty.
+ * Writable unless shared by dup. */
 TERN_API void *tern_msg_data(const tern_msg *msg, size_t part);
 /* Part i's size; 0 if i is out of range. */
 TERN_API size_t tern_msg_size(const tern_msg *msg, size_t part);
@@ -82,9 +83,10 @@ enum {
 /* Returns TERN_ENOTSUP for a type this build does not implement yet. */
 TERN_API tern_err tern_socket_open(tern_ctx *ctx, int type, tern_socket *sockp);
 /* Stops accepting and connecting, lets queued outgoing messages drain for up
- * to TERN_OPT_LINGER ms, then drops the rest (counted and traced) and frees
- * the socket. Blocks at most the linger time. Other threads blocked on the
- * socket return TERN_ECLOSED. */
+ * to TERN_OPT_LINGER ms, then frees the socket. Blocks at most the linger
+ * time. Other threads blocked on the socket return TERN_ECLOSED. Returns
+ * TERN_ETIMEDOUT if the linger ran out with messages still queued (they are
+ * dropped and traced; the socket is closed all the same). */
 TERN_API tern_err tern_socket_close(tern_socket sock);
 
 /* Endpoints: "tcp://HOST:PORT" (IPv4, [IPv6], host name; bind to "*" or
@@ -129,9 +131,11 @@ enum {
 };
 
 /* Sends msg whole; on TERN_OK the socket owns msg, on error the caller
- * still does. Blocks while every eligible peer is at its high-water mark,
- * up to TERN_OPT_SNDTIMEO (then TERN_ETIMEDOUT) or not at all with
- * TERN_DONTWAIT (TERN_EAGAIN). Never drops silently. */
+ * still does. Messages go only to peers whose handshake has finished: with
+ * no such peer, or every eligible peer at its high-water mark (or 1 MiB of
+ * copied bytes queued), the call blocks up to TERN_OPT_SNDTIMEO (then
+ * TERN_ETIMEDOUT), or not at all with TERN_DONTWAIT (TERN_EAGAIN). Never
+ * drops silently. */
 TERN_API tern_err tern_msg_send(tern_socket sock, tern_msg *msg, int flags);
 /* Receives one whole message into *msgp (the caller frees it). Blocks up to
  * TERN_OPT_RCVTIMEO, or TERN_EAGAIN with TERN_DONTWAIT. */

@@ -40,14 +40,27 @@ tern_err tern_msg_alloc(tern_msg **msgp, size_t size)
         *msgp = m;
         return TERN_OK;
     }
-    tern_msg *m = msg_new(size);
+    /* Always the full inline size, so the memory can serve any small
+     * message later (see tn_msg_shell_reuse). */
+    tern_msg *m = msg_new(TN_MSG_INLINE_MAX);
     if (m == NULL)
         return TERN_ENOMEM;
+    tn_msg_shell_reuse(m, size);
+    *msgp = m;
+    return TERN_OK;
+}
+
+int tn_msg_is_shell(const tern_msg *m)
+{
+    return m->nparts == 1 && m->parts == m->inl && m->inl[0].body == NULL &&
+           m->inl[0].data == (uint8_t *)(m + 1);
+}
+
+void tn_msg_shell_reuse(tern_msg *m, size_t size)
+{
     m->nparts = 1;
     m->total = size;
     m->parts[0] = (tn_part){(uint8_t *)(m + 1), size, NULL};
-    *msgp = m;
-    return TERN_OK;
 }
 
 static tern_err grow_parts(tern_msg *m)

@@ -44,4 +44,12 @@ struct tern_msg {
 /* Appends an uninitialised part of size bytes; *datap points at it. */
 tern_err tn_msg_append_alloc(tern_msg *msg, size_t size, uint8_t **datap);
 
+/* A "shell" is a one-part message whose bytes live inline: every message
+ * allocated with at most TN_MSG_INLINE_MAX bytes is one, and its memory can
+ * be reused for another such message instead of going back to malloc. */
+int tn_msg_is_shell(const tern_msg *msg);
+/* Turns a shell back into a one-part message of size bytes (size must be at
+ * most TN_MSG_INLINE_MAX). */
+void tn_msg_shell_reuse(tern_msg *msg, size_t size);
+
 #endif

@@ -208,10 +208,18 @@ static void *loop_main(void *arg)
             tn_trace(TERN_TRACE_IO, "epoll_wait failed: errno %d", errno);
             break;
         }
+        /* Tasks run after the whole batch: they free objects whose events
+         * may still be pending later in this batch. */
+        int woken = 0;
         for (int i = 0; i < n; i++) {
             tn_ioh *h = evs[i].data.ptr;
-            h->fn(h->arg, evs[i].events);
+            if (h == &l->wake)
+                woken = 1;
+            else
+                h->fn(h->arg, evs[i].events);
         }
+        if (woken)
+            on_wake(l, EPOLLIN);
     }
     run_tasks(l);
     return NULL;

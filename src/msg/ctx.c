@@ -38,7 +38,7 @@ void tern_ctx_close(tern_ctx *c)
         if (h.id == 0)
             break;
         /* Another thread may be closing it too; either way it goes. */
-        if (tern_socket_close(h) != TERN_OK) {
+        if (tern_socket_close(h) == TERN_ECLOSED) {
             pthread_mutex_lock(&c->lock);
             int still = c->nsocks && c->socks[c->nsocks - 1]->id == h.id;
             pthread_mutex_unlock(&c->lock);

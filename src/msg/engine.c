@@ -52,13 +52,19 @@ struct tn_engine {
     tn_zmtp_dec dec;
     uint64_t pushed; /* messages handed to the socket since last notify */
     _Atomic int in_paused;
+    _Atomic int resume_posted;
     tn_task resume_task;
+    tn_ring shells; /* message memory handed back by the socket for reuse */
 
     pthread_mutex_t outlock;
     tn_outbuf fill;    /* application threads append here */
     tn_outbuf sending; /* the loop writes from here */
     size_t seg_i, seg_off;
-    _Atomic uint32_t out_msgs;
+    /* Messages queued minus messages written: each counter has one writer
+     * (queued: application threads under the socket lock; sent: the loop),
+     * so neither needs a read-modify-write. */
+    _Atomic uint32_t out_queued;
+    _Atomic uint32_t out_sent;
     _Atomic int flush_posted;
     int out_broken;
     tn_task flush_task;
@@ -78,6 +84,12 @@ struct tn_engine {
 static void do_flush(tn_engine *e);
 static void do_read(tn_engine *e);
 
+static uint32_t out_pending(tn_engine *e)
+{
+    return atomic_load_explicit(&e->out_queued, memory_order_relaxed) -
+           atomic_load_explicit(&e->out_sent, memory_order_relaxed);
+}
+
 /* ---- lifetime ---------------------------------------------------------- */
 
 static void engine_free(void *arg)
@@ -85,6 +97,7 @@ static void engine_free(void *arg)
     tn_engine *e = arg;
     tn_zmtp_dec_fini(&e->dec);
     tn_ring_fini(&e->ring);
+    tn_ring_fini(&e->shells);
     tn_outbuf_fini(&e->fill);
     tn_outbuf_fini(&e->sending);
     pthread_mutex_destroy(&e->outlock);
@@ -108,7 +121,7 @@ void tn_engine_kill(tn_engine *e, const char *why)
     close(e->ioh.fd);
     tn_timer_cancel(e->loop, &e->handshake_timer);
     tn_timer_cancel(e->loop, &e->hb_timer);
-    uint32_t lost = atomic_load(&e->out_msgs);
+    uint32_t lost = out_pending(e);
     if (lost > 0)
         tn_trace(TERN_TRACE_MSG, "%s: peer %s: %u queued message(s) not delivered", e->endpoint,
                  e->pipe.peer, lost);
@@ -116,6 +129,8 @@ void tn_engine_kill(tn_engine *e, const char *why)
              was_ready ? "" : " during the handshake", why);
     if (e->attached) {
         pthread_mutex_lock(&e->sock->lock);
+        if (e->sock->closing)
+            e->sock->dropped += lost;
         tn_sock_pipe_dead(e->sock, &e->pipe);
         pthread_mutex_unlock(&e->sock->lock);
     }
@@ -127,15 +142,19 @@ void tn_engine_kill(tn_engine *e, const char *why)
 
 static int pipe_writable(tn_pipe *p)
 {
-    tn_engine *e = (tn_engine *)p;
-    return atomic_load_explicit(&e->out_msgs, memory_order_relaxed) < e->hwm_out;
+    return out_pending((tn_engine *)p) < ((tn_engine *)p)->hwm_out;
 }
 
 /* After appending under outlock: count it and make sure a flush runs. */
-static void queued(tn_engine *e, int msgs)
+static void queued(tn_engine *e, uint32_t msgs)
 {
-    atomic_fetch_add_explicit(&e->out_msgs, (uint32_t)msgs, memory_order_relaxed);
-    if (!atomic_exchange(&e->flush_posted, 1))
+    if (msgs) {
+        uint32_t q = atomic_load_explicit(&e->out_queued, memory_order_relaxed);
+        atomic_store_explicit(&e->out_queued, q + msgs, memory_order_relaxed);
+    }
+    /* Plain load first: while a flush is pending this costs no atomic RMW. */
+    if (!atomic_load_explicit(&e->flush_posted, memory_order_relaxed) &&
+        !atomic_exchange(&e->flush_posted, 1))
         tn_loop_post(e->loop, &e->flush_task);
 }
 
@@ -155,7 +174,11 @@ static tern_err pipe_write_bytes(tn_pipe *p, const void *data, size_t len)
 {
     tn_engine *e = (tn_engine *)p;
     pthread_mutex_lock(&e->outlock);
-    tern_err err = tn_outbuf_copy(&e->fill, data, len);
+    /* Wait (the flush will notify) rather than grow the copy buffer without
+     * bound; one message always fits into an empty buffer. */
+    tern_err err = e->fill.len > 0 && e->fill.len + len > TN_OUTBUF_MAX_BYTES
+                       ? TERN_EAGAIN
+                       : tn_outbuf_copy(&e->fill, data, len);
     pthread_mutex_unlock(&e->outlock);
     if (err != TERN_OK)
         return err;
@@ -165,7 +188,7 @@ static tern_err pipe_write_bytes(tn_pipe *p, const void *data, size_t len)
 
 static uint32_t pipe_pending(tn_pipe *p)
 {
-    return atomic_load(&((tn_engine *)p)->out_msgs);
+    return out_pending((tn_engine *)p);
 }
 
 static void pipe_read_done(tn_pipe *p)
@@ -173,8 +196,24 @@ static void pipe_read_done(tn_pipe *p)
     tn_engine *e = (tn_engine *)p;
     /* Pairs with the engine storing in_paused before re-reading head. */
     atomic_thread_fence(memory_order_seq_cst);
-    if (atomic_load(&e->in_paused))
+    /* Resume at half the mark, not per message: one wake-up per batch. */
+    if (atomic_load_explicit(&e->in_paused, memory_order_relaxed) &&
+        tn_ring_count(&e->ring) <= e->ring.hwm / 2 && !atomic_exchange(&e->resume_posted, 1))
         tn_loop_post(e->loop, &e->resume_task);
+}
+
+static void pipe_recycle(tn_pipe *p, tern_msg *m)
+{
+    tn_engine *e = (tn_engine *)p;
+    if (tn_msg_is_shell(m) && !tn_ring_full(&e->shells))
+        tn_ring_push(&e->shells, m);
+    else
+        tern_msg_free(m);
+}
+
+static tern_msg *take_shell(void *arg)
+{
+    return tn_ring_pop(&((tn_engine *)arg)->shells);
 }
 
 static void pipe_release(tn_pipe *p)
@@ -188,6 +227,7 @@ static const tn_pipe_ops engine_pipe_ops = {
     .write_bytes = pipe_write_bytes,
     .pending = pipe_pending,
     .read_done = pipe_read_done,
+    .recycle = pipe_recycle,
     .release = pipe_release,
 };
 
@@ -215,7 +255,7 @@ static void sent_all(tn_engine *e)
     tn_outbuf_reset(&e->sending);
     e->seg_i = e->seg_off = 0;
     if (msgs > 0) {
-        atomic_fetch_sub(&e->out_msgs, msgs);
+        atomic_store_explicit(&e->out_sent, atomic_load(&e->out_sent) + msgs, memory_order_release);
         tn_sock_notify(e->sock);
     }
 }
@@ -455,7 +495,8 @@ static void handshake_timer_fn(void *arg)
 
 static const tn_zmtp_sink *sink_of(tn_engine *e)
 {
-    static const tn_zmtp_sink proto = {.message = on_message, .command = on_command};
+    static const tn_zmtp_sink proto = {
+        .message = on_message, .command = on_command, .shell = take_shell};
     (void)e;
     return &proto;
 }
@@ -596,6 +637,7 @@ static void do_read(tn_engine *e)
 static void resume_task(void *arg)
 {
     tn_engine *e = arg;
+    atomic_store(&e->resume_posted, 0);
     if (e->state == ST_DEAD || !atomic_load(&e->in_paused) || tn_ring_full(&e->ring))
         return;
     atomic_store(&e->in_paused, 0);
@@ -632,6 +674,13 @@ tern_err tn_engine_start(tn_sock *s, int fd, tn_ep *ep, const char *endpoint, in
     tn_opts o = s->opt;
     pthread_mutex_unlock(&s->lock);
     if (e->rbuf == NULL || tn_ring_init(&e->ring, (uint64_t)o.rcvhwm) != TERN_OK) {
+        free(e->rbuf);
+        free(e);
+        close(fd);
+        return TERN_ENOMEM;
+    }
+    if (tn_ring_init(&e->shells, 256) != TERN_OK) {
+        tn_ring_fini(&e->ring);
         free(e->rbuf);
         free(e);
         close(fd);

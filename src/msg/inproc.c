@@ -77,6 +77,12 @@ static void half_read_done(tn_pipe *p)
     wake_peer(other((inproc_half *)p));
 }
 
+static void half_recycle(tn_pipe *p, tern_msg *m)
+{
+    (void)p;
+    tern_msg_free(m);
+}
+
 static void half_release(tn_pipe *p)
 {
     inproc_half *h = (inproc_half *)p;
@@ -104,6 +110,7 @@ static const tn_pipe_ops half_ops = {
     .write_bytes = half_write_bytes,
     .pending = half_pending,
     .read_done = half_read_done,
+    .recycle = half_recycle,
     .release = half_release,
 };
 

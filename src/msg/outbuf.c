@@ -119,8 +119,9 @@ void tn_outbuf_reset(tn_outbuf *o)
     o->nsegs = 0;
     o->len = 0;
     o->msgs = 0;
-    /* Give back memory after a burst of large messages. */
-    if (o->cap > (1u << 20)) {
+    /* Keep a working buffer (refaulting it costs more than the copy), but
+     * give back what a burst of large messages grew. */
+    if (o->cap > 2 * TN_OUTBUF_MAX_BYTES) {
         free(o->buf);
         o->buf = NULL;
         o->cap = 0;

@@ -10,6 +10,10 @@
 
 /* Parts at least this large are sent from the message, not copied. */
 #define TN_OUTBUF_ZEROCOPY_MIN 8192
+/* Copied bytes a connection may queue before senders wait (besides the
+ * message high-water mark); buffers up to this size are kept for reuse, since
+ * faulting fresh pages in costs more than the copy itself. */
+#define TN_OUTBUF_MAX_BYTES (1u << 20)
 
 typedef struct tn_seg {
     const uint8_t *ref; /* NULL: bytes at buf + off */

@@ -48,6 +48,12 @@ int tn_ring_empty(const tn_ring *r)
            atomic_load_explicit(&r->tail, memory_order_acquire);
 }
 
+uint64_t tn_ring_count(const tn_ring *r)
+{
+    return atomic_load_explicit(&r->tail, memory_order_acquire) -
+           atomic_load_explicit(&r->head, memory_order_acquire);
+}
+
 void tn_ring_push(tn_ring *r, tern_msg *m)
 {
     uint64_t tail = atomic_load_explicit(&r->tail, memory_order_relaxed);

@@ -48,6 +48,7 @@ uint64_t tn_ring_fini(tn_ring *r);
 int tn_ring_full(tn_ring *r);
 /* Either side (reads both shared indices). */
 int tn_ring_empty(const tn_ring *r);
+uint64_t tn_ring_count(const tn_ring *r);
 /* Producer side; the caller checked !full. */
 void tn_ring_push(tn_ring *r, tern_msg *m);
 /* Consumer side; NULL when empty. */
@@ -66,6 +67,9 @@ typedef struct tn_pipe_ops {
     uint32_t (*pending)(tn_pipe *p);
     /* The consumer made room in p->in: resume a paused producer. */
     void (*read_done)(tn_pipe *p);
+    /* Takes back a message read from p->in whose bytes were copied out, to
+     * reuse its memory for a later message (or free it). */
+    void (*recycle)(tn_pipe *p, tern_msg *m);
     /* The socket lets go of p (p is already unlinked). */
     void (*release)(tn_pipe *p);
 } tn_pipe_ops;
@@ -133,9 +137,11 @@ struct tn_sock {
     tn_pipe **pipes; /* attached pipes, live or draining */
     size_t npipes, cappipes;
     size_t cursor;   /* round-robin / fair-queue position */
+    tn_pipe *last_in; /* pipe of the last message received, while linked */
 
     tn_ep *eps;      /* binds and connects */
     int io_objects;  /* engines and endpoints alive on the loop */
+    uint64_t dropped; /* messages still queued when closing tore down a peer */
 
     pthread_mutex_t wlock;
     tn_wnode *waiters;

@@ -149,6 +149,8 @@ static void unlink_pipe(tn_sock *s, size_t i)
     s->npipes--;
     if (s->cursor > i)
         s->cursor--;
+    if (s->last_in == p)
+        s->last_in = NULL;
     p->ops->release(p);
 }
 
@@ -225,10 +227,16 @@ tern_err tn_sock_send_rr(tn_sock *s, tern_msg *m)
 
 tern_err tn_sock_send_bytes_rr(tn_sock *s, const void *data, size_t len)
 {
-    tn_pipe *p = next_writable(s);
-    if (p == NULL)
-        return TERN_EAGAIN;
-    return p->ops->write_bytes(p, data, len);
+    /* A pipe may still refuse (its byte budget is spent): try the next. */
+    for (size_t tries = s->npipes; tries > 0; tries--) {
+        tn_pipe *p = next_writable(s);
+        if (p == NULL)
+            break;
+        tern_err err = p->ops->write_bytes(p, data, len);
+        if (err != TERN_EAGAIN)
+            return err;
+    }
+    return TERN_EAGAIN;
 }
 
 tern_err tn_sock_recv_fq(tn_sock *s, tern_msg **mp)
@@ -239,6 +247,7 @@ tern_err tn_sock_recv_fq(tn_sock *s, tern_msg **mp)
         tern_msg *m = tn_ring_pop(p->in);
         if (m != NULL) {
             s->cursor = i + 1;
+            s->last_in = p;
             if (atomic_load(&p->dead) && tn_ring_empty(p->in))
                 unlink_pipe(s, i);
             else
@@ -360,16 +369,19 @@ static void teardown_task(void *arg)
 {
     tn_sock *s = arg;
     tn_stream_teardown(s);
+    /* Notify under the lock: the closer frees s as soon as it sees the
+     * flag, and it can only look while holding the lock. */
     pthread_mutex_lock(&s->lock);
     s->io_objects = -1; /* done */
-    pthread_mutex_unlock(&s->lock);
     tn_sock_notify(s);
+    pthread_mutex_unlock(&s->lock);
 }
 
 /* Closing: refuse new calls, wake blocked ones, linger while queued
  * messages drain, stop the I/O side, then free. */
-static void sock_destroy(tn_sock *s)
+static tern_err sock_destroy(tn_sock *s)
 {
+    tern_err result = TERN_OK;
     tn_wnode w = {.efd = tn_thread_efd()};
     pthread_mutex_lock(&s->lock);
     uint64_t deadline = deadline_after(s->opt.linger);
@@ -384,9 +396,6 @@ static void sock_destroy(tn_sock *s)
         pthread_mutex_unlock(&s->lock);
         if (left == 0 || tern_clock_ns() >= deadline || w.efd < 0) {
             tn_sock_wait_del(s, &w);
-            if (left > 0)
-                tn_trace(TERN_TRACE_MSG, "socket %u: linger expired, dropping %u queued message(s)",
-                         s->id, left);
             break;
         }
         sleep_until(w.efd, deadline);
@@ -405,6 +414,12 @@ static void sock_destroy(tn_sock *s)
         sleep_until(w.efd, 0);
     }
     tn_sock_wait_del(s, &w);
+    /* Counted on the I/O thread, after its last write: exact. */
+    if (s->dropped > 0) {
+        tn_trace(TERN_TRACE_MSG, "socket %u: linger expired, %llu queued message(s) dropped", s->id,
+                 (unsigned long long)s->dropped);
+        result = TERN_ETIMEDOUT;
+    }
 
     while (s->npipes > 0)
         unlink_pipe(s, s->npipes - 1);
@@ -413,6 +428,7 @@ static void sock_destroy(tn_sock *s)
     pthread_mutex_destroy(&s->lock);
     pthread_mutex_destroy(&s->wlock);
     free(s);
+    return result;
 }
 
 tern_err tern_socket_close(tern_socket h)
@@ -430,8 +446,7 @@ tern_err tern_socket_close(tern_socket h)
     }
     tn_sock_notify(s);
     tn_handle_remove(s->id, 1);
-    sock_destroy(s);
-    return TERN_OK;
+    return sock_destroy(s);
 }
 
 /* ---- bind and connect -------------------------------------------------- */
@@ -682,23 +697,52 @@ tern_err tern_msg_recv(tern_socket h, tern_msg **mp, int flags)
     return err;
 }
 
-tern_err tern_recv(tern_socket h, void *buf, size_t cap, size_t *len, int flags)
+typedef struct copy_arg {
+    void *buf;
+    size_t cap;
+    size_t len;
+} copy_arg;
+
+/* Receives and copies out under the lock, so the message's memory can go
+ * back to the pipe it came from (no malloc/free per small message). */
+static tern_err op_recv_copy(tn_sock *s, void *arg)
 {
+    copy_arg *c = arg;
     tern_msg *m;
-    if (buf == NULL && cap > 0)
-        return TERN_EINVAL;
-    tern_err err = tern_msg_recv(h, &m, flags);
+    s->last_in = NULL;
+    tern_err err = s->pat->recv(s, &m);
     if (err != TERN_OK)
         return err;
     size_t off = 0;
     for (uint32_t i = 0; i < m->nparts; i++) {
         size_t n = m->parts[i].size;
-        if (off < cap && n > 0)
-            memcpy((uint8_t *)buf + off, m->parts[i].data, n < cap - off ? n : cap - off);
+        if (off < c->cap && n > 0)
+            memcpy((uint8_t *)c->buf + off, m->parts[i].data, n < c->cap - off ? n : c->cap - off);
         off += n;
     }
+    c->len = off;
+    if (s->last_in != NULL)
+        s->last_in->ops->recycle(s->last_in, m);
+    else
+        tern_msg_free(m);
+    return TERN_OK;
+}
+
+tern_err tern_recv(tern_socket h, void *buf, size_t cap, size_t *len, int flags)
+{
+    if (buf == NULL && cap > 0)
+        return TERN_EINVAL;
+    tn_sock *s = tn_sock_pin(h);
+    if (s == NULL)
+        return TERN_ECLOSED;
+    copy_arg c = {buf, cap, 0};
+    pthread_mutex_lock(&s->lock);
+    tern_err err = block_on(s, op_recv_copy, &c, flags, s->opt.rcvtimeo);
+    pthread_mutex_unlock(&s->lock);
+    tn_sock_unpin(s);
+    if (err != TERN_OK)
+        return err;
     if (len != NULL)
-        *len = off;
-    tern_msg_free(m);
-    return off > cap ? TERN_EMSGSIZE : TERN_OK;
+        *len = c.len;
+    return c.len > cap ? TERN_EMSGSIZE : TERN_OK;
 }

@@ -214,7 +214,7 @@ static tern_err fail(tn_zmtp_dec *d, tern_err err, const char *why)
 }
 
 /* A header is complete: check it and make room for the body. */
-static tern_err frame_start(tn_zmtp_dec *d, uint8_t flags, uint64_t size)
+static tern_err frame_start(tn_zmtp_dec *d, const tn_zmtp_sink *sink, uint8_t flags, uint64_t size)
 {
     if (flags & 0xf8)
         return fail(d, TERN_EPROTO, "reserved bits set in frame flags");
@@ -246,9 +246,15 @@ static tern_err frame_start(tn_zmtp_dec *d, uint8_t flags, uint64_t size)
     d->charged += size;
     tern_err err;
     if (d->msg == NULL) {
-        err = tern_msg_alloc(&d->msg, (size_t)size);
+        d->msg = size <= TN_MSG_INLINE_MAX && sink->shell ? sink->shell(sink->arg) : NULL;
+        if (d->msg != NULL) {
+            tn_msg_shell_reuse(d->msg, (size_t)size);
+            err = TERN_OK;
+        } else {
+            err = tern_msg_alloc(&d->msg, (size_t)size);
+        }
         if (err == TERN_OK)
-            d->dst = tern_msg_data(d->msg, 0);
+            d->dst = d->msg->parts[0].data;
     } else {
         err = tn_msg_append_alloc(d->msg, (size_t)size, &d->dst);
     }
@@ -305,7 +311,7 @@ tern_err tn_zmtp_dec_feed(tn_zmtp_dec *d, const uint8_t *buf, size_t len, size_t
                 d->hlen = 0;
             }
             flags &= (uint8_t)~TN_ZMTP_LONG;
-            err = frame_start(d, flags, size);
+            err = frame_start(d, sink, flags, size);
             if (err != TERN_OK)
                 break;
         }

@@ -68,6 +68,8 @@ typedef struct tn_zmtp_sink {
     int (*message)(void *arg, tern_msg *m);
     /* A command frame's body; an error aborts decoding with that error. */
     tern_err (*command)(void *arg, const uint8_t *body, size_t len);
+    /* Optional: a recycled message shell for a small first part, or NULL. */
+    tern_msg *(*shell)(void *arg);
     void *arg;
 } tn_zmtp_sink;
 

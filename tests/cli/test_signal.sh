@@ -11,6 +11,17 @@ kill -TERM "$sink"
 await 0 sink "$sink"
 has "$T/sink.err" "tern pull: received 50 msgs, 50 bytes"
 
+# Without --rate the summary comes only when a signal ends the run.
+bg quiet "$TERN" pull --bind tcp://127.0.0.1:0 --print-endpoint --quiet
+sink=$pid
+endpoint quiet
+run 0 push3 "$TERN" push --connect "$EP" --data xy --count 7
+sleep 0.3
+kill -TERM "$sink"
+await 0 quiet "$sink"
+[ ! -s "$T/quiet.out" ] || fail "--quiet printed messages"
+has "$T/quiet.err" "tern pull: received 7 msgs, 14 bytes"
+
 # A sender stuck with nowhere to send also stops at once.
 bg stuck "$TERN" push --connect "ipc://$T/nobody" --data x --count 1000000 --linger 0
 stuck=$pid

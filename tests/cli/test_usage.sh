@@ -26,6 +26,10 @@ run 2 nosub "$TERN" nosuch
 has "$T/nosub.err" "tern: unknown subcommand 'nosuch'"
 run 2 none "$TERN"
 
+# --flag=value is the same as --flag value.
+run 3 equals "$TERN" pull --bind=tcp://127.0.0.1:0 --timeout=100 --format=hex
+has "$T/equals.err" "nothing arrived for 100 ms"
+
 # Runtime errors are 1, not 2.
 run 1 nofile "$TERN" push --connect tcp://127.0.0.1:9 --file "$T/absent"
 has "$T/nofile.err" "tern push: cannot open $T/absent: "

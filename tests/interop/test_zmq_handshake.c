@@ -11,8 +11,8 @@ static const int tr_ipc = MT_IPC;
  * socket type too and may hang up before tern has read its READY, so
  * "dropped during the handshake" counts as well. */
 static const char *const refuse_words[] = {
-    "incompat", "refus", "reject", "fail", "mismatch", "invalid", "not allowed",
-    "unsupported", "wrong", "bad ", "error", "drop", NULL,
+    "incompat",    "refus", "reject", "fail",  "mismatch", "invalid", "not allowed",
+    "unsupported", "wrong", "bad ",   "error", "drop",     NULL,
 };
 
 /* Connects a libzmq socket of ztype to ep and waits until tern traces a
@@ -203,6 +203,7 @@ static void test_heartbeat(void **state)
 
 int main(void)
 {
+    mt_test_filter_from_env();
     const struct CMUnitTest tests[] = {
         {"refuse_on_push_tcp", test_refuse_on_push, NULL, NULL, (void *)&tr_tcp},
         {"refuse_on_push_ipc", test_refuse_on_push, NULL, NULL, (void *)&tr_ipc},

@@ -84,6 +84,7 @@ static void test_pair(void **state)
 
 int main(void)
 {
+    mt_test_filter_from_env();
     struct CMUnitTest tests[sizeof combos / sizeof combos[0]];
     static char names[sizeof combos / sizeof combos[0]][64];
     for (size_t i = 0; i < sizeof combos / sizeof combos[0]; i++) {

@@ -238,7 +238,7 @@ static inline void *zt_bulk_send_main(void *arg)
 }
 
 static inline void zt_check_bulk_item(uint64_t i, const uint8_t *d, size_t len, size_t nparts,
-                            size_t tail_len)
+                                      size_t tail_len)
 {
     uint64_t seq;
     bool two = i % 1000 == 999;
@@ -291,7 +291,7 @@ static inline void zt_bulk(tern_socket t, void *z, bool tern_sends, uint64_t cou
                          (unsigned long long)i, tern_errname(e), b.error);
             size_t n = tern_msg_parts(m);
             zt_check_bulk_item(i, tern_msg_data(m, 0), tern_msg_size(m, 0), n,
-                            n > 1 ? tern_msg_size(m, 1) : 0);
+                               n > 1 ? tern_msg_size(m, 1) : 0);
             tern_msg_free(m);
         }
     }

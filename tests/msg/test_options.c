@@ -45,13 +45,20 @@ static void test_round_trip(void **state)
         int opt;
         int64_t v;
     } sets[] = {
-        {TERN_OPT_SNDHWM, 7},           {TERN_OPT_RCVHWM, 123456},
-        {TERN_OPT_SNDTIMEO, 0},         {TERN_OPT_SNDTIMEO, -1},
-        {TERN_OPT_RCVTIMEO, 250},       {TERN_OPT_LINGER, 0},
-        {TERN_OPT_LINGER, 3600000},     {TERN_OPT_RECONNECT_IVL, 10},
-        {TERN_OPT_RECONNECT_IVL_MAX, 60000}, {TERN_OPT_MAXMSGSIZE, 1},
-        {TERN_OPT_HEARTBEAT_IVL, 250},  {TERN_OPT_HEARTBEAT_TIMEOUT, 900},
-        {TERN_OPT_HEARTBEAT_TTL, 5000}, {TERN_OPT_HANDSHAKE_IVL, 500},
+        {TERN_OPT_SNDHWM, 7},
+        {TERN_OPT_RCVHWM, 123456},
+        {TERN_OPT_SNDTIMEO, 0},
+        {TERN_OPT_SNDTIMEO, -1},
+        {TERN_OPT_RCVTIMEO, 250},
+        {TERN_OPT_LINGER, 0},
+        {TERN_OPT_LINGER, 3600000},
+        {TERN_OPT_RECONNECT_IVL, 10},
+        {TERN_OPT_RECONNECT_IVL_MAX, 60000},
+        {TERN_OPT_MAXMSGSIZE, 1},
+        {TERN_OPT_HEARTBEAT_IVL, 250},
+        {TERN_OPT_HEARTBEAT_TIMEOUT, 900},
+        {TERN_OPT_HEARTBEAT_TTL, 5000},
+        {TERN_OPT_HANDSHAKE_IVL, 500},
     };
     for (size_t i = 0; i < sizeof sets / sizeof sets[0]; i++) {
         mt_setopt(s, sets[i].opt, sets[i].v);
@@ -214,6 +221,7 @@ static void test_msg_refs(void **state)
 
 int main(void)
 {
+    mt_test_filter_from_env();
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_defaults), cmocka_unit_test(test_round_trip),
         cmocka_unit_test(test_invalid),  cmocka_unit_test(test_types),

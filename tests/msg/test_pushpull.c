@@ -643,13 +643,15 @@ static void test_fan_in(void **state)
 }
 
 #define PER_TRANSPORT(fn)                                                                          \
-    {#fn "_tcp", fn, NULL, NULL, (void *)&tr_tcp},                                                 \
-        {#fn "_ipc", fn, NULL, NULL, (void *)&tr_ipc},                                             \
+    {#fn "_tcp", fn, NULL, NULL, (void *)&tr_tcp}, {#fn "_ipc", fn, NULL, NULL, (void *)&tr_ipc},  \
         {#fn "_ipc_abstract", fn, NULL, NULL, (void *)&tr_abstract},                               \
-        {#fn "_inproc", fn, NULL, NULL, (void *)&tr_inproc}
+    {                                                                                              \
+#fn "_inproc", fn, NULL, NULL, (void *)&tr_inproc                                          \
+    }
 
 int main(void)
 {
+    mt_test_filter_from_env();
     const struct CMUnitTest tests[] = {
         PER_TRANSPORT(test_contents),
         PER_TRANSPORT(test_push_binds),

@@ -275,8 +275,8 @@ static void test_malformed(void **state)
         tern_err ec = tern_connect(s, *p);
         printf("    \"%s\": bind %s, connect %s\n", *p, tern_errname(eb), tern_errname(ec));
         if (eb != TERN_EADDRINVAL || ec != TERN_EADDRINVAL)
-            fail_msg("endpoint \"%s\": bind gave %s, connect gave %s, expected TERN_EADDRINVAL",
-                     *p, tern_errname(eb), tern_errname(ec));
+            fail_msg("endpoint \"%s\": bind gave %s, connect gave %s, expected TERN_EADDRINVAL", *p,
+                     tern_errname(eb), tern_errname(ec));
     }
 
     /* An ipc path longer than sun_path can hold. */
@@ -308,8 +308,9 @@ static void test_unknown_scheme(void **state)
 {
     (void)state;
     static const char *const eps[] = {
-        "udp://127.0.0.1:5555", "pgm://eth0;239.192.1.1:5555", "ws://127.0.0.1:5555",
-        "foo://bar", "TCP-x://127.0.0.1:5555", NULL,
+        "udp://127.0.0.1:5555",   "pgm://eth0;239.192.1.1:5555",
+        "ws://127.0.0.1:5555",    "foo://bar",
+        "TCP-x://127.0.0.1:5555", NULL,
     };
     tern_ctx *ctx = mt_ctx();
     tern_socket s = mt_open(ctx, TERN_PUSH);
@@ -369,6 +370,9 @@ static void test_ipc_path(void **state)
     mt_connect(push, ep);
     one_message(push, a);
     check_ok(tern_socket_close(a));
+    /* The PUSH notices before the new PULL appears (else a message could
+     * go to the dying connection). */
+    mt_wait_peers_cmp(push, '=', 0, 5000);
 
     /* Rebinding the same path after close. */
     tern_socket b = mt_open(ctx, TERN_PULL);
@@ -383,12 +387,18 @@ static void test_ipc_path(void **state)
 
 int main(void)
 {
+    mt_test_filter_from_env();
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_tcp4_port0),     cmocka_unit_test(test_tcp_wildcard),
-        cmocka_unit_test(test_tcp6),           cmocka_unit_test(test_tcp_hostname),
-        cmocka_unit_test(test_last_endpoint),  cmocka_unit_test(test_addr_in_use),
-        cmocka_unit_test(test_malformed),      cmocka_unit_test(test_unknown_scheme),
-        cmocka_unit_test(test_inproc_late_bind), cmocka_unit_test(test_ipc_path),
+        cmocka_unit_test(test_tcp4_port0),
+        cmocka_unit_test(test_tcp_wildcard),
+        cmocka_unit_test(test_tcp6),
+        cmocka_unit_test(test_tcp_hostname),
+        cmocka_unit_test(test_last_endpoint),
+        cmocka_unit_test(test_addr_in_use),
+        cmocka_unit_test(test_malformed),
+        cmocka_unit_test(test_unknown_scheme),
+        cmocka_unit_test(test_inproc_late_bind),
+        cmocka_unit_test(test_ipc_path),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

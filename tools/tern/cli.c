@@ -28,7 +28,7 @@ static const struct cli_opt *find_long(const struct cli_opt *opts, unsigned mask
 static const struct cli_opt *find_short(const struct cli_opt *opts, unsigned mask, char letter)
 {
     for (const struct cli_opt *o = opts; o->name; o++) {
-        if ((o->mask & mask) && o->letter && o->letter == letter)
+        if ((o->mask & mask) && o->letter == letter)
             return o;
     }
     return NULL;
@@ -520,6 +520,13 @@ void cli_format_usage(FILE *out)
           out);
 }
 
+/* An empty part's data may be NULL, which fwrite must not see even for 0 bytes. */
+static void put_raw(FILE *out, const unsigned char *p, size_t n)
+{
+    if (n > 0)
+        fwrite(p, 1, n, out);
+}
+
 void cli_print_msg(FILE *out, const tern_msg *msg, enum cli_format fmt)
 {
     size_t parts = tern_msg_parts(msg);
@@ -528,7 +535,7 @@ void cli_print_msg(FILE *out, const tern_msg *msg, enum cli_format fmt)
         size_t n = tern_msg_size(msg, i);
         switch (fmt) {
         case CLI_FMT_RAW:
-            fwrite(p, 1, n, out);
+            put_raw(out, p, n);
             putc('\n', out);
             break;
         case CLI_FMT_QUOTED:
@@ -542,7 +549,7 @@ void cli_print_msg(FILE *out, const tern_msg *msg, enum cli_format fmt)
             break;
         case CLI_FMT_LEN:
             fprintf(out, "%zu%s ", n, i + 1 < parts ? "+" : "");
-            fwrite(p, 1, n, out);
+            put_raw(out, p, n);
             putc('\n', out);
             break;
         }

@@ -109,9 +109,12 @@ static void sock_usage(const struct cli_cmd *cmd, FILE *out)
         cli_format_usage(out);
     }
     fputs("\nendpoints: tcp://HOST:PORT (port 0: any free port), ipc:///PATH, ipc://@NAME\n"
-          "exit status: 0 done (also on SIGINT/SIGTERM, after closing with linger),\n"
-          "  1 runtime error, 2 usage error, 3 --timeout passed\n",
+          "exit status: 0 done, 1 runtime error, 2 usage error, 3 --timeout passed.\n"
+          "SIGINT or SIGTERM stops cleanly (exit 0), closing the socket with linger;\n"
+          "a second signal ends at once.\n",
           out);
+    if (mask & M_RECV)
+        fputs("On a stop by signal, a summary of what arrived goes to stderr.\n", out);
 }
 
 /* One run's state. */
@@ -229,6 +232,17 @@ static int sock_send_some(struct sock_state *s, uint64_t now, bool *progress)
     return CLI_CONTINUE;
 }
 
+/* A reader that went away (EPIPE) ends the run quietly, as it would had
+ * SIGPIPE not been ignored; other write errors are reported. */
+static int sock_flush(struct sock_state *s)
+{
+    if (fflush(stdout) == 0 && !ferror(stdout))
+        return CLI_CONTINUE;
+    if (errno == EPIPE)
+        return CLI_EXIT_OK;
+    return cli_fail_errno(s->cmd, "cannot write to stdout");
+}
+
 static int sock_recv_some(struct sock_state *s, uint64_t now, bool *progress)
 {
     const struct sock_conf *c = s->conf;
@@ -251,18 +265,8 @@ static int sock_recv_some(struct sock_state *s, uint64_t now, bool *progress)
     }
     if (c->rate)
         cli_rate_tick(&s->rate, s->cmd, now);
-    return CLI_CONTINUE;
-}
-
-/* A reader that went away (EPIPE) ends the run quietly, as it would had
- * SIGPIPE not been ignored; other write errors are reported. */
-static int sock_flush(struct sock_state *s)
-{
-    if (fflush(stdout) == 0 && !ferror(stdout))
-        return CLI_CONTINUE;
-    if (errno == EPIPE)
-        return CLI_EXIT_OK;
-    return cli_fail_errno(s->cmd, "cannot write to stdout");
+    /* Under steady traffic the loop never idles to flush, so look here. */
+    return ferror(stdout) ? sock_flush(s) : CLI_CONTINUE;
 }
 
 static uint64_t min_u64(uint64_t a, uint64_t b)
@@ -388,7 +392,7 @@ static int sock_session(const struct cli_cmd *cmd, const struct sock_conf *c, en
         int frc = sock_flush(&s);
         if (rc == CLI_EXIT_OK && frc != CLI_CONTINUE)
             rc = frc;
-        if (c->rate)
+        if (c->rate || cli_stop_requested())
             cli_rate_summary(&s.rate, cmd);
     }
     tern_msg_free(s.pending);
