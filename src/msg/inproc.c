@@ -18,6 +18,10 @@ typedef struct inproc_pair inproc_pair;
 typedef struct inproc_half {
     tn_pipe pipe; /* first: the socket's view */
     tn_ring ring;
+    /* Memory of messages this side has read, for the other side to reuse:
+     * pushed by this socket, popped by the other (one producer, one
+     * consumer, each under its own socket's lock). */
+    tn_ring shells;
     inproc_pair *pair;
     int side;
 } inproc_half;
@@ -56,8 +60,10 @@ static void half_write(tn_pipe *p, tern_msg *m)
 
 static tern_err half_write_bytes(tn_pipe *p, const void *data, size_t len)
 {
-    tern_msg *m;
-    if (tern_msg_alloc(&m, len) != TERN_OK)
+    tern_msg *m = len <= TN_MSG_INLINE_MAX ? tn_ring_pop(&other((inproc_half *)p)->shells) : NULL;
+    if (m != NULL)
+        tn_msg_shell_reuse(m, len);
+    else if (tern_msg_alloc(&m, len) != TERN_OK)
         return TERN_ENOMEM;
     if (len)
         memcpy(tern_msg_data(m, 0), data, len);
@@ -73,14 +79,20 @@ static uint32_t half_pending(tn_pipe *p)
 
 static void half_read_done(tn_pipe *p)
 {
-    /* A blocked sender on the other side may proceed now. */
-    wake_peer(other((inproc_half *)p));
+    inproc_half *h = (inproc_half *)p;
+    /* A sender waits only on a full ring: wake it when this pop made room.
+     * (tn_sock_notify's fence orders our pop before its waiter check.) */
+    if (tn_ring_count(&h->ring) + 1 == h->ring.hwm)
+        wake_peer(other(h));
 }
 
 static void half_recycle(tn_pipe *p, tern_msg *m)
 {
-    (void)p;
-    tern_msg_free(m);
+    inproc_half *h = (inproc_half *)p;
+    if (tn_msg_is_shell(m) && !tn_ring_full(&h->shells))
+        tn_ring_push(&h->shells, m);
+    else
+        tern_msg_free(m);
 }
 
 static void half_release(tn_pipe *p)
@@ -97,8 +109,10 @@ static void half_release(tn_pipe *p)
     int last = --pair->refs == 0;
     pthread_mutex_unlock(&pair->lock);
     if (last) {
-        tn_ring_fini(&pair->half[0].ring);
-        tn_ring_fini(&pair->half[1].ring);
+        for (int i = 0; i < 2; i++) {
+            tn_ring_fini(&pair->half[i].ring);
+            tn_ring_fini(&pair->half[i].shells);
+        }
         pthread_mutex_destroy(&pair->lock);
         free(pair);
     }
@@ -138,6 +152,16 @@ static tern_err link_pair(tn_sock *c, tn_sock *b, const char *name)
     }
     if (tn_ring_init(&pair->half[1].ring, (uint64_t)(c_snd + b_rcv)) != TERN_OK) {
         tn_ring_fini(&pair->half[0].ring);
+        free(pair);
+        return TERN_ENOMEM;
+    }
+    if (tn_ring_init(&pair->half[0].shells, 256) != TERN_OK ||
+        tn_ring_init(&pair->half[1].shells, 256) != TERN_OK) {
+        for (int i = 0; i < 2; i++) {
+            tn_ring_fini(&pair->half[i].ring);
+            if (pair->half[i].shells.slots)
+                tn_ring_fini(&pair->half[i].shells);
+        }
         free(pair);
         return TERN_ENOMEM;
     }
