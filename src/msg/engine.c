@@ -679,7 +679,9 @@ tern_err tn_engine_start(tn_sock *s, int fd, tn_ep *ep, const char *endpoint, in
         close(fd);
         return TERN_ENOMEM;
     }
-    if (tn_ring_init(&e->shells, 256) != TERN_OK) {
+    /* As many shells as messages can be in flight, so the decoder does not
+     * run dry while the application still holds a full ring. */
+    if (tn_ring_init(&e->shells, (uint64_t)o.rcvhwm) != TERN_OK) {
         tn_ring_fini(&e->ring);
         free(e->rbuf);
         free(e);

@@ -399,7 +399,10 @@ static int sock_session(const struct cli_cmd *cmd, const struct sock_conf *c, en
     if (s.open) {
         tern_err err = tern_socket_close(s.sock);
         if (err != TERN_OK && rc == CLI_EXIT_OK)
-            rc = cli_fail(cmd, err, "cannot close the socket cleanly");
+            rc = cli_fail(cmd, err, "%s",
+                          err == TERN_ETIMEDOUT
+                              ? "queued messages were dropped when the linger time ran out"
+                              : "cannot close the socket cleanly");
     }
     if (ctx)
         tern_ctx_close(ctx);
