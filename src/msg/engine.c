@@ -53,6 +53,7 @@ struct tn_engine {
     uint64_t pushed; /* messages handed to the socket since last notify */
     _Atomic int in_paused;
     _Atomic int resume_posted;
+    int unwatched; /* removed from epoll while paused after HUP/ERR */
     tn_task resume_task;
     tn_ring shells; /* message memory handed back by the socket for reuse */
 
@@ -76,6 +77,7 @@ struct tn_engine {
     uint64_t hb_ivl, hb_timeout, peer_ttl; /* ns; 0 = off */
     uint16_t ttl_ds;
     uint64_t handshake_ms;
+    unsigned pongs; /* PONGs queued since the last completed write */
 
     tn_task free_task;
     char endpoint[TN_ENDPOINT_MAX];
@@ -174,9 +176,9 @@ static tern_err pipe_write_bytes(tn_pipe *p, const void *data, size_t len)
 {
     tn_engine *e = (tn_engine *)p;
     pthread_mutex_lock(&e->outlock);
-    /* Wait (the flush will notify) rather than grow the copy buffer without
-     * bound; one message always fits into an empty buffer. */
-    tern_err err = e->fill.len > 0 && e->fill.len + len > TN_OUTBUF_MAX_BYTES
+    /* Wait (the flush of those messages will notify) rather than grow the
+     * copy buffer without bound; protocol bytes alone never make us wait. */
+    tern_err err = e->fill.msgs > 0 && e->fill.len + len > TN_OUTBUF_MAX_BYTES
                        ? TERN_EAGAIN
                        : tn_outbuf_copy(&e->fill, data, len);
     pthread_mutex_unlock(&e->outlock);
@@ -245,6 +247,12 @@ static void queue_control(tn_engine *e, const void *data, size_t len)
 
 static void watch_out(tn_engine *e, int on)
 {
+    if (e->unwatched) {
+        /* Writing still matters after HUP (it reports the error). */
+        if (on && tn_loop_watch(e->loop, &e->ioh, EPOLLOUT) == TERN_OK)
+            e->unwatched = 0;
+        return;
+    }
     uint32_t ev = (e->ioh.events & ~(uint32_t)EPOLLOUT) | (on ? EPOLLOUT : 0);
     tn_loop_rewatch(e->loop, &e->ioh, ev);
 }
@@ -252,6 +260,8 @@ static void watch_out(tn_engine *e, int on)
 static void sent_all(tn_engine *e)
 {
     uint32_t msgs = e->sending.msgs;
+    if (e->sending.nsegs > 0)
+        e->pongs = 0;
     tn_outbuf_reset(&e->sending);
     e->seg_i = e->seg_off = 0;
     if (msgs > 0) {
@@ -427,6 +437,10 @@ static tern_err on_command(void *arg, const uint8_t *body, size_t len)
         uint16_t ttl = (uint16_t)(cmd.data[0] << 8 | cmd.data[1]);
         e->peer_ttl = (uint64_t)ttl * 100000000u;
         size_t clen = cmd.data_len - 2;
+        /* A peer that pings without reading must not grow our memory: past a
+         * few unanswered PONGs, further PINGs only count as liveness. */
+        if (++e->pongs > 16)
+            return TERN_OK;
         uint8_t pong[32];
         size_t n = tn_zmtp_pong_build(pong, sizeof(pong), cmd.data + 2,
                                       clen > TN_ZMTP_PING_CONTEXT_MAX ? TN_ZMTP_PING_CONTEXT_MAX : clen);
@@ -464,6 +478,9 @@ static void hb_timer_fn(void *arg)
         limit = e->hb_timeout;
     if (e->peer_ttl && (limit == 0 || e->peer_ttl < limit))
         limit = e->peer_ttl;
+    /* While paused we do not read, so silence proves nothing. */
+    if (atomic_load(&e->in_paused))
+        e->last_recv = now;
     if (limit && now - e->last_recv > limit) {
         char why[80];
         snprintf(why, sizeof(why), "heartbeat timeout (peer silent for %llu ms)",
@@ -501,10 +518,18 @@ static const tn_zmtp_sink *sink_of(tn_engine *e)
     return &proto;
 }
 
-static void pause_reading(tn_engine *e)
+/* Stops reading while the ring is full. Returns 0 if reading stays paused,
+ * 1 if the consumer made room meanwhile (then reading goes on). */
+static int pause_reading(tn_engine *e)
 {
     atomic_store(&e->in_paused, 1);
     tn_loop_rewatch(e->loop, &e->ioh, e->ioh.events & ~(uint32_t)EPOLLIN);
+    /* The consumer may have drained the ring before it could see the flag. */
+    if (tn_ring_full(&e->ring))
+        return 0;
+    atomic_store(&e->in_paused, 0);
+    tn_loop_rewatch(e->loop, &e->ioh, e->ioh.events | EPOLLIN);
+    return 1;
 }
 
 static void decode_failed(tn_engine *e, tern_err err)
@@ -537,14 +562,8 @@ static int feed(tn_engine *e)
             decode_failed(e, err != TERN_OK ? err : TERN_EPROTO);
             return 0;
         }
-        if (paused) {
-            pause_reading(e);
-            /* The consumer may have made room meanwhile. */
-            if (tn_ring_full(&e->ring))
-                return 0;
-            atomic_store(&e->in_paused, 0);
-            tn_loop_rewatch(e->loop, &e->ioh, e->ioh.events | EPOLLIN);
-        }
+        if (paused && !pause_reading(e))
+            return 0;
     }
     return 1;
 }
@@ -641,7 +660,16 @@ static void resume_task(void *arg)
     if (e->state == ST_DEAD || !atomic_load(&e->in_paused) || tn_ring_full(&e->ring))
         return;
     atomic_store(&e->in_paused, 0);
-    tn_loop_rewatch(e->loop, &e->ioh, e->ioh.events | EPOLLIN);
+    e->last_recv = tern_clock_ns();
+    if (e->unwatched) {
+        e->unwatched = 0;
+        if (tn_loop_watch(e->loop, &e->ioh, EPOLLIN) != TERN_OK) {
+            tn_engine_kill(e, "cannot watch the connection again");
+            return;
+        }
+    } else {
+        tn_loop_rewatch(e->loop, &e->ioh, e->ioh.events | EPOLLIN);
+    }
     if (feed(e))
         do_read(e);
     else if (e->pushed) {
@@ -653,6 +681,13 @@ static void resume_task(void *arg)
 static void on_io(void *arg, uint32_t events)
 {
     tn_engine *e = arg;
+    if ((events & (EPOLLHUP | EPOLLERR)) && atomic_load(&e->in_paused) && !(events & EPOLLOUT)) {
+        /* Level-triggered HUP/ERR would fire forever while we cannot read:
+         * stop watching until the application makes room. */
+        tn_loop_unwatch(e->loop, &e->ioh);
+        e->unwatched = 1;
+        return;
+    }
     if (events & EPOLLOUT)
         do_flush(e);
     if (e->state != ST_DEAD && (events & (EPOLLIN | EPOLLHUP | EPOLLERR)))
@@ -721,7 +756,7 @@ tern_err tn_engine_start(tn_sock *s, int fd, tn_ep *ep, const char *endpoint, in
         engine_free(e);
         return err;
     }
-    uint8_t hello[TN_ZMTP_GREETING_SIZE + 300];
+    uint8_t hello[TN_ZMTP_GREETING_SIZE + 512]; /* READY with a 255-byte Identity fits */
     /* 23/ZMTP: with the NULL mechanism as-server is always 0. */
     tn_zmtp_greeting_build(hello, "NULL", 0);
     size_t n = tn_zmtp_ready_build(hello + TN_ZMTP_GREETING_SIZE, sizeof(hello) - TN_ZMTP_GREETING_SIZE,

@@ -30,6 +30,7 @@ struct inproc_pair {
     inproc_half half[2];
     pthread_mutex_t lock; /* guards half[i].pipe.sock against release */
     int refs;
+    _Atomic int ready; /* both sides attached: only then may anyone send */
 };
 
 static inproc_half *other(inproc_half *h)
@@ -40,7 +41,7 @@ static inproc_half *other(inproc_half *h)
 static int half_writable(tn_pipe *p)
 {
     inproc_half *o = other((inproc_half *)p);
-    return !atomic_load(&o->pipe.dead) && !tn_ring_full(&o->ring);
+    return atomic_load(&o->pair->ready) && !atomic_load(&o->pipe.dead) && !tn_ring_full(&o->ring);
 }
 
 static void wake_peer(inproc_half *o)
@@ -174,6 +175,7 @@ static tern_err link_pair(tn_sock *c, tn_sock *b, const char *name)
         h->pipe.ops = &half_ops;
         h->pipe.in = &h->ring;
         h->pipe.peer_type = socks[1 - i]->pat->type;
+        h->pipe.sock = socks[i];
         snprintf(h->pipe.peer, sizeof(h->pipe.peer), "inproc://%s", name);
     }
     tern_err err = TERN_OK;
@@ -184,7 +186,12 @@ static tern_err link_pair(tn_sock *c, tn_sock *b, const char *name)
         err = tn_sock_attach(s, &pair->half[attached].pipe);
         pthread_mutex_unlock(&s->lock);
     }
-    if (err != TERN_OK) {
+    if (err == TERN_OK) {
+        atomic_store(&pair->ready, 1);
+        /* A sender may already wait for this very link. */
+        for (int i = 0; i < 2; i++)
+            tn_sock_notify(socks[i]);
+    } else {
         /* Whoever attached keeps a dead pipe it will drop; free the rest. */
         attached--;
         for (int i = attached; i < 2; i++)

@@ -156,7 +156,8 @@ void tn_sock_wait_del(tn_sock *s, tn_wnode *w);
 /* The calling thread's wake-up eventfd (created once per thread). */
 int tn_thread_efd(void);
 
-/* Pipe lifecycle, under s->lock. attach refuses (TERN_ESTATE) when the
+/* Pipe lifecycle, under s->lock; p->sock must already be s. attach
+ * refuses (TERN_ESTATE) when the
  * pattern's max_peers live pipes exist or the socket is closing. A pipe's
  * dead flag may also be set by its inproc peer without s->lock. */
 tern_err tn_sock_attach(tn_sock *s, tn_pipe *p);

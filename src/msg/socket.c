@@ -47,6 +47,9 @@ void tn_sock_wait_add(tn_sock *s, tn_wnode *w)
     s->waiters = w;
     atomic_fetch_add(&s->nwaiters, 1);
     pthread_mutex_unlock(&s->wlock);
+    /* Registration before the caller's re-check of rings and counters, even
+     * on weakly ordered CPUs (pairs with the fence in tn_sock_notify). */
+    atomic_thread_fence(memory_order_seq_cst);
 }
 
 void tn_sock_wait_del(tn_sock *s, tn_wnode *w)
@@ -82,7 +85,8 @@ void tn_sock_notify(tn_sock *s)
  * forever), then drains it. Called without s->lock. */
 static void sleep_until(int efd, uint64_t deadline)
 {
-    int ms = -1;
+    /* Without an eventfd (descriptors exhausted) fall back to polling. */
+    int ms = efd < 0 ? 10 : -1;
     if (deadline) {
         uint64_t now = tern_clock_ns();
         ms = now >= deadline ? 0 : (int)((deadline - now + 999999) / 1000000);
@@ -173,7 +177,6 @@ tern_err tn_sock_attach(tn_sock *s, tn_pipe *p)
         s->pipes = np;
         s->cappipes = ncap;
     }
-    p->sock = s;
     s->pipes[s->npipes++] = p;
     tn_sock_notify(s);
     return TERN_OK;
