@@ -50,6 +50,7 @@ struct tn_engine {
     uint8_t *rbuf;
     size_t roff, rlen;
     tn_zmtp_dec dec;
+    tn_zmtp_sink sink; /* where the decoder hands messages and commands */
     uint64_t pushed; /* messages handed to the socket since last notify */
     _Atomic int in_paused;
     _Atomic int resume_posted;
@@ -510,14 +511,6 @@ static void handshake_timer_fn(void *arg)
 
 /* ---- reading ----------------------------------------------------------- */
 
-static const tn_zmtp_sink *sink_of(tn_engine *e)
-{
-    static const tn_zmtp_sink proto = {
-        .message = on_message, .command = on_command, .shell = take_shell};
-    (void)e;
-    return &proto;
-}
-
 /* Stops reading while the ring is full. Returns 0 if reading stays paused,
  * 1 if the consumer made room meanwhile (then reading goes on). */
 static int pause_reading(tn_engine *e)
@@ -548,13 +541,11 @@ static void decode_failed(tn_engine *e, tern_err err)
  * (paused, or the engine died). */
 static int feed(tn_engine *e)
 {
-    tn_zmtp_sink sink = *sink_of(e);
-    sink.arg = e;
     while (e->roff < e->rlen) {
         size_t used;
         int paused;
         tern_err err =
-            tn_zmtp_dec_feed(&e->dec, e->rbuf + e->roff, e->rlen - e->roff, &used, &sink, &paused);
+            tn_zmtp_dec_feed(&e->dec, e->rbuf + e->roff, e->rlen - e->roff, &used, &e->sink, &paused);
         e->roff += used;
         if (e->state == ST_DEAD)
             return 0;
@@ -604,9 +595,7 @@ static void do_read(tn_engine *e)
             n = read(e->ioh.fd, dst, want);
             if (n > 0) {
                 int paused;
-                tn_zmtp_sink sink = *sink_of(e);
-                sink.arg = e;
-                tn_zmtp_dec_wrote(&e->dec, (size_t)n, &sink, &paused);
+                tn_zmtp_dec_wrote(&e->dec, (size_t)n, &e->sink, &paused);
                 if (e->why) {
                     decode_failed(e, TERN_EPROTO);
                     break;
@@ -736,6 +725,8 @@ tern_err tn_engine_start(tn_sock *s, int fd, tn_ep *ep, const char *endpoint, in
     e->state = ST_GREETING;
     snprintf(e->endpoint, sizeof(e->endpoint), "%s", endpoint);
     tn_zmtp_dec_init(&e->dec, (uint64_t)o.maxmsgsize);
+    e->sink = (tn_zmtp_sink){
+        .message = on_message, .command = on_command, .shell = take_shell, .arg = e};
     pthread_mutex_init(&e->outlock, NULL);
     e->hwm_out = (uint32_t)o.sndhwm;
     e->hb_ivl = (uint64_t)o.heartbeat_ivl * 1000000u;

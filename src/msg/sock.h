@@ -140,7 +140,7 @@ struct tn_sock {
     tn_pipe *last_in; /* pipe of the last message received, while linked */
 
     tn_ep *eps;      /* binds and connects */
-    int io_objects;  /* engines and endpoints alive on the loop */
+    int torn_down;   /* the loop has closed every endpoint and engine */
     uint64_t dropped; /* messages still queued when closing tore down a peer */
 
     pthread_mutex_t wlock;

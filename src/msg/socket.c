@@ -375,7 +375,7 @@ static void teardown_task(void *arg)
     /* Notify under the lock: the closer frees s as soon as it sees the
      * flag, and it can only look while holding the lock. */
     pthread_mutex_lock(&s->lock);
-    s->io_objects = -1; /* done */
+    s->torn_down = 1;
     tn_sock_notify(s);
     pthread_mutex_unlock(&s->lock);
 }
@@ -410,7 +410,7 @@ static tern_err sock_destroy(tn_sock *s)
     tn_sock_wait_add(s, &w);
     for (;;) {
         pthread_mutex_lock(&s->lock);
-        int done = s->io_objects == -1;
+        int done = s->torn_down;
         pthread_mutex_unlock(&s->lock);
         if (done)
             break;
