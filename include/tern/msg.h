@@ -80,7 +80,23 @@ enum {
     TERN_XSUB = 10,
 };
 
-/* Returns TERN_ENOTSUP for a type this build does not implement yet. */
+/* What each type does (peers in brackets):
+ *  PAIR [PAIR]          one peer, both directions.
+ *  PUSH [PULL]          round-robin send.      PULL [PUSH] fair-queued receive.
+ *  REQ [REP, ROUTER]    send a request, then receive its reply (lockstep by
+ *                       default; see TERN_OPT_REQ_*). An empty delimiter
+ *                       frame travels ahead of the body; the API hides it.
+ *  REP [REQ, DEALER]    receive a request, then send its reply, which goes
+ *                       back to the requester whatever the path it came by.
+ *  DEALER [REP, DEALER, ROUTER]  round-robin send, fair-queued receive.
+ *  ROUTER [REQ, DEALER, ROUTER]  receive prefixes the sender's routing id
+ *                       as part 0; send takes part 0 as the destination.
+ *  PUB [SUB, XSUB]      send to every subscriber whose subscriptions match
+ *                       (filtered at the publisher); receive refused.
+ *  SUB [PUB, XPUB]      receive what TERN_OPT_SUBSCRIBE asked for.
+ *  XPUB [SUB, XSUB]     PUB that also receives subscriptions as messages:
+ *                       "\x01topic" (subscribe) or "\x00topic" (cancel).
+ *  XSUB [PUB, XPUB]     SUB that subscribes by sending such messages. */
 TERN_API tern_err tern_socket_open(tern_ctx *ctx, int type, tern_socket *sockp);
 /* Stops accepting and connecting, lets queued outgoing messages drain for up
  * to TERN_OPT_LINGER ms, then frees the socket. Blocks at most the linger
@@ -116,6 +132,34 @@ enum {
     TERN_OPT_LAST_ENDPOINT = 14,    /* bytes, read-only: last bound endpoint, resolved */
     TERN_OPT_TYPE = 15,             /* int, read-only: socket type */
     TERN_OPT_PEERS = 16,            /* int, read-only: peers with a finished handshake */
+    /* SUB, XSUB: add or remove a prefix subscription (bytes, may be empty:
+     * everything). Subscriptions are counted: subscribing twice needs two
+     * unsubscribes. Sent to every peer, and again to each new one. */
+    TERN_OPT_SUBSCRIBE = 17,
+    TERN_OPT_UNSUBSCRIBE = 18,
+    /* REQ: 1 lets a new request be sent before the last one's reply came;
+     * the old request is abandoned and its late reply discarded (0). */
+    TERN_OPT_REQ_RELAXED = 19,
+    /* REQ: 1 puts a request id frame ahead of the delimiter and accepts
+     * only the reply carrying the current id (0). Peers echo it unchanged. */
+    TERN_OPT_REQ_CORRELATE = 20,
+    /* REQ: resend an unanswered request after this many ms, to the next
+     * peer in turn, while a receive waits; 0 never (0). Implies CORRELATE,
+     * and the first reply to any copy is the one received. */
+    TERN_OPT_REQ_RESEND_IVL = 21,
+    /* ROUTER: 1 makes a send to an unknown or gone peer fail with
+     * TERN_EHOSTUNREACH; 0 drops it and counts it in the drops (1). */
+    TERN_OPT_ROUTER_MANDATORY = 22,
+    /* ROUTER: 1 lets a new connection take over a routing id already in
+     * use (the old one is disconnected); 0 refuses the newcomer (0). */
+    TERN_OPT_ROUTER_HANDOVER = 23,
+    /* PUB, XPUB: 1 makes a send wait (TERN_OPT_SNDTIMEO, TERN_DONTWAIT
+     * apply) until every matching subscriber has room; 0 never waits and
+     * drops for a subscriber at its high-water mark, counting it (0). */
+    TERN_OPT_PUB_LOSSLESS = 24,
+    /* XPUB: 1 passes every subscribe and cancel up, not only the first
+     * subscribe and last cancel of a topic across all peers (0). */
+    TERN_OPT_XPUB_VERBOSE = 25,
 };
 TERN_API tern_err tern_setopt_int(tern_socket sock, int opt, int64_t value);
 TERN_API tern_err tern_getopt_int(tern_socket sock, int opt, int64_t *value);
@@ -146,6 +190,84 @@ TERN_API tern_err tern_send(tern_socket sock, const void *data, size_t len, int 
  * is set to the full length even if it exceeded cap (then the copy is
  * truncated and TERN_EMSGSIZE returned; the message is consumed). */
 TERN_API tern_err tern_recv(tern_socket sock, void *buf, size_t cap, size_t *len, int flags);
+
+/* ---- counters ---------------------------------------------------------- */
+
+/* Totals since the socket opened. Messages and bytes count what the
+ * application sent and received (bytes: the sum of part sizes, envelopes
+ * that the socket adds or strips excluded). */
+typedef struct tern_sock_stats {
+    uint64_t msgs_in, msgs_out;
+    uint64_t bytes_in, bytes_out;
+    /* Messages dropped by design, never silently: a PUB at a subscriber's
+     * high-water mark, a non-mandatory ROUTER send to an unknown peer, a
+     * reply whose requester is gone, malformed envelopes, subscription
+     * messages an XPUB had no room for. Each is also traced. */
+    uint64_t drops;
+    uint64_t accepted, connected; /* connections made (handshake started) */
+    uint64_t handshakes;          /* handshakes finished */
+    uint64_t handshake_failures;
+    uint64_t disconnects;         /* peers lost after a finished handshake */
+    uint64_t reconnects;          /* connect attempts scheduled after a failure or loss */
+    uint64_t events_dropped;      /* monitor events the monitor had no room for */
+    uint32_t peers;               /* peers attached now */
+} tern_sock_stats;
+TERN_API tern_err tern_socket_stats(tern_socket sock, tern_sock_stats *stats);
+
+/* One attached peer. */
+typedef struct tern_peer_stats {
+    char address[96]; /* tcp/ipc: the remote address; inproc: the endpoint */
+    int type;         /* the peer's socket type */
+    uint8_t routing_id[255];
+    size_t routing_id_len;
+    uint64_t msgs_in, msgs_out, drops;
+    uint32_t queued_out; /* messages waiting to be written to it */
+    int subscriptions;   /* PUB, XPUB: topics the peer subscribed to */
+} tern_peer_stats;
+/* Fills up to cap entries; *n gets the number of peers (may exceed cap). */
+TERN_API tern_err tern_socket_peers(tern_socket sock, tern_peer_stats *peers, size_t cap, size_t *n);
+
+/* ---- monitoring -------------------------------------------------------- */
+
+enum {
+    TERN_EV_LISTENING = 1 << 0,        /* a bind is accepting (value: 0) */
+    TERN_EV_ACCEPTED = 1 << 1,         /* a connection came in */
+    TERN_EV_CONNECTED = 1 << 2,        /* an outgoing connection is up */
+    TERN_EV_HANDSHAKE_OK = 1 << 3,     /* the peer is ready; messages flow */
+    TERN_EV_HANDSHAKE_FAILED = 1 << 4, /* detail says why */
+    TERN_EV_DISCONNECTED = 1 << 5,     /* a ready peer went away; detail says why */
+    TERN_EV_RECONNECT = 1 << 6,        /* a connect is retried in value ms */
+    TERN_EV_CLOSED = 1 << 7,           /* a bind or connect stopped */
+    TERN_EV_ALL = 0xff,
+};
+/* Starts publishing the socket's events in the mask on a PAIR socket bound
+ * at endpoint ("inproc://name" of the socket's context): connect a PAIR
+ * there and receive messages that tern_event_decode understands. Events are
+ * sent without waiting; the ones the monitor has no room for are counted
+ * in events_dropped. A NULL endpoint stops monitoring. */
+TERN_API tern_err tern_monitor(tern_socket sock, const char *endpoint, int events);
+
+typedef struct tern_event {
+    int event;         /* one TERN_EV_* */
+    int64_t value;     /* TERN_EV_RECONNECT: delay in ms; else 0 */
+    char endpoint[256]; /* the bind or connect it concerns */
+    char peer[96];     /* remote address, when there is one */
+    char detail[160];  /* reason, when there is one */
+} tern_event;
+/* TERN_EPROTO if msg is not an event message. */
+TERN_API tern_err tern_event_decode(const tern_msg *msg, tern_event *ev);
+/* "LISTENING", "HANDSHAKE_FAILED", ...; "UNKNOWN" for anything else. */
+TERN_API const char *tern_event_name(int event);
+
+/* ---- proxy ------------------------------------------------------------ */
+
+/* Forwards messages both ways between frontend and backend until one of
+ * them is closed (TERN_ECLOSED) or control (id 0: none) receives
+ * "TERMINATE" (TERN_OK). capture (id 0: none) gets a copy of every message,
+ * sent without waiting. Typical: XSUB <-> XPUB (a forwarder, subscriptions
+ * flow upstream), ROUTER <-> DEALER (a shared queue for REQ/REP). */
+TERN_API tern_err tern_proxy(tern_socket frontend, tern_socket backend, tern_socket capture,
+                             tern_socket control);
 
 /* ---- polling ---------------------------------------------------------- */
 

@@ -209,3 +209,114 @@ size_t tern_msg_total(const tern_msg *m)
 {
     return m ? m->total : 0;
 }
+
+/* A body holding a copy of part p, for moving it out of its message. */
+static tern_err part_detach(const tn_part *p, tn_part *out)
+{
+    if (p->body != NULL || p->size == 0) {
+        *out = *p;
+        return TERN_OK;
+    }
+    tn_body *b = malloc(sizeof(*b) + p->size);
+    if (b == NULL)
+        return TERN_ENOMEM;
+    atomic_init(&b->refs, 1);
+    b->free_fn = NULL;
+    b->arg = NULL;
+    b->data = b + 1;
+    memcpy(b->data, p->data, p->size);
+    *out = (tn_part){b->data, p->size, b};
+    return TERN_OK;
+}
+
+static tern_err reserve_parts(tern_msg *m, uint32_t extra)
+{
+    while (m->cap - m->nparts < extra) {
+        uint32_t n = m->nparts;
+        m->nparts = m->cap; /* grow_parts doubles a full array */
+        tern_err err = grow_parts(m);
+        m->nparts = n;
+        if (err != TERN_OK)
+            return err;
+    }
+    return TERN_OK;
+}
+
+tern_err tn_msg_push_front(tern_msg *m, const void *data, size_t size)
+{
+    tern_err err = tern_msg_append(m, data, size);
+    if (err != TERN_OK)
+        return err;
+    tn_part p = m->parts[m->nparts - 1];
+    memmove(&m->parts[1], &m->parts[0], (m->nparts - 1) * sizeof(*m->parts));
+    m->parts[0] = p;
+    return TERN_OK;
+}
+
+tern_err tn_msg_move_front(tern_msg *src, size_t k, tern_msg *dst)
+{
+    if (k > src->nparts)
+        k = src->nparts;
+    if (dst != NULL) {
+        if (k > UINT32_MAX - dst->nparts || reserve_parts(dst, (uint32_t)k) != TERN_OK)
+            return TERN_ENOMEM;
+        for (size_t i = 0; i < k; i++) {
+            tn_part p;
+            if (part_detach(&src->parts[i], &p) != TERN_OK) {
+                while (i-- > 0) { /* undo: the copies go, src keeps its parts */
+                    tn_part *q = &dst->parts[--dst->nparts];
+                    dst->total -= q->size;
+                    if (src->parts[i].body == NULL)
+                        body_release(q->body);
+                }
+                return TERN_ENOMEM;
+            }
+            dst->parts[dst->nparts++] = p;
+            dst->total += p.size;
+        }
+    }
+    for (size_t i = 0; i < k; i++) {
+        src->total -= src->parts[i].size;
+        if (dst == NULL)
+            body_release(src->parts[i].body);
+    }
+    memmove(&src->parts[0], &src->parts[k], (src->nparts - k) * sizeof(*src->parts));
+    src->nparts -= (uint32_t)k;
+    return TERN_OK;
+}
+
+tern_err tn_msg_prepend_msg(tern_msg *dst, tern_msg *front)
+{
+    uint32_t k = front->nparts;
+    if (k > UINT32_MAX - dst->nparts || reserve_parts(dst, k) != TERN_OK)
+        return TERN_ENOMEM;
+    tn_part *moved = k <= 8 ? (tn_part[8]){{0}} : malloc(k * sizeof(*moved));
+    if (moved == NULL)
+        return TERN_ENOMEM;
+    for (uint32_t i = 0; i < k; i++) {
+        if (part_detach(&front->parts[i], &moved[i]) != TERN_OK) {
+            while (i-- > 0) {
+                if (front->parts[i].body == NULL)
+                    body_release(moved[i].body);
+            }
+            if (k > 8)
+                free(moved);
+            return TERN_ENOMEM;
+        }
+    }
+    memmove(&dst->parts[k], &dst->parts[0], dst->nparts * sizeof(*dst->parts));
+    memcpy(&dst->parts[0], moved, k * sizeof(*moved));
+    dst->nparts += k;
+    dst->total += front->total;
+    if (k > 8)
+        free(moved);
+    /* Bodies now belong to dst: free front without releasing them. */
+    for (uint32_t i = 0; i < k; i++) {
+        if (front->parts[i].body == NULL)
+            continue;
+        front->parts[i].body = NULL;
+    }
+    front->nparts = 0;
+    tern_msg_free(front);
+    return TERN_OK;
+}

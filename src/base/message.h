@@ -44,6 +44,16 @@ struct tern_msg {
 /* Appends an uninitialised part of size bytes; *datap points at it. */
 tern_err tn_msg_append_alloc(tern_msg *msg, size_t size, uint8_t **datap);
 
+/* Envelope handling (routing ids, delimiters): part bodies change hands
+ * without copying, except inline ones. On TERN_ENOMEM nothing changed. */
+/* Inserts a copy of data as part 0. */
+tern_err tn_msg_push_front(tern_msg *m, const void *data, size_t size);
+/* Removes the first k parts of src; appends them to dst, or frees them when
+ * dst is NULL. */
+tern_err tn_msg_move_front(tern_msg *src, size_t k, tern_msg *dst);
+/* Puts every part of front ahead of dst's parts and frees front. */
+tern_err tn_msg_prepend_msg(tern_msg *dst, tern_msg *front);
+
 /* A "shell" is a one-part message whose bytes live inline: every message
  * allocated with at most TN_MSG_INLINE_MAX bytes is one, and its memory can
  * be reused for another such message instead of going back to malloc. */

@@ -91,6 +91,7 @@ static void retry_later(tn_ep *ep, const char *why)
 {
     tn_trace(TERN_TRACE_IO, "%s: %s; reconnect in %llu ms", ep->endpoint, why,
              (unsigned long long)ep->backoff_ms);
+    tn_sock_event(ep->sock, TERN_EV_RECONNECT, (int64_t)ep->backoff_ms, ep->endpoint, NULL, why);
     tn_timer_arm(ep->sock->loop, &ep->timer, tern_clock_ns() + ep->backoff_ms * 1000000u);
     ep->backoff_ms *= 2;
     if (ep->backoff_ms > ep->ivl_max_ms)
@@ -241,6 +242,7 @@ tern_err tn_stream_bind(tn_sock *s, const tn_stream_transport *t, const char *ad
         return err;
     }
     tn_trace(TERN_TRACE_IO, "%s: listening", ep->endpoint);
+    tn_sock_event(s, TERN_EV_LISTENING, 0, ep->endpoint, NULL, NULL);
     return TERN_OK;
 }
 
@@ -282,6 +284,7 @@ void tn_stream_teardown(tn_sock *s)
         while (ep->nengines > 0)
             tn_engine_kill(ep->engines[ep->nengines - 1], "socket closed");
         free(ep->engines);
+        tn_sock_event(s, TERN_EV_CLOSED, 0, ep->endpoint, NULL, NULL);
         free(ep);
         ep = next;
     }

@@ -137,6 +137,8 @@ void tn_engine_kill(tn_engine *e, const char *why)
         tn_sock_pipe_dead(e->sock, &e->pipe);
         pthread_mutex_unlock(&e->sock->lock);
     }
+    tn_sock_event(e->sock, was_ready ? TERN_EV_DISCONNECTED : TERN_EV_HANDSHAKE_FAILED, 0,
+                  e->endpoint, e->pipe.peer, why);
     tn_ep_engine_gone(e->ep, e, was_ready);
     engine_unref(e);
 }
@@ -224,6 +226,35 @@ static void pipe_release(tn_pipe *p)
     engine_unref((tn_engine *)p);
 }
 
+/* To a ZMTP 3.1 peer a SUBSCRIBE or CANCEL command; to a 3.0 peer the
+ * message form, "\x01topic" or "\x00topic". */
+static tern_err pipe_subscribe(tn_pipe *p, int on, const uint8_t *topic, size_t len)
+{
+    tn_engine *e = (tn_engine *)p;
+    uint8_t hdr[9 + 1 + 9];
+    size_t hl;
+    if (e->peer_minor >= 1) {
+        const char *name = on ? "SUBSCRIBE" : "CANCEL";
+        size_t nl = strlen(name);
+        hl = tn_zmtp_frame_header(hdr, TN_ZMTP_COMMAND, 1 + nl + len);
+        hdr[hl++] = (uint8_t)nl;
+        memcpy(hdr + hl, name, nl);
+        hl += nl;
+    } else {
+        hl = tn_zmtp_frame_header(hdr, 0, 1 + len);
+        hdr[hl++] = (uint8_t)(on != 0);
+    }
+    pthread_mutex_lock(&e->outlock);
+    tern_err err = tn_outbuf_bytes(&e->fill, hdr, hl);
+    if (err == TERN_OK && len > 0)
+        err = tn_outbuf_bytes(&e->fill, topic, len);
+    if (err != TERN_OK)
+        e->out_broken = 1;
+    pthread_mutex_unlock(&e->outlock);
+    queued(e, 0);
+    return err;
+}
+
 static const tn_pipe_ops engine_pipe_ops = {
     .writable = pipe_writable,
     .write = pipe_write,
@@ -232,6 +263,7 @@ static const tn_pipe_ops engine_pipe_ops = {
     .read_done = pipe_read_done,
     .recycle = pipe_recycle,
     .release = pipe_release,
+    .subscribe = pipe_subscribe,
 };
 
 /* ---- writing ----------------------------------------------------------- */
@@ -389,6 +421,9 @@ static tern_err on_ready(tn_engine *e, const tn_zmtp_command *cmd)
         return TERN_EINCOMPAT;
     }
     e->pipe.peer_type = peer;
+    e->pipe.rid_len = (uint8_t)props.identity_len;
+    if (props.identity_len)
+        memcpy(e->pipe.rid, props.identity, props.identity_len);
     pthread_mutex_lock(&e->sock->lock);
     tern_err err = tn_sock_attach(e->sock, &e->pipe);
     if (err == TERN_OK) {
@@ -397,9 +432,18 @@ static tern_err on_ready(tn_engine *e, const tn_zmtp_command *cmd)
     }
     pthread_mutex_unlock(&e->sock->lock);
     if (err != TERN_OK) {
-        refuse(e, err == TERN_ESTATE ? "Socket already has a peer" : "Socket closing",
-               err == TERN_ESTATE ? "handshake failed: socket already has its one peer"
-                                  : "handshake failed: socket is closing");
+        const char *error = "Socket closing", *reason = "handshake failed: socket is closing";
+        if (err == TERN_ESTATE) {
+            error = "Socket already has a peer";
+            reason = "handshake failed: socket already has its one peer";
+        } else if (err == TERN_EEXIST) {
+            error = "Routing id in use";
+            reason = "handshake failed: routing id already in use";
+        } else if (err == TERN_ENOMEM) {
+            error = "Out of memory";
+            reason = "handshake failed: out of memory";
+        }
+        refuse(e, error, reason);
         return err;
     }
     e->state = ST_ACTIVE;
@@ -408,7 +452,26 @@ static tern_err on_ready(tn_engine *e, const tn_zmtp_command *cmd)
         tn_timer_arm(e->loop, &e->hb_timer, tern_clock_ns() + e->hb_ivl);
     tn_trace(TERN_TRACE_WIRE, "%s: peer %s ready (ZMTP 3.%d, %s)", e->endpoint, e->pipe.peer,
              e->peer_minor, pat->name);
+    tn_sock_event(e->sock, TERN_EV_HANDSHAKE_OK, 0, e->endpoint, e->pipe.peer, NULL);
     return TERN_OK;
+}
+
+static int is_publisher(const tn_engine *e)
+{
+    return e->sock->pat->type == TERN_PUB || e->sock->pat->type == TERN_XPUB;
+}
+
+/* A peer's subscription, in either form. */
+static tern_err peer_subscribed(tn_engine *e, int on, const uint8_t *topic, size_t len)
+{
+    pthread_mutex_lock(&e->sock->lock);
+    tern_err err = tn_sock_peer_sub(e->sock, &e->pipe, on, topic, len);
+    pthread_mutex_unlock(&e->sock->lock);
+    if (err == TERN_EMSGSIZE)
+        e->why = "subscriptions exceed 16 MiB";
+    else if (err != TERN_OK)
+        e->why = "out of memory storing a subscription";
+    return err;
 }
 
 static tern_err on_command(void *arg, const uint8_t *body, size_t len)
@@ -451,6 +514,9 @@ static tern_err on_command(void *arg, const uint8_t *body, size_t len)
     } else if (tn_zmtp_command_is(&cmd, "READY")) {
         e->why = "READY after the handshake";
         return TERN_EPROTO;
+    } else if (is_publisher(e) && (tn_zmtp_command_is(&cmd, "SUBSCRIBE") ||
+                                   tn_zmtp_command_is(&cmd, "CANCEL"))) {
+        return peer_subscribed(e, tn_zmtp_command_is(&cmd, "SUBSCRIBE"), cmd.data, cmd.data_len);
     }
     /* PONG only proves liveness (any input does); unknown commands are
      * ignored as the spec asks, for forward compatibility. */
@@ -464,6 +530,21 @@ static int on_message(void *arg, tern_msg *m)
         tern_msg_free(m);
         e->why = "message before the handshake finished";
         return 1;
+    }
+    if (is_publisher(e)) {
+        const tn_part *p0 = &m->parts[0];
+        if (m->nparts == 1 && p0->size >= 1 && p0->data[0] <= 1) {
+            tern_err err = peer_subscribed(e, p0->data[0], p0->data + 1, p0->size - 1);
+            tern_msg_free(m);
+            return err != TERN_OK;
+        }
+        if (e->sock->pat->type == TERN_PUB) {
+            /* A PUB has nobody to hand it to. */
+            tn_trace(TERN_TRACE_MSG, "%s: peer %s: message to a PUB ignored", e->endpoint,
+                     e->pipe.peer);
+            tern_msg_free(m);
+            return 0;
+        }
     }
     tn_ring_push(&e->ring, m);
     e->pushed++;
@@ -756,6 +837,8 @@ tern_err tn_engine_start(tn_sock *s, int fd, tn_ep *ep, const char *endpoint, in
     tn_timer_arm(e->loop, &e->handshake_timer, tern_clock_ns() + e->handshake_ms * 1000000u);
     tn_trace(TERN_TRACE_WIRE, "%s: %s %s, handshaking", e->endpoint,
              e->as_server ? "accepted" : "connected to", e->pipe.peer);
+    tn_sock_event(s, e->as_server ? TERN_EV_ACCEPTED : TERN_EV_CONNECTED, 0, e->endpoint,
+                  e->pipe.peer, NULL);
     *ep_out = e;
     return TERN_OK;
 }

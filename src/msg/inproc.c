@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "base/handle.h"
 #include "base/trace.h"
 #include "msg/ctx.h"
 
@@ -24,6 +25,7 @@ typedef struct inproc_half {
     tn_ring shells;
     inproc_pair *pair;
     int side;
+    uint32_t sock_id; /* this half's socket, for the peer to reach it */
 } inproc_half;
 
 struct inproc_pair {
@@ -119,6 +121,22 @@ static void half_release(tn_pipe *p)
     }
 }
 
+/* Applies our subscription to the publisher's view of us directly. Lock
+ * order: a subscriber's socket lock, then its publisher's (publishers never
+ * lock anyone). */
+static tern_err half_subscribe(tn_pipe *p, int on, const uint8_t *topic, size_t len)
+{
+    inproc_half *o = other((inproc_half *)p);
+    tn_sock *pub = tn_handle_pin(o->sock_id);
+    if (pub == NULL)
+        return TERN_OK; /* closing: it will not send again */
+    pthread_mutex_lock(&pub->lock);
+    tern_err err = pub->closing ? TERN_OK : tn_sock_peer_sub(pub, &o->pipe, on, topic, len);
+    pthread_mutex_unlock(&pub->lock);
+    tn_sock_unpin(pub);
+    return err;
+}
+
 static const tn_pipe_ops half_ops = {
     .writable = half_writable,
     .write = half_write,
@@ -127,6 +145,7 @@ static const tn_pipe_ops half_ops = {
     .read_done = half_read_done,
     .recycle = half_recycle,
     .release = half_release,
+    .subscribe = half_subscribe,
 };
 
 /* Links connector c to binder b. Called with ctx->inproc_lock held. */
@@ -176,15 +195,23 @@ static tern_err link_pair(tn_sock *c, tn_sock *b, const char *name)
         h->pipe.in = &h->ring;
         h->pipe.peer_type = socks[1 - i]->pat->type;
         h->pipe.sock = socks[i];
+        h->sock_id = socks[i]->id;
+        pthread_mutex_lock(&socks[1 - i]->lock);
+        h->pipe.rid_len = (uint8_t)socks[1 - i]->opt.routing_id_len;
+        memcpy(h->pipe.rid, socks[1 - i]->opt.routing_id, h->pipe.rid_len);
+        pthread_mutex_unlock(&socks[1 - i]->lock);
         snprintf(h->pipe.peer, sizeof(h->pipe.peer), "inproc://%s", name);
     }
+    /* A publisher first, so that it knows the pipe when the subscriber,
+     * attaching, sends its subscriptions through. */
+    int first = c->pat->peer_sub == NULL && b->pat->peer_sub != NULL;
     tern_err err = TERN_OK;
     int attached = 0;
     for (; attached < 2 && err == TERN_OK; attached++) {
-        tn_sock *s = socks[attached];
-        pthread_mutex_lock(&s->lock);
-        err = tn_sock_attach(s, &pair->half[attached].pipe);
-        pthread_mutex_unlock(&s->lock);
+        int i = attached ? 1 - first : first;
+        pthread_mutex_lock(&socks[i]->lock);
+        err = tn_sock_attach(socks[i], &pair->half[i].pipe);
+        pthread_mutex_unlock(&socks[i]->lock);
     }
     if (err == TERN_OK) {
         atomic_store(&pair->ready, 1);
@@ -194,8 +221,8 @@ static tern_err link_pair(tn_sock *c, tn_sock *b, const char *name)
     } else {
         /* Whoever attached keeps a dead pipe it will drop; free the rest. */
         attached--;
-        for (int i = attached; i < 2; i++)
-            half_release(&pair->half[i].pipe);
+        for (int k = attached; k < 2; k++)
+            half_release(&pair->half[k ? 1 - first : first].pipe);
         tn_trace(TERN_TRACE_MSG, "inproc://%s: link refused: %s", name, tern_errname(err));
     }
     return err;

@@ -72,6 +72,10 @@ typedef struct tn_pipe_ops {
     void (*recycle)(tn_pipe *p, tern_msg *m);
     /* The socket lets go of p (p is already unlinked). */
     void (*release)(tn_pipe *p);
+    /* Tells the peer we (un)subscribe to topic, in the form it speaks.
+     * Never waits: subscriptions are not held back by the high-water mark.
+     * Called under s->lock. */
+    tern_err (*subscribe)(tn_pipe *p, int on, const uint8_t *topic, size_t len);
 } tn_pipe_ops;
 
 struct tn_pipe {
@@ -81,7 +85,19 @@ struct tn_pipe {
     _Atomic int dead;   /* peer gone: drain in, then unlink */
     int peer_type;
     char peer[96];      /* who, for traces */
+    /* The rest is the socket's, under s->lock. */
+    uint8_t rid[255];   /* routing id: the peer's Identity, or one we made */
+    uint8_t rid_len;
+    struct tn_subs *subs; /* PUB, XPUB: what this peer subscribed to */
+    uint64_t msgs_in, msgs_out, drops;
 };
+
+/* Hands m to p (the caller checked writable) and counts it. */
+static inline void tn_pipe_put(tn_pipe *p, tern_msg *m)
+{
+    p->msgs_out++;
+    p->ops->write(p, m);
+}
 
 /* ---- patterns ---------------------------------------------------------- */
 
@@ -90,19 +106,47 @@ typedef struct tn_pattern {
     const char *name; /* ZMTP Socket-Type */
     uint32_t peers;   /* bit (1 << type) for each compatible peer type */
     int max_peers;    /* 0: any number */
-    /* Under s->lock. TERN_EAGAIN when the caller must wait. */
+    /* Under s->lock. TERN_EAGAIN when the caller must wait; on any error
+     * the caller keeps m. */
     tern_err (*send)(tn_sock *s, tern_msg *m);
     tern_err (*send_bytes)(tn_sock *s, const void *data, size_t len);
     tern_err (*recv)(tn_sock *s, tern_msg **mp);
+    /* Optional hooks, under s->lock. attach may refuse the new pipe. */
+    tern_err (*attach)(tn_sock *s, tn_pipe *p);
+    void (*detach)(tn_sock *s, tn_pipe *p);
+    /* A peer (un)subscribed (PUB, XPUB); an error drops that peer. */
+    tern_err (*peer_sub)(tn_sock *s, tn_pipe *p, int on, const uint8_t *topic, size_t len);
+    /* Readiness for poll, when it is not "some pipe writable" and "some
+     * ring not empty". */
+    int (*can_send)(tn_sock *s);
+    int (*can_recv)(tn_sock *s);
 } tn_pattern;
 
 const tn_pattern *tn_pattern_find(int type);
 int tn_pattern_type_by_name(const uint8_t *name, size_t len);
+const char *tn_pattern_type_name(int type);
+
+/* The patterns, one file per family. */
+extern const tn_pattern tn_pattern_pair, tn_pattern_push, tn_pattern_pull;
+extern const tn_pattern tn_pattern_req, tn_pattern_rep;
+extern const tn_pattern tn_pattern_dealer, tn_pattern_router;
+extern const tn_pattern tn_pattern_pub, tn_pattern_sub, tn_pattern_xpub, tn_pattern_xsub;
+
+/* A peer's subscription arrived (from its engine or inproc half). */
+tern_err tn_sock_peer_sub(tn_sock *s, tn_pipe *p, int on, const uint8_t *topic, size_t len);
+/* A SUB or XSUB changes its own subscriptions (and tells its peers). */
+tern_err tn_sock_subscribe(tn_sock *s, int on, const uint8_t *topic, size_t len);
+/* A live pipe with p->rid, or NULL. */
+tn_pipe *tn_sock_find_rid(tn_sock *s, const uint8_t *rid, size_t len);
 
 /* Round-robin send over writable pipes, and fair-queued receive. */
+tn_pipe *tn_sock_next_writable(tn_sock *s);
 tern_err tn_sock_send_rr(tn_sock *s, tern_msg *m);
 tern_err tn_sock_send_bytes_rr(tn_sock *s, const void *data, size_t len);
 tern_err tn_sock_recv_fq(tn_sock *s, tern_msg **mp);
+/* Pops the next message in fair-queue order; returns its pipe, which stays
+ * linked (and valid) until the next call under the same lock. */
+tn_pipe *tn_sock_pop(tn_sock *s, tern_msg **mp);
 tern_err tn_sock_refuse_send(tn_sock *s, tern_msg *m);
 tern_err tn_sock_refuse_send_bytes(tn_sock *s, const void *data, size_t len);
 tern_err tn_sock_refuse_recv(tn_sock *s, tern_msg **mp);
@@ -113,9 +157,37 @@ typedef struct tn_opts {
     int64_t sndhwm, rcvhwm, sndtimeo, rcvtimeo, linger;
     int64_t reconnect_ivl, reconnect_ivl_max, maxmsgsize;
     int64_t heartbeat_ivl, heartbeat_timeout, heartbeat_ttl, handshake_ivl;
+    int64_t req_relaxed, req_correlate, req_resend_ivl;
+    int64_t router_mandatory, router_handover, pub_lossless, xpub_verbose;
     uint8_t routing_id[255];
     size_t routing_id_len;
 } tn_opts;
+
+/* Per-type state, under s->lock. */
+typedef struct tn_reqrep {
+    /* REQ */
+    int waiting;        /* a request went out, its reply has not come */
+    tn_pipe *pipe;      /* REQ: who owes the reply; REP: who gets it */
+    int lost;           /* that pipe went away */
+    uint32_t id;        /* REQ: current request id (correlate) */
+    tern_msg *copy;     /* REQ: the request, for resends */
+    uint64_t resend_at; /* ns */
+    /* REP */
+    tern_msg *env;      /* the request's envelope, for its reply */
+} tn_reqrep;
+
+typedef struct tn_pubsub {
+    struct tn_subs *subs; /* SUB, XSUB: ours; XPUB: the union over peers */
+    tern_msg **pend;      /* XPUB: subscription messages for the app */
+    size_t pend_head, npend, cappend, pend_bytes;
+} tn_pubsub;
+
+/* I/O-side counters (any thread); the application-side ones live in
+ * tn_sock under s->lock. */
+typedef struct tn_io_stats {
+    _Atomic uint64_t accepted, connected, handshakes, handshake_failures;
+    _Atomic uint64_t disconnects, reconnects, events_dropped;
+} tn_io_stats;
 
 typedef struct tn_wnode {
     struct tn_wnode *next, *prev;
@@ -146,7 +218,26 @@ struct tn_sock {
     pthread_mutex_t wlock;
     tn_wnode *waiters;
     _Atomic int nwaiters;
+
+    uint64_t wake_at; /* ns: a pattern asks a blocked call to retry then */
+    tn_reqrep rr;
+    tn_pubsub ps;
+    uint32_t next_rid; /* ROUTER: the next routing id it makes up */
+    uint64_t msgs_in, msgs_out, bytes_in, bytes_out, drops;
+    tn_io_stats io;
+    _Atomic uint32_t monitor;    /* the monitor's PAIR socket id, 0: none */
+    _Atomic int monitor_events;
 };
+
+/* Counts a message dropped by design, and says why in a trace. */
+void tn_sock_drop(tn_sock *s, tn_pipe *p, const char *why);
+
+/* Monitoring (monitor.c): counts the event and publishes it if asked.
+ * Callable from any thread; must not be called under s->lock. */
+void tn_sock_event(tn_sock *s, int event, int64_t value, const char *endpoint, const char *peer,
+                   const char *detail);
+/* Stops the monitor, closing its socket (on close). */
+void tn_monitor_stop(tn_sock *s);
 
 /* Wakes every thread blocked on s (send, recv, poll, close). Cheap when
  * nobody waits: callable from any thread, with or without s->lock. */

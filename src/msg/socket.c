@@ -9,6 +9,7 @@
 #include "base/handle.h"
 #include "base/trace.h"
 #include "msg/sock.h"
+#include "msg/subs.h"
 
 /* ---- waiting ----------------------------------------------------------- */
 
@@ -109,6 +110,7 @@ typedef tern_err (*sock_op)(tn_sock *s, void *arg);
 
 static tern_err block_on(tn_sock *s, sock_op op, void *arg, int flags, int64_t timeo)
 {
+    s->wake_at = 0;
     tern_err err = s->closing ? TERN_ECLOSED : op(s, arg);
     if (err != TERN_EAGAIN || (flags & TERN_DONTWAIT) || timeo == 0)
         return err;
@@ -118,6 +120,7 @@ static tern_err block_on(tn_sock *s, sock_op op, void *arg, int flags, int64_t t
         return TERN_ESYSTEM;
     for (;;) {
         tn_sock_wait_add(s, &w);
+        s->wake_at = 0;
         err = s->closing ? TERN_ECLOSED : op(s, arg);
         if (err == TERN_EAGAIN && deadline && tern_clock_ns() >= deadline)
             err = TERN_ETIMEDOUT;
@@ -125,8 +128,9 @@ static tern_err block_on(tn_sock *s, sock_op op, void *arg, int flags, int64_t t
             tn_sock_wait_del(s, &w);
             return err;
         }
+        uint64_t until = s->wake_at && (!deadline || s->wake_at < deadline) ? s->wake_at : deadline;
         pthread_mutex_unlock(&s->lock);
-        sleep_until(w.efd, deadline);
+        sleep_until(w.efd, until);
         pthread_mutex_lock(&s->lock);
         tn_sock_wait_del(s, &w);
     }
@@ -155,6 +159,10 @@ static void unlink_pipe(tn_sock *s, size_t i)
         s->cursor--;
     if (s->last_in == p)
         s->last_in = NULL;
+    if (s->pat->detach)
+        s->pat->detach(s, p);
+    tn_subs_free(p->subs);
+    p->subs = NULL;
     p->ops->release(p);
 }
 
@@ -169,6 +177,11 @@ tern_err tn_sock_attach(tn_sock *s, tn_pipe *p)
     }
     if (s->pat->max_peers && tn_sock_live(s) >= (size_t)s->pat->max_peers)
         return TERN_ESTATE;
+    if (s->pat->attach) {
+        tern_err err = s->pat->attach(s, p);
+        if (err != TERN_OK)
+            return err;
+    }
     if (s->npipes == s->cappipes) {
         size_t ncap = s->cappipes ? s->cappipes * 2 : 8;
         tn_pipe **np = realloc(s->pipes, ncap * sizeof(*np));
@@ -205,7 +218,7 @@ void tn_sock_pipe_dead(tn_sock *s, tn_pipe *p)
 
 /* ---- patterns' building blocks ----------------------------------------- */
 
-static tn_pipe *next_writable(tn_sock *s)
+tn_pipe *tn_sock_next_writable(tn_sock *s)
 {
     size_t n = s->npipes;
     for (size_t k = 0; k < n; k++) {
@@ -221,10 +234,10 @@ static tn_pipe *next_writable(tn_sock *s)
 
 tern_err tn_sock_send_rr(tn_sock *s, tern_msg *m)
 {
-    tn_pipe *p = next_writable(s);
+    tn_pipe *p = tn_sock_next_writable(s);
     if (p == NULL)
         return TERN_EAGAIN;
-    p->ops->write(p, m);
+    tn_pipe_put(p, m);
     return TERN_OK;
 }
 
@@ -232,17 +245,18 @@ tern_err tn_sock_send_bytes_rr(tn_sock *s, const void *data, size_t len)
 {
     /* A pipe may still refuse (its byte budget is spent): try the next. */
     for (size_t tries = s->npipes; tries > 0; tries--) {
-        tn_pipe *p = next_writable(s);
+        tn_pipe *p = tn_sock_next_writable(s);
         if (p == NULL)
             break;
         tern_err err = p->ops->write_bytes(p, data, len);
+        p->msgs_out += err == TERN_OK;
         if (err != TERN_EAGAIN)
             return err;
     }
     return TERN_EAGAIN;
 }
 
-tern_err tn_sock_recv_fq(tn_sock *s, tern_msg **mp)
+tn_pipe *tn_sock_pop(tn_sock *s, tern_msg **mp)
 {
     for (size_t k = 0; k < s->npipes; k++) {
         size_t i = (s->cursor + k) % s->npipes;
@@ -250,20 +264,27 @@ tern_err tn_sock_recv_fq(tn_sock *s, tern_msg **mp)
         tern_msg *m = tn_ring_pop(p->in);
         if (m != NULL) {
             s->cursor = i + 1;
-            s->last_in = p;
-            if (atomic_load(&p->dead) && tn_ring_empty(p->in))
-                unlink_pipe(s, i);
-            else
+            p->msgs_in++;
+            if (!atomic_load(&p->dead))
                 p->ops->read_done(p);
             *mp = m;
-            return TERN_OK;
+            return p;
         }
         if (atomic_load(&p->dead) && tn_ring_empty(p->in)) {
             unlink_pipe(s, i);
             k = (size_t)-1; /* indices moved: scan again */
         }
     }
-    return TERN_EAGAIN;
+    return NULL;
+}
+
+tern_err tn_sock_recv_fq(tn_sock *s, tern_msg **mp)
+{
+    tn_pipe *p = tn_sock_pop(s, mp);
+    if (p == NULL)
+        return TERN_EAGAIN;
+    s->last_in = p;
+    return TERN_OK;
 }
 
 tern_err tn_sock_refuse_send(tn_sock *s, tern_msg *m)
@@ -288,10 +309,31 @@ tern_err tn_sock_refuse_recv(tn_sock *s, tern_msg **mp)
     return TERN_ENOTSUP;
 }
 
+tn_pipe *tn_sock_find_rid(tn_sock *s, const uint8_t *rid, size_t len)
+{
+    for (size_t i = 0; i < s->npipes; i++) {
+        tn_pipe *p = s->pipes[i];
+        if (p->rid_len == len && !atomic_load(&p->dead) && memcmp(p->rid, rid, len) == 0)
+            return p;
+    }
+    return NULL;
+}
+
+void tn_sock_drop(tn_sock *s, tn_pipe *p, const char *why)
+{
+    s->drops++;
+    if (p != NULL)
+        p->drops++;
+    tn_trace(TERN_TRACE_MSG, "socket %u (%s): message dropped%s%s: %s", s->id, s->pat->name,
+             p ? " for " : "", p ? p->peer : "", why);
+}
+
 int tn_sock_can_send(tn_sock *s)
 {
     if (s->pat->send == tn_sock_refuse_send)
         return 0;
+    if (s->pat->can_send)
+        return s->pat->can_send(s);
     for (size_t i = 0; i < s->npipes; i++) {
         tn_pipe *p = s->pipes[i];
         if (!atomic_load(&p->dead) && p->ops->writable(p))
@@ -302,6 +344,10 @@ int tn_sock_can_send(tn_sock *s)
 
 int tn_sock_can_recv(tn_sock *s)
 {
+    if (s->pat->recv == tn_sock_refuse_recv)
+        return 0;
+    if (s->pat->can_recv)
+        return s->pat->can_recv(s);
     for (size_t i = 0; i < s->npipes; i++) {
         if (!tn_ring_empty(s->pipes[i]->in))
             return 1;
@@ -324,6 +370,7 @@ static const tn_opts default_opts = {
     .heartbeat_timeout = -1,
     .heartbeat_ttl = 0,
     .handshake_ivl = 10000,
+    .router_mandatory = 1,
 };
 
 tern_err tern_socket_open(tern_ctx *ctx, int type, tern_socket *sockp)
@@ -427,6 +474,13 @@ static tern_err sock_destroy(tn_sock *s)
     while (s->npipes > 0)
         unlink_pipe(s, s->npipes - 1);
     free(s->pipes);
+    tn_monitor_stop(s);
+    tern_msg_free(s->rr.copy);
+    tern_msg_free(s->rr.env);
+    tn_subs_free(s->ps.subs);
+    for (size_t i = 0; i < s->ps.npend; i++)
+        tern_msg_free(s->ps.pend[(s->ps.pend_head + i) % s->ps.cappend]);
+    free(s->ps.pend);
     tn_ctx_remove_socket(s->ctx, s);
     pthread_mutex_destroy(&s->lock);
     pthread_mutex_destroy(&s->wlock);
@@ -502,6 +556,13 @@ static int64_t *int_opt(tn_opts *o, int opt)
     case TERN_OPT_HEARTBEAT_TIMEOUT: return &o->heartbeat_timeout;
     case TERN_OPT_HEARTBEAT_TTL: return &o->heartbeat_ttl;
     case TERN_OPT_HANDSHAKE_IVL: return &o->handshake_ivl;
+    case TERN_OPT_REQ_RELAXED: return &o->req_relaxed;
+    case TERN_OPT_REQ_CORRELATE: return &o->req_correlate;
+    case TERN_OPT_REQ_RESEND_IVL: return &o->req_resend_ivl;
+    case TERN_OPT_ROUTER_MANDATORY: return &o->router_mandatory;
+    case TERN_OPT_ROUTER_HANDOVER: return &o->router_handover;
+    case TERN_OPT_PUB_LOSSLESS: return &o->pub_lossless;
+    case TERN_OPT_XPUB_VERBOSE: return &o->xpub_verbose;
     default: return NULL;
     }
 }
@@ -521,7 +582,31 @@ static int int_opt_valid(int opt, int64_t v)
     case TERN_OPT_HEARTBEAT_TTL: return v >= 0 && v <= 6553500;
     case TERN_OPT_HEARTBEAT_TIMEOUT: return v >= -1 && v <= 3600000;
     case TERN_OPT_HANDSHAKE_IVL: return v >= 1 && v <= 3600000;
+    case TERN_OPT_REQ_RESEND_IVL: return v >= 0 && v <= 3600000;
+    case TERN_OPT_REQ_RELAXED:
+    case TERN_OPT_REQ_CORRELATE:
+    case TERN_OPT_ROUTER_MANDATORY:
+    case TERN_OPT_ROUTER_HANDOVER:
+    case TERN_OPT_PUB_LOSSLESS:
+    case TERN_OPT_XPUB_VERBOSE: return v == 0 || v == 1;
     default: return 0;
+    }
+}
+
+/* Options of one socket type only. */
+static int opt_applies(int type, int opt)
+{
+    switch (opt) {
+    case TERN_OPT_REQ_RELAXED:
+    case TERN_OPT_REQ_CORRELATE:
+    case TERN_OPT_REQ_RESEND_IVL: return type == TERN_REQ;
+    case TERN_OPT_ROUTER_MANDATORY:
+    case TERN_OPT_ROUTER_HANDOVER: return type == TERN_ROUTER;
+    case TERN_OPT_PUB_LOSSLESS: return type == TERN_PUB || type == TERN_XPUB;
+    case TERN_OPT_XPUB_VERBOSE: return type == TERN_XPUB;
+    case TERN_OPT_SUBSCRIBE:
+    case TERN_OPT_UNSUBSCRIBE: return type == TERN_SUB || type == TERN_XSUB;
+    default: return 1;
     }
 }
 
@@ -537,6 +622,8 @@ tern_err tern_setopt_int(tern_socket h, int opt, int64_t value)
         err = (opt == TERN_OPT_TYPE || opt == TERN_OPT_PEERS) ? TERN_EPERM : TERN_EINVAL;
     else if (!int_opt_valid(opt, value))
         err = TERN_EINVAL;
+    else if (!opt_applies(s->pat->type, opt))
+        err = TERN_ENOTSUP;
     else
         *p = value;
     pthread_mutex_unlock(&s->lock);
@@ -586,6 +673,10 @@ tern_err tern_setopt_bytes(tern_socket h, int opt, const void *value, size_t len
                 memcpy(s->opt.routing_id, value, len);
             s->opt.routing_id_len = len;
         }
+    } else if (opt == TERN_OPT_SUBSCRIBE || opt == TERN_OPT_UNSUBSCRIBE) {
+        err = opt_applies(s->pat->type, opt)
+                  ? tn_sock_subscribe(s, opt == TERN_OPT_SUBSCRIBE, value, len)
+                  : TERN_ENOTSUP;
     } else {
         err = opt == TERN_OPT_LAST_ENDPOINT ? TERN_EPERM : TERN_EINVAL;
     }
@@ -660,10 +751,15 @@ tern_err tern_msg_send(tern_socket h, tern_msg *m, int flags)
     tn_sock *s = tn_sock_pin(h);
     if (s == NULL)
         return TERN_ECLOSED;
+    size_t total = m->total;
     pthread_mutex_lock(&s->lock);
-    tern_err err = m->total > (uint64_t)s->opt.maxmsgsize
+    tern_err err = total > (uint64_t)s->opt.maxmsgsize
                        ? TERN_EMSGSIZE
                        : block_on(s, op_send, m, flags, s->opt.sndtimeo);
+    if (err == TERN_OK) {
+        s->msgs_out++;
+        s->bytes_out += total;
+    }
     pthread_mutex_unlock(&s->lock);
     tn_sock_unpin(s);
     return err;
@@ -681,6 +777,10 @@ tern_err tern_send(tern_socket h, const void *data, size_t len, int flags)
     tern_err err = len > (uint64_t)s->opt.maxmsgsize
                        ? TERN_EMSGSIZE
                        : block_on(s, op_send_bytes, &b, flags, s->opt.sndtimeo);
+    if (err == TERN_OK) {
+        s->msgs_out++;
+        s->bytes_out += len;
+    }
     pthread_mutex_unlock(&s->lock);
     tn_sock_unpin(s);
     return err;
@@ -695,6 +795,10 @@ tern_err tern_msg_recv(tern_socket h, tern_msg **mp, int flags)
         return TERN_ECLOSED;
     pthread_mutex_lock(&s->lock);
     tern_err err = block_on(s, op_recv, mp, flags, s->opt.rcvtimeo);
+    if (err == TERN_OK) {
+        s->msgs_in++;
+        s->bytes_in += (*mp)->total;
+    }
     pthread_mutex_unlock(&s->lock);
     tn_sock_unpin(s);
     return err;
@@ -724,6 +828,8 @@ static tern_err op_recv_copy(tn_sock *s, void *arg)
         off += n;
     }
     c->len = off;
+    s->msgs_in++;
+    s->bytes_in += off;
     if (s->last_in != NULL)
         s->last_in->ops->recycle(s->last_in, m);
     else
