@@ -17,7 +17,7 @@
 
 static int correlated(const tn_sock *s)
 {
-    return s->opt.req_correlate || s->opt.req_resend_ivl > 0;
+    return s->opt.req_correlate || s->opt.req_relaxed || s->opt.req_resend_ivl > 0;
 }
 
 static void req_forget(tn_sock *s)
