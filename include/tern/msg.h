@@ -137,8 +137,9 @@ enum {
      * unsubscribes. Sent to every peer, and again to each new one. */
     TERN_OPT_SUBSCRIBE = 17,
     TERN_OPT_UNSUBSCRIBE = 18,
-    /* REQ: 1 lets a new request be sent before the last one's reply came;
-     * the old request is abandoned and its late reply discarded (0). */
+    /* REQ: 1 lets a new request be sent before the last one's reply came
+     * (say after a receive timed out); the old request is abandoned and its
+     * late reply discarded. Implies CORRELATE (0). */
     TERN_OPT_REQ_RELAXED = 19,
     /* REQ: 1 puts a request id frame ahead of the delimiter and accepts
      * only the reply carrying the current id (0). Peers echo it unchanged. */
@@ -179,10 +180,17 @@ enum {
  * no such peer, or every eligible peer at its high-water mark (or 1 MiB of
  * copied bytes queued), the call blocks up to TERN_OPT_SNDTIMEO (then
  * TERN_ETIMEDOUT), or not at all with TERN_DONTWAIT (TERN_EAGAIN). Never
- * drops silently. */
+ * drops silently: where a type drops by design (PUB at a subscriber's
+ * high-water mark, ROUTER without MANDATORY, REP replying to a requester
+ * that left) the drop is counted in tern_socket_stats and traced. A PUB
+ * with no matching subscriber sends to nobody; that is not a drop.
+ * TERN_ESTATE: REQ/REP out of turn. TERN_EHOSTUNREACH: ROUTER to an
+ * unknown peer. TERN_EINVAL: ROUTER without a routing id and a body. */
 TERN_API tern_err tern_msg_send(tern_socket sock, tern_msg *msg, int flags);
 /* Receives one whole message into *msgp (the caller frees it). Blocks up to
- * TERN_OPT_RCVTIMEO, or TERN_EAGAIN with TERN_DONTWAIT. */
+ * TERN_OPT_RCVTIMEO, or TERN_EAGAIN with TERN_DONTWAIT. TERN_ESTATE: REQ
+ * with no request out, REP owing a reply. TERN_EHOSTUNREACH: REQ whose
+ * peer owing the reply went away (the request is lost; send again). */
 TERN_API tern_err tern_msg_recv(tern_socket sock, tern_msg **msgp, int flags);
 /* Sends a one-part message holding a copy of data. */
 TERN_API tern_err tern_send(tern_socket sock, const void *data, size_t len, int flags);
@@ -194,8 +202,8 @@ TERN_API tern_err tern_recv(tern_socket sock, void *buf, size_t cap, size_t *len
 /* ---- counters ---------------------------------------------------------- */
 
 /* Totals since the socket opened. Messages and bytes count what the
- * application sent and received (bytes: the sum of part sizes, envelopes
- * that the socket adds or strips excluded). */
+ * application sent and received, as it saw them (a ROUTER's routing id
+ * part counts; the envelope REQ and REP add and strip does not). */
 typedef struct tern_sock_stats {
     uint64_t msgs_in, msgs_out;
     uint64_t bytes_in, bytes_out;
