@@ -112,6 +112,26 @@ int tn_outbuf_iov(const tn_outbuf *o, size_t i, size_t off, struct iovec *iov, i
     return n;
 }
 
+void tn_outbuf_consume(tn_outbuf *o, size_t n)
+{
+    size_t i = 0;
+    while (i < o->nsegs && n >= o->segs[i].len) {
+        n -= o->segs[i].len;
+        tern_msg_free(o->segs[i].owner);
+        i++;
+    }
+    memmove(o->segs, o->segs + i, (o->nsegs - i) * sizeof(*o->segs));
+    o->nsegs -= i;
+    if (n > 0 && o->nsegs > 0) {
+        tn_seg *s = &o->segs[0];
+        if (s->ref)
+            s->ref += n;
+        else
+            s->off += n;
+        s->len -= n;
+    }
+}
+
 void tn_outbuf_reset(tn_outbuf *o)
 {
     for (size_t i = 0; i < o->nsegs; i++)

@@ -37,6 +37,9 @@ tern_err tn_outbuf_msg(tn_outbuf *o, tern_msg *m);
 tern_err tn_outbuf_copy(tn_outbuf *o, const void *data, size_t len);
 /* Fills iov from segment i at offset off; returns the count. */
 int tn_outbuf_iov(const tn_outbuf *o, size_t i, size_t off, struct iovec *iov, int max);
+/* Drops the first n bytes (already written elsewhere); o->msgs is left
+ * for the caller to account. */
+void tn_outbuf_consume(tn_outbuf *o, size_t n);
 /* Empties o, freeing owners not yet written. */
 void tn_outbuf_reset(tn_outbuf *o);
 void tn_outbuf_fini(tn_outbuf *o);
