@@ -83,7 +83,7 @@ struct tn_engine {
     uint64_t hb_ivl, hb_timeout, peer_ttl; /* ns; 0 = off */
     uint16_t ttl_ds;
     uint64_t handshake_ms;
-    unsigned pongs; /* PONGs queued since the last completed write */
+    _Atomic unsigned pongs; /* PONGs queued since the last completed write */
 
     tn_task free_task;
     char endpoint[TN_ENDPOINT_MAX];
@@ -194,6 +194,7 @@ static uint32_t write_direct(tn_engine *e)
         total += iov[i].iov_len;
     if ((size_t)w == total) {
         tn_outbuf_reset(&e->fill);
+        atomic_store(&e->pongs, 0); /* any PONG queued went out too */
         return 0;
     }
     tn_outbuf_consume(&e->fill, (size_t)w);
@@ -339,7 +340,7 @@ static void sent_all(tn_engine *e)
 {
     uint32_t msgs = e->sending.msgs;
     if (e->sending.nsegs > 0)
-        e->pongs = 0;
+        atomic_store(&e->pongs, 0);
     tn_outbuf_reset(&e->sending);
     e->seg_i = e->seg_off = 0;
     if (msgs > 0) {
@@ -549,7 +550,7 @@ static tern_err on_command(void *arg, const uint8_t *body, size_t len)
         size_t clen = cmd.data_len - 2;
         /* A peer that pings without reading must not grow our memory: past a
          * few unanswered PONGs, further PINGs only count as liveness. */
-        if (++e->pongs > 16)
+        if (atomic_fetch_add(&e->pongs, 1) >= 16)
             return TERN_OK;
         uint8_t pong[32];
         size_t n = tn_zmtp_pong_build(pong, sizeof(pong), cmd.data + 2,
