@@ -210,7 +210,8 @@ typedef struct tern_sock_stats {
     /* Messages dropped by design, never silently: a PUB at a subscriber's
      * high-water mark, a non-mandatory ROUTER send to an unknown peer, a
      * reply whose requester is gone, malformed envelopes, subscription
-     * messages an XPUB had no room for. Each is also traced. */
+     * messages an XPUB had no room for, messages queued to a peer whose
+     * connection died before they were written. Each is also traced. */
     uint64_t drops;
     uint64_t accepted, connected; /* connections made (handshake started) */
     uint64_t handshakes;          /* handshakes finished */
@@ -243,7 +244,9 @@ enum {
     TERN_EV_CONNECTED = 1 << 2,        /* an outgoing connection is up */
     TERN_EV_HANDSHAKE_OK = 1 << 3,     /* the peer is ready; messages flow */
     TERN_EV_HANDSHAKE_FAILED = 1 << 4, /* detail says why */
-    TERN_EV_DISCONNECTED = 1 << 5,     /* a ready peer went away; detail says why */
+    TERN_EV_DISCONNECTED = 1 << 5,     /* a ready peer went away; detail says why,
+                                          value counts messages queued to it that were
+                                          lost with the connection (also in drops) */
     TERN_EV_RECONNECT = 1 << 6,        /* a connect is retried in value ms */
     TERN_EV_CLOSED = 1 << 7,           /* a bind or connect stopped */
     TERN_EV_ALL = 0xff,
@@ -257,7 +260,7 @@ TERN_API tern_err tern_monitor(tern_socket sock, const char *endpoint, int event
 
 typedef struct tern_event {
     int event;         /* one TERN_EV_* */
-    int64_t value;     /* TERN_EV_RECONNECT: delay in ms; else 0 */
+    int64_t value;     /* RECONNECT: delay in ms; DISCONNECTED: messages lost; else 0 */
     char endpoint[256]; /* the bind or connect it concerns */
     char peer[96];     /* remote address, when there is one */
     char detail[160];  /* reason, when there is one */

@@ -140,12 +140,17 @@ void tn_engine_kill(tn_engine *e, const char *why)
              was_ready ? "" : " during the handshake", why);
     if (e->attached) {
         pthread_mutex_lock(&e->sock->lock);
-        if (e->sock->closing)
+        if (e->sock->closing) {
             e->sock->dropped += lost;
+        } else if (lost > 0) {
+            /* Lost with the connection: counted, never silent. */
+            e->sock->drops += lost;
+            e->pipe.drops += lost;
+        }
         tn_sock_pipe_dead(e->sock, &e->pipe);
         pthread_mutex_unlock(&e->sock->lock);
     }
-    tn_sock_event(e->sock, was_ready ? TERN_EV_DISCONNECTED : TERN_EV_HANDSHAKE_FAILED, 0,
+    tn_sock_event(e->sock, was_ready ? TERN_EV_DISCONNECTED : TERN_EV_HANDSHAKE_FAILED, lost,
                   e->endpoint, e->pipe.peer, why);
     tn_ep_engine_gone(e->ep, e, was_ready);
     engine_unref(e);
