@@ -229,8 +229,11 @@ static tern_err frame_start(tn_zmtp_dec *d, const tn_zmtp_sink *sink, uint8_t fl
             return fail(d, TERN_EPROTO, "command frame inside a multipart message");
         if (size == 0)
             return fail(d, TERN_EPROTO, "empty command frame");
-        if (size > TN_ZMTP_COMMAND_MAX)
-            return fail(d, TERN_EPROTO, "command frame larger than 64 KiB");
+        /* SUBSCRIBE carries a topic as long as a message may be; other
+         * commands are small. Either way the body is bounded before it is
+         * allocated. */
+        if (size > TN_ZMTP_COMMAND_MAX && size - TN_ZMTP_COMMAND_NAME_MAX > d->max_msg)
+            return fail(d, TERN_EMSGSIZE, "command frame larger than the maximum message size");
         d->cmd = malloc(size);
         if (d->cmd == NULL)
             return fail(d, TERN_ENOMEM, "out of memory for a command");

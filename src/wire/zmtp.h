@@ -14,7 +14,10 @@
 #define TN_ZMTP_LONG 0x02
 #define TN_ZMTP_COMMAND 0x04
 /* Commands are small; anything larger is hostile or a bug. */
+/* Commands up to this size are always accepted; larger ones up to the
+ * maximum message size plus a name (a long SUBSCRIBE). */
 #define TN_ZMTP_COMMAND_MAX 65536
+#define TN_ZMTP_COMMAND_NAME_MAX 256
 #define TN_ZMTP_PING_CONTEXT_MAX 16
 
 typedef struct tn_zmtp_greeting {
