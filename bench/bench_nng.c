@@ -1,5 +1,6 @@
-/* NNG side of the PUSH/PULL benchmark: nng_push0/nng_pull0 with
- * nng_send/nng_recv, buffers set to the same depth as the other HWMs. */
+/* NNG side of the benchmarks: push0/pull0, req0/rep0 and pub0/sub0 with
+ * nng_send/nng_recv, buffers set to the same depth as the other HWMs. NNG
+ * does not count what pub0 (or a full sub0) drops. */
 #ifndef _GNU_SOURCE
 #define _GNU_SOURCE
 #endif
@@ -11,6 +12,10 @@
 #include <nng/nng.h>
 #include <nng/protocol/pipeline0/pull.h>
 #include <nng/protocol/pipeline0/push.h>
+#include <nng/protocol/pubsub0/pub.h>
+#include <nng/protocol/pubsub0/sub.h>
+#include <nng/protocol/reqrep0/rep.h>
+#include <nng/protocol/reqrep0/req.h>
 
 struct nsock {
     nng_socket s;
@@ -32,29 +37,35 @@ static void nctx_close(void)
     nng_fini();
 }
 
-static int nsock_open(void **hp, int push, int hwm)
+static int (*const openers[])(nng_socket *) = {
+    [BENCH_PUSH] = nng_push0_open, [BENCH_PULL] = nng_pull0_open, [BENCH_REQ] = nng_req0_open,
+    [BENCH_REP] = nng_rep0_open,   [BENCH_PUB] = nng_pub0_open,   [BENCH_SUB] = nng_sub0_open,
+};
+
+static int nopen(void **hp, int type, const char *ep, int hwm, char *bound, size_t cap)
 {
     struct nsock *n = calloc(1, sizeof *n);
+    const char *opt = NULL;
+    nng_listener l;
     int rv;
     if (n == NULL)
         return fail("calloc", NNG_ENOMEM);
-    rv = push ? nng_push0_open(&n->s) : nng_pull0_open(&n->s);
-    if (rv != 0)
-        return fail("open", rv);
-    rv = nng_socket_set_int(n->s, push ? NNG_OPT_SENDBUF : NNG_OPT_RECVBUF, hwm);
-    if (rv != 0)
-        return fail(push ? "NNG_OPT_SENDBUF" : "NNG_OPT_RECVBUF", rv);
     *hp = n;
-    return 0;
-}
-
-static int npull_open(void **hp, const char *ep, int hwm, char *bound, size_t cap)
-{
-    nng_listener l;
-    int rv;
-    if (nsock_open(hp, 0, hwm) != 0)
-        return -1;
-    struct nsock *n = *hp;
+    if ((rv = openers[type](&n->s)) != 0)
+        return fail("open", rv);
+    if (type == BENCH_PUSH || type == BENCH_PUB)
+        opt = NNG_OPT_SENDBUF;
+    else if (type == BENCH_PULL || type == BENCH_SUB)
+        opt = NNG_OPT_RECVBUF;
+    if (opt && (rv = nng_socket_set_int(n->s, opt, hwm)) != 0)
+        return fail(opt, rv);
+    if (type == BENCH_SUB && (rv = nng_socket_set(n->s, NNG_OPT_SUB_SUBSCRIBE, "", 0)) != 0)
+        return fail("NNG_OPT_SUB_SUBSCRIBE", rv);
+    if (bound == NULL) {
+        /* Non-blocking dial retries in the background, as the others connect. */
+        rv = nng_dial(n->s, ep, NULL, NNG_FLAG_NONBLOCK);
+        return rv == 0 ? 0 : fail(ep, rv);
+    }
     if ((rv = nng_listener_create(&l, n->s, ep)) != 0 || (rv = nng_listener_start(l, 0)) != 0)
         return fail(ep, rv);
     if (strncmp(ep, "tcp://", 6) == 0) {
@@ -66,16 +77,6 @@ static int npull_open(void **hp, const char *ep, int hwm, char *bound, size_t ca
         snprintf(bound, cap, "%s", ep);
     }
     return 0;
-}
-
-static int npush_open(void **hp, const char *ep, int hwm)
-{
-    if (nsock_open(hp, 1, hwm) != 0)
-        return -1;
-    struct nsock *n = *hp;
-    /* Non-blocking dial retries in the background, as the others connect. */
-    int rv = nng_dial(n->s, ep, NULL, NNG_FLAG_NONBLOCK);
-    return rv == 0 ? 0 : fail(ep, rv);
 }
 
 static int nsend(void *h, const void *buf, size_t len)
@@ -104,10 +105,10 @@ static void nclose(void *h)
 }
 
 static const struct bench_ops nng_ops = {
-    "nng", nctx_open, nctx_close, npull_open, npush_open, nsend, nrecv, nclose,
+    "nng", nctx_open, nctx_close, nopen, nsend, nrecv, NULL, nclose,
 };
 
 int main(int argc, char **argv)
 {
-    return bench_pushpull_main(&nng_ops, argc, argv);
+    return bench_main(&nng_ops, argc, argv);
 }

@@ -1,9 +1,10 @@
-/* The raw-TCP floor: what the kernel's loopback gives a program that does
- * nothing but read and write. Two patterns:
- *   pingpong  blocking round trips of --size bytes (TCP_NODELAY); msgs/s is
- *             round trips per second, with p50/p99 of the round-trip time
- *   stream    --size-byte write() calls, read at the other end into a
- *             256 KiB buffer; MB/s is the ceiling for large messages
+/* The raw-socket floor: what the kernel's loopback gives a program that
+ * does nothing but read and write. Two patterns:
+ *   pingpong  blocking round trips of --size bytes over tcp (TCP_NODELAY) or
+ *             ipc (a Unix stream socket); msgs/s is round trips per second,
+ *             with p50/p99 of the round-trip time
+ *   stream    --size-byte write() calls over tcp, read at the other end into
+ *             a 256 KiB buffer; MB/s is the ceiling for large messages
  * The parent measures; a forked child is the echo server or the writer. */
 #ifndef _GNU_SOURCE
 #define _GNU_SOURCE
@@ -20,10 +21,36 @@
 #include <string.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
+#include <sys/un.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #define WARMUP_MAX 100
+
+/* Where the child connects: a loopback port, or s.ipc in a directory. */
+struct addr {
+    int port;
+    char dir[BENCH_EP_MAX];
+};
+
+static void unix_addr(struct sockaddr_un *sa, const char *dir)
+{
+    memset(sa, 0, sizeof *sa);
+    sa->sun_family = AF_UNIX;
+    if ((size_t)snprintf(sa->sun_path, sizeof sa->sun_path, "%s/s.ipc", dir) >= sizeof sa->sun_path)
+        bench_die("TMPDIR too long for a Unix socket path");
+}
+
+static int listen_unix(struct addr *a)
+{
+    struct sockaddr_un sa;
+    int fd = socket(AF_UNIX, SOCK_STREAM, 0);
+    bench_tmpdir_make(a->dir, sizeof a->dir);
+    unix_addr(&sa, a->dir);
+    if (fd < 0 || bind(fd, (struct sockaddr *)&sa, sizeof sa) != 0 || listen(fd, 1) != 0)
+        bench_die("listen %s: %s", sa.sun_path, strerror(errno));
+    return fd;
+}
 
 static int listen_any(int *port)
 {
@@ -45,6 +72,16 @@ static void nodelay(int fd)
     int one = 1;
     if (setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one) != 0)
         bench_die("TCP_NODELAY: %s", strerror(errno));
+}
+
+static int connect_unix(const char *dir)
+{
+    struct sockaddr_un sa;
+    int fd = socket(AF_UNIX, SOCK_STREAM, 0);
+    unix_addr(&sa, dir);
+    if (fd < 0 || connect(fd, (struct sockaddr *)&sa, sizeof sa) != 0)
+        bench_die("connect %s: %s", sa.sun_path, strerror(errno));
+    return fd;
 }
 
 static int connect_to(int port)
@@ -92,21 +129,22 @@ static int read_full(int fd, void *buf, size_t len)
     return 1;
 }
 
-static void echo_server(int port, size_t size)
+static void echo_server(const struct addr *a, size_t size)
 {
     char *buf = malloc(size);
-    int fd = connect_to(port);
-    nodelay(fd);
+    int fd = a->dir[0] ? connect_unix(a->dir) : connect_to(a->port);
+    if (!a->dir[0])
+        nodelay(fd);
     while (buf && read_full(fd, buf, size))
         bench_write_all(fd, buf, size);
     close(fd);
     _exit(0);
 }
 
-static void stream_writer(int port, const struct bench_opts *o)
+static void stream_writer(const struct addr *a, const struct bench_opts *o)
 {
     char *buf = malloc(o->size);
-    int fd = connect_to(port);
+    int fd = connect_to(a->port);
     if (buf == NULL)
         bench_die("out of memory");
     memset(buf, 0xa5, o->size);
@@ -115,18 +153,6 @@ static void stream_writer(int port, const struct bench_opts *o)
         bench_write_all(fd, buf, o->size);
     close(fd);
     _exit(0);
-}
-
-static int cmp_u64(const void *a, const void *b)
-{
-    uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
-    return x < y ? -1 : x > y;
-}
-
-static double pct_us(const uint64_t *sorted, uint64_t n, double p)
-{
-    uint64_t i = (uint64_t)(p * (double)(n - 1) + 0.5);
-    return (double)sorted[i] / 1e3;
 }
 
 static void run_pingpong(const struct bench_opts *o, int fd, int child)
@@ -138,7 +164,8 @@ static void run_pingpong(const struct bench_opts *o, int fd, int child)
 
     if (rtt == NULL || buf == NULL)
         bench_die("out of memory");
-    nodelay(fd);
+    if (strcmp(o->transport, "tcp") == 0)
+        nodelay(fd);
     if (warmup > WARMUP_MAX)
         warmup = WARMUP_MAX;
     /* A few round trips first: the connection's first packets are slow. */
@@ -163,15 +190,15 @@ static void run_pingpong(const struct bench_opts *o, int fd, int child)
     close(fd);
     if (n == 0)
         bench_die("no round trips measured (raise --count)");
-    qsort(rtt, n, sizeof *rtt, cmp_u64);
+    bench_sort_ns(rtt, n);
     struct bench_result r = {
         .system = "raw",
         .opts = o,
         .msgs = n,
         .secs = (double)(now - t0) / 1e9,
         .cpu_ns = (double)(cpu1 - cpu0) + (double)(peer1 - peer0),
-        .p50_us = pct_us(rtt, n, 0.50),
-        .p99_us = pct_us(rtt, n, 0.99),
+        .p50_us = bench_pct_us(rtt, n, 0.50),
+        .p99_us = bench_pct_us(rtt, n, 0.99),
         .has_bytes = 0,
     };
     bench_result_print(&r);
@@ -246,16 +273,18 @@ static void run_stream(const struct bench_opts *o, int fd, int child)
 int main(int argc, char **argv)
 {
     struct bench_opts o;
-    int port, pingpong;
+    struct addr a = {0, ""};
+    int pingpong, ipc, lfd;
 
     bench_opts_parse(&o, argc, argv, argv[0]);
-    if (strcmp(o.transport, "tcp") != 0)
-        bench_die("raw: only --transport tcp");
     pingpong = strcmp(o.pattern, "pingpong") == 0;
     if (!pingpong && strcmp(o.pattern, "stream") != 0)
         bench_die("raw: --pattern pingpong or stream");
+    ipc = strcmp(o.transport, "ipc") == 0;
+    if (!(strcmp(o.transport, "tcp") == 0 || (ipc && pingpong)))
+        bench_die("raw: --transport tcp, or ipc for pingpong");
     bench_arm_timeout(o.timeout);
-    int lfd = listen_any(&port);
+    lfd = ipc ? listen_unix(&a) : listen_any(&a.port);
     fflush(NULL);
     pid_t pid = fork();
     if (pid < 0)
@@ -265,8 +294,8 @@ int main(int argc, char **argv)
         bench_set_peer((int)getppid());
         bench_arm_timeout(o.timeout);
         if (pingpong)
-            echo_server(port, o.size);
-        stream_writer(port, &o);
+            echo_server(&a, o.size);
+        stream_writer(&a, &o);
     }
     bench_set_peer((int)pid);
     int fd = accept_one(lfd);
@@ -277,5 +306,7 @@ int main(int argc, char **argv)
     run_pingpong(&o, fd, (int)pid);
     if (waitpid(pid, NULL, 0) < 0)
         bench_die("waitpid: %s", strerror(errno));
+    if (ipc)
+        bench_tmpdir_remove(a.dir);
     return 0;
 }

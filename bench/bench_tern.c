@@ -1,6 +1,7 @@
-/* tern side of the PUSH/PULL benchmark: tern_send/tern_recv on
- * TERN_PUSH/TERN_PULL sockets, one context per process (default one I/O
- * thread, as libzmq), the same high-water marks as the others. */
+/* tern side of the benchmarks: tern_send/tern_recv on PUSH/PULL, REQ/REP
+ * and PUB/SUB sockets, one context per process (default one I/O thread, as
+ * libzmq), the same high-water marks as the others, default options
+ * otherwise (a PUB drops at the mark and counts it). */
 #ifndef _GNU_SOURCE
 #define _GNU_SOURCE
 #endif
@@ -31,46 +32,41 @@ static void tctx_close(void)
     ctx = NULL;
 }
 
+static const int types[] = {
+    [BENCH_PUSH] = TERN_PUSH, [BENCH_PULL] = TERN_PULL, [BENCH_REQ] = TERN_REQ,
+    [BENCH_REP] = TERN_REP,   [BENCH_PUB] = TERN_PUB,   [BENCH_SUB] = TERN_SUB,
+};
+
 /* The socket id travels through the void * handle of the ops table. */
-static int tsock(void **hp, int type, int hwm)
+static int topen(void **hp, int type, const char *ep, int hwm, char *bound, size_t cap)
 {
     tern_socket *s = malloc(sizeof *s);
     tern_err e;
     if (s == NULL)
         return fail("malloc", TERN_ENOMEM);
-    if ((e = tern_socket_open(ctx, type, s)) != TERN_OK)
-        return fail("tern_socket_open", e);
-    int opt = type == TERN_PUSH ? TERN_OPT_SNDHWM : TERN_OPT_RCVHWM;
-    if ((e = tern_setopt_int(*s, opt, hwm)) != TERN_OK)
-        return fail("HWM", e);
     *hp = s;
-    return 0;
-}
-
-static int tpull_open(void **hp, const char *ep, int hwm, char *bound, size_t cap)
-{
-    tern_err e;
-    if (tsock(hp, TERN_PULL, hwm) != 0)
-        return -1;
-    tern_socket *s = *hp;
-    if ((e = tern_bind(*s, ep)) != TERN_OK)
-        return fail(ep, e);
-    size_t len = cap;
-    if ((e = tern_getopt_bytes(*s, TERN_OPT_LAST_ENDPOINT, bound, &len)) != TERN_OK)
-        return fail("TERN_OPT_LAST_ENDPOINT", e);
-    return 0;
-}
-
-static int tpush_open(void **hp, const char *ep, int hwm)
-{
-    tern_err e;
-    if (tsock(hp, TERN_PUSH, hwm) != 0)
-        return -1;
-    tern_socket *s = *hp;
+    if ((e = tern_socket_open(ctx, types[type], s)) != TERN_OK)
+        return fail("tern_socket_open", e);
+    if (type == BENCH_PUSH || type == BENCH_PUB)
+        e = tern_setopt_int(*s, TERN_OPT_SNDHWM, hwm);
+    else if (type == BENCH_PULL || type == BENCH_SUB)
+        e = tern_setopt_int(*s, TERN_OPT_RCVHWM, hwm);
+    if (e != TERN_OK)
+        return fail("HWM", e);
+    if (type == BENCH_SUB && (e = tern_setopt_bytes(*s, TERN_OPT_SUBSCRIBE, "", 0)) != TERN_OK)
+        return fail("TERN_OPT_SUBSCRIBE", e);
+    if (bound) {
+        size_t len = cap;
+        if ((e = tern_bind(*s, ep)) != TERN_OK)
+            return fail(ep, e);
+        if ((e = tern_getopt_bytes(*s, TERN_OPT_LAST_ENDPOINT, bound, &len)) != TERN_OK)
+            return fail("TERN_OPT_LAST_ENDPOINT", e);
+        return 0;
+    }
     if ((e = tern_connect(*s, ep)) != TERN_OK)
         return fail(ep, e);
     /* Start once the handshake is done, whatever a send to no peer does;
-     * the clock only starts at the first message received anyway. */
+     * the clock only starts after the first message anyway. */
     for (int i = 0; i < 5000; i++) {
         int64_t peers = 0;
         if (tern_getopt_int(*s, TERN_OPT_PEERS, &peers) != TERN_OK || peers > 0)
@@ -101,20 +97,31 @@ static int trecv(void *h, void *buf, size_t cap, size_t *len)
     return e == TERN_OK || e == TERN_EMSGSIZE ? 0 : fail("tern_recv", e);
 }
 
+static int tdrops(void *h, uint64_t *n)
+{
+    tern_socket *s = h;
+    tern_sock_stats st;
+    tern_err e = tern_socket_stats(*s, &st);
+    if (e != TERN_OK)
+        return fail("tern_socket_stats", e);
+    *n = st.drops;
+    return 0;
+}
+
 static void tclose(void *h)
 {
     tern_socket *s = h;
-    /* The receiver already has every message: nothing left to flush. */
+    /* The peer already has every message: nothing left to flush. */
     tern_setopt_int(*s, TERN_OPT_LINGER, 0);
     tern_socket_close(*s);
     free(s);
 }
 
 static const struct bench_ops tern_ops = {
-    "tern", tctx_open, tctx_close, tpull_open, tpush_open, tsend, trecv, tclose,
+    "tern", tctx_open, tctx_close, topen, tsend, trecv, tdrops, tclose,
 };
 
 int main(int argc, char **argv)
 {
-    return bench_pushpull_main(&tern_ops, argc, argv);
+    return bench_main(&tern_ops, argc, argv);
 }

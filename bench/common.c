@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -24,7 +25,8 @@ static void usage(const char *prog)
 {
     fprintf(stderr,
             "usage: %s [--transport tcp|ipc|inproc] [--pattern P] [--size BYTES]\n"
-            "          [--count N] [--seconds S] [--hwm N] [--timeout S] [--json]\n"
+            "          [--count N] [--seconds S] [--hwm N] [--subs N] [--timeout S] [--json]\n"
+            "Patterns: pushpull, reqrep, pubsub; bench_raw: pingpong, stream.\n"
             "Prints one result line (key=value, or JSON with --json).\n",
             prog);
     exit(2);
@@ -48,6 +50,7 @@ void bench_opts_parse(struct bench_opts *o, int argc, char **argv, const char *p
     o->count = 1000000;
     o->seconds = 1.0;
     o->hwm = 1000;
+    o->subs = 1;
     o->timeout = 60;
     o->json = 0;
     for (int i = 1; i < argc; i++) {
@@ -72,6 +75,8 @@ void bench_opts_parse(struct bench_opts *o, int argc, char **argv, const char *p
             o->seconds = atof(v);
         else if (strcmp(a, "--hwm") == 0)
             o->hwm = (int)parse_u64(v, "hwm");
+        else if (strcmp(a, "--subs") == 0)
+            o->subs = (int)parse_u64(v, "subs");
         else if (strcmp(a, "--timeout") == 0)
             o->timeout = (int)parse_u64(v, "timeout");
         else
@@ -80,8 +85,8 @@ void bench_opts_parse(struct bench_opts *o, int argc, char **argv, const char *p
     if (strcmp(o->transport, "tcp") != 0 && strcmp(o->transport, "ipc") != 0 &&
         strcmp(o->transport, "inproc") != 0)
         bench_die("unknown transport %s", o->transport);
-    if (o->size == 0 || o->count < 1 || o->seconds <= 0)
-        bench_die("size, count and seconds must be positive");
+    if (o->size == 0 || o->count < 1 || o->seconds <= 0 || o->subs < 1)
+        bench_die("size, count, seconds and subs must be positive");
     /* A dead peer must show up as EPIPE and a message, not a silent kill. */
     signal(SIGPIPE, SIG_IGN);
 }
@@ -102,13 +107,21 @@ uint64_t bench_cpu_ns(void)
     return us * 1000u;
 }
 
-static void put_num(const char *key, double v, int json, int last)
+/* Counts print whole (%.0f): drops and losses must add up exactly. */
+static void put_val(const char *key, double v, int json, int last, int count)
 {
     if (v < 0)
         printf(json ? "\"%s\":null" : "%s=null", key);
+    else if (count)
+        printf(json ? "\"%s\":%.0f" : "%s=%.0f", key, v);
     else
         printf(json ? "\"%s\":%.6g" : "%s=%.6g", key, v);
     fputs(last ? (json ? "}\n" : "\n") : (json ? "," : " "), stdout);
+}
+
+static void put_num(const char *key, double v, int json, int last)
+{
+    put_val(key, v, json, last, 0);
 }
 
 uint64_t bench_peer_cpu_ns(int pid)
@@ -137,7 +150,12 @@ void bench_result_print(const struct bench_result *r)
     put_num("mb_per_s", r->has_bytes ? rate * (double)o->size / 1e6 : -1, js, 0);
     put_num("cpu_ns_per_msg", r->msgs ? r->cpu_ns / (double)r->msgs : -1, js, 0);
     put_num("p50_us", r->p50_us, js, 0);
-    put_num("p99_us", r->p99_us, js, 1);
+    put_num("p99_us", r->p99_us, js, 0);
+    int ps = strcmp(o->pattern, "pubsub") == 0;
+    put_val("subscribers", ps ? o->subs : -1, js, 0, 1);
+    put_num("delivery", ps ? r->delivery : -1, js, 0);
+    put_val("drops", ps ? r->drops : -1, js, 0, 1);
+    put_val("lost", ps ? r->lost : -1, js, 1, 1);
     fflush(stdout);
 }
 
@@ -145,6 +163,14 @@ void bench_set_peer(int pid)
 {
     peer_pid = pid;
     peer_is_parent = pid == getppid();
+}
+
+void bench_child_of(int parent)
+{
+    bench_set_peer(parent);
+    /* The parent may have died before the request took effect. */
+    if (prctl(PR_SET_PDEATHSIG, SIGKILL) != 0 || getppid() != parent)
+        bench_die("parent process gone");
 }
 
 void bench_die(const char *fmt, ...)
@@ -223,9 +249,55 @@ void bench_tmpdir_make(char *dir, size_t cap)
 void bench_tmpdir_remove(const char *dir)
 {
     char path[BENCH_EP_MAX];
-    snprintf(path, sizeof path, "%s/s.ipc", dir);
-    unlink(path);
+    if ((size_t)snprintf(path, sizeof path, "%s/s.ipc", dir) < sizeof path)
+        unlink(path);
     rmdir(dir);
+}
+
+void bench_endpoint_make(const char *transport, char *ep, char *dir, size_t cap)
+{
+    dir[0] = '\0';
+    if (strcmp(transport, "tcp") == 0) {
+        snprintf(ep, cap, "tcp://127.0.0.1:0");
+        return;
+    }
+    bench_tmpdir_make(dir, cap);
+    if ((size_t)snprintf(ep, cap, "ipc://%s/s.ipc", dir) >= cap)
+        bench_die("TMPDIR too long");
+}
+
+void bench_endpoint_send(int fd, const char *ep)
+{
+    uint32_t n = (uint32_t)strlen(ep);
+    bench_write_all(fd, &n, sizeof n);
+    bench_write_all(fd, ep, n);
+}
+
+void bench_endpoint_recv(int fd, char *ep, size_t cap)
+{
+    uint32_t n;
+    bench_read_all(fd, &n, sizeof n);
+    if (n >= cap)
+        bench_die("endpoint too long");
+    bench_read_all(fd, ep, n);
+    ep[n] = '\0';
+}
+
+static int cmp_u64(const void *a, const void *b)
+{
+    uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+    return x < y ? -1 : x > y;
+}
+
+void bench_sort_ns(uint64_t *ns, uint64_t n)
+{
+    qsort(ns, n, sizeof *ns, cmp_u64);
+}
+
+double bench_pct_us(const uint64_t *sorted, uint64_t n, double p)
+{
+    uint64_t i = (uint64_t)(p * (double)(n - 1) + 0.5);
+    return (double)sorted[i] / 1e3;
 }
 
 /* ---- PUSH/PULL throughput ---------------------------------------------- */
@@ -257,7 +329,7 @@ static void sender_run(struct sender *s)
     if (buf == NULL)
         bench_die("out of memory");
     memset(buf, 0xa5, size);
-    if (ops->push_open(&h, s->ep, s->o->hwm) != 0)
+    if (ops->open(&h, BENCH_PUSH, s->ep, s->o->hwm, NULL, 0) != 0)
         bench_die("%s: cannot connect to %s", ops->system, s->ep);
     for (uint64_t n = 0; n < s->o->count; n++) {
         if ((n & 63) == 0 && s->stop && atomic_load_explicit(s->stop, memory_order_relaxed))
@@ -362,15 +434,10 @@ static void print_window(const struct bench_ops *ops, const struct bench_opts *o
 
 static int run_forked(const struct bench_ops *ops, const struct bench_opts *o)
 {
-    char dir[BENCH_EP_MAX] = "", ep[BENCH_EP_MAX], bound[BENCH_EP_MAX];
+    char dir[BENCH_EP_MAX], ep[BENCH_EP_MAX], bound[BENCH_EP_MAX];
     int ep_pipe[2], done_pipe[2];
 
-    if (strcmp(o->transport, "tcp") == 0) {
-        snprintf(ep, sizeof ep, "tcp://127.0.0.1:0");
-    } else {
-        bench_tmpdir_make(dir, sizeof dir);
-        snprintf(ep, sizeof ep, "ipc://%s/s.ipc", dir);
-    }
+    bench_endpoint_make(o->transport, ep, dir, sizeof ep);
     if (pipe(ep_pipe) || pipe(done_pipe))
         bench_die("pipe: %s", strerror(errno));
     /* Fork before any library state exists: none of them survive fork. */
@@ -379,14 +446,9 @@ static int run_forked(const struct bench_ops *ops, const struct bench_opts *o)
     if (pid < 0)
         bench_die("fork: %s", strerror(errno));
     if (pid == 0) {
-        uint32_t n;
         bench_set_peer((int)getppid());
         bench_arm_timeout(o->timeout);
-        bench_read_all(ep_pipe[0], &n, sizeof n);
-        if (n >= sizeof bound)
-            bench_die("endpoint too long");
-        bench_read_all(ep_pipe[0], bound, n);
-        bound[n] = '\0';
+        bench_endpoint_recv(ep_pipe[0], bound, sizeof bound);
         if (ops->ctx_open() != 0)
             bench_die("%s: sender setup failed", ops->system);
         struct sender s = {ops, o, bound, done_pipe[0], NULL};
@@ -397,11 +459,9 @@ static int run_forked(const struct bench_ops *ops, const struct bench_opts *o)
     bench_set_peer((int)pid);
     bench_arm_timeout(o->timeout);
     void *h;
-    if (ops->ctx_open() != 0 || ops->pull_open(&h, ep, o->hwm, bound, sizeof bound) != 0)
+    if (ops->ctx_open() != 0 || ops->open(&h, BENCH_PULL, ep, o->hwm, bound, sizeof bound) != 0)
         bench_die("%s: receiver setup failed", ops->system);
-    uint32_t n = (uint32_t)strlen(bound);
-    bench_write_all(ep_pipe[1], &n, sizeof n);
-    bench_write_all(ep_pipe[1], bound, n);
+    bench_endpoint_send(ep_pipe[1], bound);
 
     struct window w;
     receive_window(ops, h, o, (int)pid, &w);
@@ -437,7 +497,7 @@ static int run_threads(const struct bench_ops *ops, const struct bench_opts *o)
     snprintf(ep, sizeof ep, "inproc://tern-bench-%d", (int)getpid());
     if (pipe(done_pipe))
         bench_die("pipe: %s", strerror(errno));
-    if (ops->ctx_open() != 0 || ops->pull_open(&h, ep, o->hwm, bound, sizeof bound) != 0)
+    if (ops->ctx_open() != 0 || ops->open(&h, BENCH_PULL, ep, o->hwm, bound, sizeof bound) != 0)
         bench_die("%s: receiver setup failed", ops->system);
 
     struct sender s = {ops, o, bound, done_pipe[0], &stop};
@@ -466,12 +526,16 @@ static int run_threads(const struct bench_ops *ops, const struct bench_opts *o)
     return 0;
 }
 
-int bench_pushpull_main(const struct bench_ops *ops, int argc, char **argv)
+int bench_main(const struct bench_ops *ops, int argc, char **argv)
 {
     struct bench_opts o;
     bench_opts_parse(&o, argc, argv, argv[0]);
+    if (strcmp(o.pattern, "reqrep") == 0)
+        return bench_reqrep_run(ops, &o);
+    if (strcmp(o.pattern, "pubsub") == 0)
+        return bench_pubsub_run(ops, &o);
     if (strcmp(o.pattern, "pushpull") != 0)
-        bench_die("%s: only --pattern pushpull", ops->system);
+        bench_die("%s: --pattern pushpull, reqrep or pubsub", ops->system);
     if (strcmp(o.transport, "inproc") == 0)
         return run_threads(ops, &o);
     return run_forked(ops, &o);
