@@ -10,22 +10,25 @@
 
 #define BIT(t) (1u << (t))
 
+/* Gives p a made-up routing id no other pipe has. */
 static void make_rid(tn_sock *s, tn_pipe *p)
 {
     if (s->next_rid == 0)
         s->next_rid = (uint32_t)tern_clock_ns() | 1;
-    p->rid[0] = 0;
-    tn_put_be32(p->rid + 1, s->next_rid++);
-    p->rid_len = 5;
+    uint8_t rid[5] = {0};
+    tn_pipe *other;
+    do {
+        tn_put_be32(rid + 1, s->next_rid++);
+        other = tn_sock_find_rid(s, rid, sizeof(rid));
+    } while (other != NULL && other != p);
+    memcpy(p->rid, rid, sizeof(rid));
+    p->rid_len = sizeof(rid);
 }
 
 static tern_err router_attach(tn_sock *s, tn_pipe *p)
 {
     if (p->rid_len == 0) {
-        /* Made-up ids start with a zero byte, which peers may not use. */
-        do
-            make_rid(s, p);
-        while (tn_sock_find_rid(s, p->rid, p->rid_len) != NULL);
+        make_rid(s, p);
         return TERN_OK;
     }
     tn_pipe *old = tn_sock_find_rid(s, p->rid, p->rid_len);
@@ -38,9 +41,7 @@ static tern_err router_attach(tn_sock *s, tn_pipe *p)
     }
     /* The newcomer takes the name; the old connection stays, unaddressable
      * by it, until it goes away. */
-    do
-        make_rid(s, old);
-    while (tn_sock_find_rid(s, old->rid, old->rid_len) != NULL);
+    make_rid(s, old);
     tn_trace(TERN_TRACE_MSG, "socket %u (ROUTER): %s takes over a routing id from %s", s->id,
              p->peer, old->peer);
     return TERN_OK;
