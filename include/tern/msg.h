@@ -225,7 +225,7 @@ TERN_API tern_err tern_socket_stats(tern_socket sock, tern_sock_stats *stats);
 
 /* One attached peer. */
 typedef struct tern_peer_stats {
-    char address[96]; /* tcp/ipc: the remote address; inproc: the endpoint */
+    char address[96]; /* tcp: the remote address; ipc: "pid N uid N"; inproc: the endpoint */
     int type;         /* the peer's socket type */
     uint8_t routing_id[255];
     size_t routing_id_len;
@@ -251,7 +251,10 @@ enum {
     TERN_EV_CLOSED = 1 << 7,           /* a bind or connect stopped */
     TERN_EV_ALL = 0xff,
 };
-/* Starts publishing the socket's events in the mask on a PAIR socket bound
+/* Events concern tcp and ipc connections; an inproc link reports only
+ * HANDSHAKE_OK when it forms and HANDSHAKE_FAILED when the types cannot
+ * talk (a connect made before the bind learns it no other way).
+ * Starts publishing the socket's events in the mask on a PAIR socket bound
  * at endpoint ("inproc://name" of the socket's context): connect a PAIR
  * there and receive messages that tern_event_decode understands. Events are
  * sent without waiting; the ones the monitor has no room for are counted

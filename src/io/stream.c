@@ -102,6 +102,12 @@ void tn_stream_peer_name(int fd, char *out, size_t cap)
         inet_ntop(AF_INET6, &in6->sin6_addr, host, sizeof(host));
         snprintf(out, cap, "[%s]:%u", host, ntohs(in6->sin6_port));
     } else if (ss.ss_family == AF_UNIX) {
-        snprintf(out, cap, "unix peer fd %d", fd);
+        /* Unix peers are unnamed: the process behind it says more. */
+        struct ucred cred;
+        socklen_t clen = sizeof(cred);
+        if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &clen) == 0)
+            snprintf(out, cap, "pid %d uid %u", (int)cred.pid, (unsigned)cred.uid);
+        else
+            snprintf(out, cap, "unix peer (fd %d)", fd);
     }
 }

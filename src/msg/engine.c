@@ -76,6 +76,9 @@ struct tn_engine {
     int direct; /* application threads may write to the fd themselves */
     tn_task flush_task;
     uint32_t hwm_out;
+    tn_task kick_task;
+    _Atomic int kicked;
+    const char *kick_why;
 
     tn_timer handshake_timer;
     tn_timer hb_timer;
@@ -306,6 +309,23 @@ static tern_err pipe_subscribe(tn_pipe *p, int on, const uint8_t *topic, size_t 
     return err;
 }
 
+static void kick_task(void *arg)
+{
+    tn_engine *e = arg;
+    tn_engine_kill(e, e->kick_why);
+}
+
+static void pipe_disconnect(tn_pipe *p, const char *why)
+{
+    tn_engine *e = (tn_engine *)p;
+    /* The socket's ref keeps e alive until this task has run: the free
+     * task is posted after it. */
+    if (!atomic_exchange(&e->kicked, 1)) {
+        e->kick_why = why;
+        tn_loop_post(e->loop, &e->kick_task);
+    }
+}
+
 static const tn_pipe_ops engine_pipe_ops = {
     .writable = pipe_writable,
     .write = pipe_write,
@@ -315,6 +335,7 @@ static const tn_pipe_ops engine_pipe_ops = {
     .recycle = pipe_recycle,
     .release = pipe_release,
     .subscribe = pipe_subscribe,
+    .disconnect = pipe_disconnect,
 };
 
 /* ---- writing ----------------------------------------------------------- */
@@ -871,6 +892,7 @@ tern_err tn_engine_start(tn_sock *s, int fd, tn_ep *ep, const char *endpoint, in
     e->last_recv = tern_clock_ns();
     e->flush_task = (tn_task){.fn = flush_task, .arg = e};
     e->resume_task = (tn_task){.fn = resume_task, .arg = e};
+    e->kick_task = (tn_task){.fn = kick_task, .arg = e};
     e->free_task = (tn_task){.fn = engine_free, .arg = e};
     e->handshake_timer = (tn_timer){.fn = handshake_timer_fn, .arg = e};
     e->hb_timer = (tn_timer){.fn = hb_timer_fn, .arg = e};

@@ -137,6 +137,16 @@ static tern_err half_subscribe(tn_pipe *p, int on, const uint8_t *topic, size_t 
     return err;
 }
 
+static void half_disconnect(tn_pipe *p, const char *why)
+{
+    inproc_half *h = (inproc_half *)p;
+    inproc_half *o = other(h);
+    tn_trace(TERN_TRACE_MSG, "%s: link ended: %s", p->peer, why);
+    atomic_store(&h->pipe.dead, 1);
+    atomic_store(&o->pipe.dead, 1);
+    wake_peer(o);
+}
+
 static const tn_pipe_ops half_ops = {
     .writable = half_writable,
     .write = half_write,
@@ -146,13 +156,20 @@ static const tn_pipe_ops half_ops = {
     .recycle = half_recycle,
     .release = half_release,
     .subscribe = half_subscribe,
+    .disconnect = half_disconnect,
 };
 
 /* Links connector c to binder b. Called with ctx->inproc_lock held. */
 static tern_err link_pair(tn_sock *c, tn_sock *b, const char *name)
 {
+    char ep[TN_ENDPOINT_MAX];
+    snprintf(ep, sizeof(ep), "inproc://%s", name);
     if (!(c->pat->peers & (1u << b->pat->type))) {
-        tn_trace(TERN_TRACE_MSG, "inproc://%s: %s cannot talk to %s", name, c->pat->name, b->pat->name);
+        char why[64];
+        snprintf(why, sizeof(why), "%s cannot talk to %s", c->pat->name, b->pat->name);
+        tn_trace(TERN_TRACE_MSG, "%s: %s", ep, why);
+        tn_sock_event(c, TERN_EV_HANDSHAKE_FAILED, 0, ep, ep, why);
+        tn_sock_event(b, TERN_EV_HANDSHAKE_FAILED, 0, ep, ep, why);
         return TERN_EINCOMPAT;
     }
     inproc_pair *pair = calloc(1, sizeof(*pair));
@@ -216,8 +233,10 @@ static tern_err link_pair(tn_sock *c, tn_sock *b, const char *name)
     if (err == TERN_OK) {
         atomic_store(&pair->ready, 1);
         /* A sender may already wait for this very link. */
-        for (int i = 0; i < 2; i++)
+        for (int i = 0; i < 2; i++) {
             tn_sock_notify(socks[i]);
+            tn_sock_event(socks[i], TERN_EV_HANDSHAKE_OK, 0, ep, ep, NULL);
+        }
     } else {
         /* Whoever attached keeps a dead pipe it will drop; free the rest. */
         attached--;

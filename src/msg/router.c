@@ -39,11 +39,12 @@ static tern_err router_attach(tn_sock *s, tn_pipe *p)
                  p->peer);
         return TERN_EEXIST;
     }
-    /* The newcomer takes the name; the old connection stays, unaddressable
-     * by it, until it goes away. */
+    /* The newcomer takes the name; the old connection is renamed, so
+     * nothing more goes to it, and closed (what it sent stays readable). */
     make_rid(s, old);
     tn_trace(TERN_TRACE_MSG, "socket %u (ROUTER): %s takes over a routing id from %s", s->id,
              p->peer, old->peer);
+    old->ops->disconnect(old, "routing id taken over by a new connection");
     return TERN_OK;
 }
 

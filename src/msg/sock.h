@@ -76,6 +76,9 @@ typedef struct tn_pipe_ops {
      * Never waits: subscriptions are not held back by the high-water mark.
      * Called under s->lock. */
     tern_err (*subscribe)(tn_pipe *p, int on, const uint8_t *topic, size_t len);
+    /* Ends the connection from the socket's side (ROUTER handover); what
+     * was received stays readable. Called under s->lock. */
+    void (*disconnect)(tn_pipe *p, const char *why);
 } tn_pipe_ops;
 
 struct tn_pipe {

@@ -313,7 +313,7 @@ tn_pipe *tn_sock_find_rid(tn_sock *s, const uint8_t *rid, size_t len)
 {
     for (size_t i = 0; i < s->npipes; i++) {
         tn_pipe *p = s->pipes[i];
-        if (p->rid_len == len && !atomic_load(&p->dead) && memcmp(p->rid, rid, len) == 0)
+        if (p->rid_len == len && !atomic_load(&p->dead) && (len == 0 || memcmp(p->rid, rid, len) == 0))
             return p;
     }
     return NULL;

@@ -79,7 +79,7 @@ static sub_entry *find(const tn_subs *s, uint64_t h, const uint8_t *t, size_t le
         sub_entry *e = &s->slots[i];
         if (e->topic == NULL)
             return NULL;
-        if (e->topic != TOMB && e->hash == h && e->len == len && memcmp(e->topic, t, len) == 0)
+        if (e->topic != TOMB && e->hash == h && e->len == len && (len == 0 || memcmp(e->topic, t, len) == 0))
             return e;
     }
 }

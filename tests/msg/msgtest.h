@@ -611,4 +611,311 @@ static inline bool mt_wait_peers_try(tern_socket s, int64_t want, int64_t timeou
     }
 }
 
+/* ---- transports as test state ----------------------------------------- */
+
+/* A pointer to a constant holding transport tr, for a CMUnitTest's
+ * initial_state; mt_tr_of reads it back. */
+static inline void *mt_tr_arg(int tr)
+{
+    static const int trs[] = {MT_TCP, MT_TCP6, MT_IPC, MT_IPC_ABSTRACT, MT_INPROC};
+    return (void *)&trs[tr];
+}
+
+static inline int mt_tr_of(void **state)
+{
+    return *(const int *)*state;
+}
+
+static inline bool mt_tr_is_stream(int tr)
+{
+    return tr != MT_INPROC;
+}
+
+/* fn over tcp, ipc (path) and inproc, as "fn_tcp", "fn_ipc", "fn_inproc". */
+#define MT_PER_TRANSPORT(fn)                                                                       \
+    {#fn "_tcp", fn, NULL, NULL, mt_tr_arg(MT_TCP)},                                               \
+        {#fn "_ipc", fn, NULL, NULL, mt_tr_arg(MT_IPC)},                                           \
+    {                                                                                              \
+#fn "_inproc", fn, NULL, NULL, mt_tr_arg(MT_INPROC)                                        \
+    }
+
+/* ---- waiting for a condition ------------------------------------------ */
+
+/* Polls cond every 2 ms until it holds; fails with the message after
+ * timeout_ms. The condition is re-evaluated, so it may call the API. */
+#define MT_WAIT_FOR(cond, timeout_ms, ...)                                                         \
+    do {                                                                                           \
+        int64_t mt_deadline_ = mt_now_ms() + (timeout_ms);                                         \
+        while (!(cond)) {                                                                          \
+            if (mt_now_ms() > mt_deadline_)                                                        \
+                fail_msg(__VA_ARGS__);                                                             \
+            mt_sleep_ms(2);                                                                        \
+        }                                                                                          \
+    } while (0)
+
+/* Binds ep again after its previous owner closed, retrying briefly while
+ * the old listener's teardown finishes. */
+static inline void mt_bind_retry(tern_socket s, const char *ep)
+{
+    int64_t deadline = mt_now_ms() + 5000;
+    tern_err e;
+    while ((e = tern_bind(s, ep)) == TERN_EADDRINUSE && mt_now_ms() < deadline)
+        mt_sleep_ms(20);
+    if (e != TERN_OK)
+        fail_msg("binding %s again: %s", ep, tern_errname(e));
+}
+
+/* ---- counters --------------------------------------------------------- */
+
+static inline tern_sock_stats mt_stats(tern_socket s)
+{
+    tern_sock_stats st;
+    memset(&st, 0, sizeof st);
+    check_ok(tern_socket_stats(s, &st));
+    return st;
+}
+
+/* Fills up to cap peers; returns how many the socket has. */
+static inline size_t mt_peers(tern_socket s, tern_peer_stats *peers, size_t cap)
+{
+    size_t n = 0;
+    check_ok(tern_socket_peers(s, peers, cap, &n));
+    return n;
+}
+
+/* The peer of s whose routing id is id (NUL-terminated), or false. */
+static inline bool mt_peer_by_id(tern_socket s, const char *id, tern_peer_stats *out)
+{
+    tern_peer_stats ps[64];
+    size_t n = mt_peers(s, ps, 64);
+    if (n > 64)
+        n = 64;
+    for (size_t i = 0; i < n; i++) {
+        if (ps[i].routing_id_len == strlen(id) && memcmp(ps[i].routing_id, id, strlen(id)) == 0) {
+            *out = ps[i];
+            return true;
+        }
+    }
+    return false;
+}
+
+/* PUB, XPUB: the sum of the subscriptions of every attached peer. */
+static inline int mt_peer_subs_total(tern_socket s)
+{
+    tern_peer_stats ps[64];
+    size_t n = mt_peers(s, ps, 64);
+    int sum = 0;
+    for (size_t i = 0; i < n && i < 64; i++)
+        sum += ps[i].subscriptions;
+    return sum;
+}
+
+/* Waits until the peers of publisher s hold exactly want subscriptions
+ * in all: they reached the publisher, so filtering will apply them. */
+static inline void mt_wait_subs(tern_socket s, int want)
+{
+    int64_t deadline = mt_now_ms() + MT_IO_TIMEOUT_MS;
+    int have;
+    while ((have = mt_peer_subs_total(s)) != want) {
+        if (mt_now_ms() > deadline)
+            fail_msg("the publisher's peers hold %d subscriptions after %d ms, want %d", have,
+                     MT_IO_TIMEOUT_MS, want);
+        mt_sleep_ms(2);
+    }
+}
+
+/* ---- messages of literal parts ---------------------------------------- */
+
+/* Makes "(const char *const[]){...}" lists and their length. */
+#define MT_STRS(...) ((const char *const[]){__VA_ARGS__})
+#define MT_NSTRS(...) (sizeof(MT_STRS(__VA_ARGS__)) / sizeof(const char *))
+
+/* A message whose parts are the given strings (without their NULs);
+ * NULL on failure. Safe on any thread. */
+static inline tern_msg *mt_msg_strs_try(size_t n, const char *const *parts)
+{
+    tern_msg *m = NULL;
+    if (tern_msg_new(&m) != TERN_OK)
+        return NULL;
+    for (size_t i = 0; i < n; i++) {
+        if (tern_msg_append(m, parts[i], strlen(parts[i])) != TERN_OK) {
+            tern_msg_free(m);
+            return NULL;
+        }
+    }
+    return m;
+}
+
+static inline tern_err mt_send_strs_try(tern_socket s, int flags, size_t n,
+                                        const char *const *parts)
+{
+    tern_msg *m = mt_msg_strs_try(n, parts);
+    if (m == NULL)
+        return TERN_ENOMEM;
+    tern_err e = tern_msg_send(s, m, flags);
+    if (e != TERN_OK)
+        tern_msg_free(m);
+    return e;
+}
+
+/* True if part i of m holds exactly len bytes equal to data. */
+static inline bool mt_part_is(const tern_msg *m, size_t i, const void *data, size_t len)
+{
+    if (i >= tern_msg_parts(m) || tern_msg_size(m, i) != len)
+        return false;
+    return len == 0 || memcmp(tern_msg_data(m, i), data, len) == 0;
+}
+
+/* Writes m's parts to out as ["a"]["\x00..."] (for failure messages). */
+static inline const char *mt_msg_describe(const tern_msg *m, char *out, size_t cap)
+{
+    size_t o = 0;
+    out[0] = '\0';
+    for (size_t i = 0; m && i < tern_msg_parts(m) && o + 8 < cap; i++) {
+        const uint8_t *d = tern_msg_data(m, i);
+        size_t n = tern_msg_size(m, i);
+        o += (size_t)snprintf(out + o, cap - o, "[");
+        for (size_t k = 0; k < n && o + 8 < cap; k++) {
+            if (k == 40) {
+                o += (size_t)snprintf(out + o, cap - o, "...(%zu)", n);
+                break;
+            }
+            if (d[k] >= 0x20 && d[k] < 0x7f && d[k] != '\\')
+                out[o++] = (char)d[k];
+            else
+                o += (size_t)snprintf(out + o, cap - o, "\\x%02x", d[k]);
+        }
+        if (o + 2 < cap)
+            o += (size_t)snprintf(out + o, cap - o, "]");
+    }
+    if (o < cap)
+        out[o] = '\0';
+    return out;
+}
+
+/* True if m's parts are exactly the n strings. Safe on any thread. */
+static inline bool mt_msg_is_strs(const tern_msg *m, size_t n, const char *const *parts)
+{
+    if (tern_msg_parts(m) != n)
+        return false;
+    for (size_t i = 0; i < n; i++)
+        if (!mt_part_is(m, i, parts[i], strlen(parts[i])))
+            return false;
+    return true;
+}
+
+static inline void mt_send_strs(tern_socket s, size_t n, const char *const *parts)
+{
+    tern_err e = mt_send_strs_try(s, 0, n, parts);
+    if (e != TERN_OK)
+        fail_msg("sending a %zu-part message (\"%s\"...) failed: %s", n, n ? parts[0] : "",
+                 tern_errname(e));
+}
+
+/* Receives one message, failing the test on error. */
+static inline tern_msg *mt_recv_msg(tern_socket s)
+{
+    tern_msg *m = NULL;
+    tern_err e = tern_msg_recv(s, &m, 0);
+    if (e != TERN_OK)
+        fail_msg("tern_msg_recv failed: %s (%s)", tern_errname(e), tern_strerror(e));
+    return m;
+}
+
+/* Receives one message and checks that its parts are exactly the strings. */
+static inline void mt_recv_strs(tern_socket s, size_t n, const char *const *parts)
+{
+    tern_msg *m = mt_recv_msg(s);
+    if (!mt_msg_is_strs(m, n, parts)) {
+        char got[512], want[512];
+        tern_msg *w = mt_msg_strs_try(n, parts);
+        mt_msg_describe(m, got, sizeof got);
+        mt_msg_describe(w, want, sizeof want);
+        tern_msg_free(w);
+        tern_msg_free(m);
+        fail_msg("received %s, expected %s", got, want);
+    }
+    tern_msg_free(m);
+}
+
+#define MT_SEND(s, ...) mt_send_strs((s), MT_NSTRS(__VA_ARGS__), MT_STRS(__VA_ARGS__))
+#define MT_RECV(s, ...) mt_recv_strs((s), MT_NSTRS(__VA_ARGS__), MT_STRS(__VA_ARGS__))
+
+/* Asserts that nothing arrives on s within ms (restores RCVTIMEO). */
+static inline void mt_expect_silence(tern_socket s, int64_t ms)
+{
+    int64_t old = mt_getopt(s, TERN_OPT_RCVTIMEO);
+    mt_setopt(s, TERN_OPT_RCVTIMEO, ms);
+    tern_msg *m = NULL;
+    tern_err e = tern_msg_recv(s, &m, 0);
+    mt_setopt(s, TERN_OPT_RCVTIMEO, old);
+    if (e == TERN_OK) {
+        char got[512];
+        mt_msg_describe(m, got, sizeof got);
+        tern_msg_free(m);
+        fail_msg("expected nothing, received %s", got);
+    }
+    if (e != TERN_ETIMEDOUT && e != TERN_EAGAIN)
+        fail_msg("expected a receive timeout, got %s", tern_errname(e));
+}
+
+/* ---- monitor ---------------------------------------------------------- */
+
+/* Starts monitoring s (events mask) and returns a PAIR connected to the
+ * monitor, ready to receive events. */
+static inline tern_socket mt_monitor_open(tern_ctx *ctx, tern_socket s, int events)
+{
+    char ep[MT_EP_MAX];
+    mt_endpoint(MT_INPROC, false, ep, sizeof ep);
+    check_ok(tern_monitor(s, ep, events));
+    tern_socket pair = mt_open(ctx, TERN_PAIR);
+    mt_connect(pair, ep);
+    mt_wait_peers(pair, 1);
+    return pair;
+}
+
+/* Receives the next event (TERN_ETIMEDOUT after timeout_ms). */
+static inline tern_err mt_monitor_next(tern_socket mon, int64_t timeout_ms, tern_event *ev)
+{
+    int64_t old = mt_getopt(mon, TERN_OPT_RCVTIMEO);
+    mt_setopt(mon, TERN_OPT_RCVTIMEO, timeout_ms);
+    tern_msg *m = NULL;
+    tern_err e = tern_msg_recv(mon, &m, 0);
+    mt_setopt(mon, TERN_OPT_RCVTIMEO, old);
+    if (e != TERN_OK)
+        return e;
+    e = tern_event_decode(m, ev);
+    tern_msg_free(m);
+    return e;
+}
+
+/* Skips events until one of type event arrives; fails (listing what was
+ * seen) if none does within timeout_ms. */
+static inline void mt_monitor_expect(tern_socket mon, int event, int64_t timeout_ms,
+                                     tern_event *out)
+{
+    int64_t deadline = mt_now_ms() + timeout_ms;
+    char seen[1024] = "";
+    size_t o = 0;
+    for (;;) {
+        int64_t left = deadline - mt_now_ms();
+        tern_event ev;
+        memset(&ev, 0, sizeof ev);
+        tern_err e = mt_monitor_next(mon, left > 0 ? left : 0, &ev);
+        if (e == TERN_ETIMEDOUT || e == TERN_EAGAIN)
+            fail_msg("no %s event within %lld ms; seen: %s", tern_event_name(event),
+                     (long long)timeout_ms, o ? seen : "nothing");
+        if (e != TERN_OK)
+            fail_msg("receiving a monitor event: %s", tern_errname(e));
+        if (ev.event == event) {
+            if (out)
+                *out = ev;
+            return;
+        }
+        if (o + 40 < sizeof seen)
+            o += (size_t)snprintf(seen + o, sizeof seen - o, "%s%s", o ? ", " : "",
+                                  tern_event_name(ev.event));
+    }
+}
+
 #endif
