@@ -3,7 +3,8 @@
  * A subscriber tells each publisher what it wants (SUBSCRIBE/CANCEL
  * commands to ZMTP 3.1 peers, "\x01topic"/"\x00topic" messages to 3.0
  * ones; inproc applies them directly) and again to every new publisher.
- * The publisher keeps one set per subscriber and sends a message only to
+ * The publisher keeps one set per subscriber (a set: subscribers count
+ * their own subscriptions and cancel on the last) and sends a message only to
  * the subscribers whose set matches its first part. A subscriber at its
  * high-water mark misses the message, counted against it and in total,
  * unless the publisher is lossless, in which case the send waits. */
@@ -157,6 +158,10 @@ static tern_err pub_peer_sub(tn_sock *s, tn_pipe *p, int on, const uint8_t *topi
         changed = tn_subs_add(p->subs, topic, len);
         if (changed < 0)
             return TERN_ENOMEM;
+        /* A peer's subscriptions are a set, as libzmq keeps them: the
+         * subscriber counts its own, and cancels only on its last. */
+        if (changed == 0)
+            tn_subs_remove(p->subs, topic, len);
     } else {
         changed = p->subs ? tn_subs_remove(p->subs, topic, len) : -1;
         if (changed < 0)
@@ -257,8 +262,10 @@ tern_err tn_sock_subscribe(tn_sock *s, int on, const uint8_t *topic, size_t len)
     int changed = on ? tn_subs_add(s->ps.subs, topic, len) : tn_subs_remove(s->ps.subs, topic, len);
     if (changed < 0)
         return on ? TERN_ENOMEM : TERN_ENOENT;
-    if (changed == 0)
-        return TERN_OK; /* counted; the publishers already know */
+    /* Every subscribe goes up (a verbose XPUB upstream sees each, as with
+     * libzmq); a cancel only when the last count went. */
+    if (!on && changed == 0)
+        return TERN_OK;
     for (size_t i = 0; i < s->npipes; i++) {
         tn_pipe *p = s->pipes[i];
         if (live(p) && p->ops->subscribe(p, on, topic, len) != TERN_OK)
