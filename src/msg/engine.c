@@ -682,7 +682,7 @@ static int pause_reading(tn_engine *e)
 static void decode_failed(tn_engine *e, tern_err err)
 {
     char why[160];
-    if (err == TERN_EMSGSIZE)
+    if (err == TERN_EMSGSIZE && e->why == NULL)
         snprintf(why, sizeof(why), "frame of %llu bytes exceeds the maximum message size (%llu)",
                  (unsigned long long)e->dec.size, (unsigned long long)e->dec.max_msg);
     else

@@ -55,6 +55,14 @@ static tern_err req_send(tn_sock *s, tern_msg *m)
     tn_pipe *p = tn_sock_next_writable(s);
     if (p == NULL)
         return TERN_EAGAIN;
+    /* Whatever is queued now answers no request of ours (a duplicate, or
+     * the reply to one abandoned): it must not pass for the next reply. */
+    tern_msg *stale;
+    tn_pipe *from;
+    while ((from = tn_sock_pop(s, &stale)) != NULL) {
+        tn_sock_drop(s, from, "stale reply discarded by a new request");
+        tern_msg_free(stale);
+    }
     tern_msg *copy = NULL;
     if (s->opt.req_resend_ivl > 0 && tern_msg_dup(m, &copy) != TERN_OK)
         return TERN_ENOMEM;

@@ -301,4 +301,308 @@ static inline void zt_bulk(tern_socket t, void *z, bool tern_sends, uint64_t cou
            tern_sends ? "tern -> libzmq" : "libzmq -> tern", (long long)(mt_now_ms() - t0));
 }
 
+/* ---- messages as lists of parts ---------------------------------------- */
+
+/* One part of an expected or sent message. */
+struct zt_part {
+    const void *data;
+    size_t len;
+};
+
+/* A part holding a string literal (without its NUL). */
+#define ZT_S(lit) ((struct zt_part){(lit), sizeof(lit) - 1})
+#define ZT_NPARTS(arr) (sizeof(arr) / sizeof((arr)[0]))
+
+/* Sends parts as one libzmq message; 0 or -1 (safe on any thread). */
+static inline int zt_sendv_try(void *z, size_t n, const struct zt_part *parts)
+{
+    for (size_t i = 0; i < n; i++) {
+        int rc = zmq_send(z, parts[i].data, parts[i].len, i + 1 < n ? ZMQ_SNDMORE : 0);
+        if (rc < 0 || (size_t)rc != parts[i].len)
+            return -1;
+    }
+    return 0;
+}
+
+static inline void zt_sendv(void *z, size_t n, const struct zt_part *parts)
+{
+    zt_check(zt_sendv_try(z, n, parts), "zmq_send (parts)");
+}
+
+static inline void zt_send_str(void *z, const char *s)
+{
+    struct zt_part p = {s, strlen(s)};
+    zt_sendv(z, 1, &p);
+}
+
+/* A whole message received from a libzmq socket. */
+#define ZT_MAX_PARTS 64
+struct zt_msg {
+    size_t n;
+    size_t len[ZT_MAX_PARTS];
+    uint8_t *data[ZT_MAX_PARTS];
+};
+
+static inline void zt_msg_clear(struct zt_msg *m)
+{
+    for (size_t i = 0; i < m->n && i < ZT_MAX_PARTS; i++)
+        free(m->data[i]);
+    m->n = 0;
+}
+
+/* Receives one whole message (every part copied); 0, or -1 with errno
+ * from libzmq (then m is empty). Safe on any thread. */
+static inline int zt_recv_msg_try(void *z, struct zt_msg *m, int flags)
+{
+    m->n = 0;
+    for (;;) {
+        zmq_msg_t part;
+        zmq_msg_init(&part);
+        if (zmq_msg_recv(&part, z, m->n == 0 ? flags : 0) < 0) {
+            int err = zmq_errno();
+            zmq_msg_close(&part);
+            zt_msg_clear(m);
+            errno = err;
+            return -1;
+        }
+        int more = zmq_msg_more(&part);
+        if (m->n < ZT_MAX_PARTS) {
+            size_t len = zmq_msg_size(&part);
+            m->data[m->n] = malloc(len ? len : 1);
+            if (m->data[m->n] == NULL) {
+                zmq_msg_close(&part);
+                zt_msg_clear(m);
+                errno = ENOMEM;
+                return -1;
+            }
+            memcpy(m->data[m->n], zmq_msg_data(&part), len);
+            m->len[m->n] = len;
+            m->n++;
+        }
+        zmq_msg_close(&part);
+        if (!more)
+            return 0;
+    }
+}
+
+static inline void zt_recv_msg(void *z, struct zt_msg *m)
+{
+    if (zt_recv_msg_try(z, m, 0) != 0)
+        fail_msg("libzmq receive failed: %s", zmq_strerror(errno));
+}
+
+/* Prints up to 40 bytes of data into out, non-printable bytes as \xNN. */
+static inline const char *zt_esc(char *out, size_t cap, const void *data, size_t len)
+{
+    const uint8_t *d = data;
+    size_t o = 0;
+    for (size_t i = 0; i < len && i < 40 && o + 5 < cap; i++) {
+        if (d[i] >= 32 && d[i] < 127 && d[i] != '\\')
+            out[o++] = (char)d[i];
+        else
+            o += (size_t)snprintf(out + o, cap - o, "\\x%02x", d[i]);
+    }
+    if (len > 40 && o + 4 < cap)
+        o += (size_t)snprintf(out + o, cap - o, "...");
+    out[o < cap ? o : cap - 1] = '\0';
+    return out;
+}
+
+/* True if the message is exactly parts; otherwise why says what differs. */
+static inline bool zt_msg_is(const struct zt_msg *m, size_t n, const struct zt_part *parts,
+                             char *why, size_t cap)
+{
+    if (m->n != n) {
+        snprintf(why, cap, "message has %zu parts, expected %zu", m->n, n);
+        return false;
+    }
+    for (size_t i = 0; i < n; i++) {
+        if (m->len[i] != parts[i].len ||
+            (parts[i].len && memcmp(m->data[i], parts[i].data, parts[i].len) != 0)) {
+            char a[200], b[200];
+            snprintf(why, cap, "part %zu is \"%.60s\" (%zu bytes), expected \"%.60s\" (%zu bytes)",
+                     i, zt_esc(a, sizeof a, m->data[i], m->len[i]), m->len[i],
+                     zt_esc(b, sizeof b, parts[i].data, parts[i].len), parts[i].len);
+            return false;
+        }
+    }
+    return true;
+}
+
+/* Receives one message from libzmq and checks it is exactly parts. */
+static inline void zt_recvv(void *z, size_t n, const struct zt_part *parts)
+{
+    struct zt_msg m;
+    zt_recv_msg(z, &m);
+    char why[256];
+    bool ok = zt_msg_is(&m, n, parts, why, sizeof why);
+    zt_msg_clear(&m);
+    if (!ok)
+        fail_msg("libzmq received a wrong message: %s", why);
+}
+
+static inline void zt_recv_str(void *z, const char *s)
+{
+    struct zt_part p = {s, strlen(s)};
+    zt_recvv(z, 1, &p);
+}
+
+/* Nothing more arrives at a libzmq socket within ms. */
+static inline void zt_expect_nothing(void *z, int ms)
+{
+    zmq_pollitem_t it = {z, 0, ZMQ_POLLIN, 0};
+    int rc = zmq_poll(&it, 1, ms);
+    zt_check(rc, "zmq_poll");
+    if (rc > 0) {
+        struct zt_msg m;
+        zt_recv_msg(z, &m);
+        char a[200];
+        fail_msg("libzmq received an unexpected message of %zu parts, first \"%s\"", m.n,
+                 m.n ? zt_esc(a, sizeof a, m.data[0], m.len[0]) : "");
+    }
+}
+
+/* The same for tern sockets. */
+static inline tern_err zt_tern_sendv_try(tern_socket t, size_t n, const struct zt_part *parts,
+                                         int flags)
+{
+    tern_msg *m = NULL;
+    tern_err e = tern_msg_new(&m);
+    for (size_t i = 0; e == TERN_OK && i < n; i++)
+        e = tern_msg_append(m, parts[i].data, parts[i].len);
+    if (e == TERN_OK)
+        e = tern_msg_send(t, m, flags);
+    if (e != TERN_OK)
+        tern_msg_free(m);
+    return e;
+}
+
+static inline void zt_tern_sendv(tern_socket t, size_t n, const struct zt_part *parts)
+{
+    tern_err e = zt_tern_sendv_try(t, n, parts, 0);
+    if (e != TERN_OK)
+        fail_msg("tern send of %zu parts failed: %s", n, tern_errname(e));
+}
+
+static inline void zt_tern_send_str(tern_socket t, const char *s)
+{
+    struct zt_part p = {s, strlen(s)};
+    zt_tern_sendv(t, 1, &p);
+}
+
+static inline bool zt_tern_msg_is(const tern_msg *m, size_t n, const struct zt_part *parts,
+                                  char *why, size_t cap)
+{
+    if (tern_msg_parts(m) != n) {
+        snprintf(why, cap, "message has %zu parts, expected %zu", tern_msg_parts(m), n);
+        return false;
+    }
+    for (size_t i = 0; i < n; i++) {
+        size_t len = tern_msg_size(m, i);
+        const char *d = tern_msg_data(m, i);
+        if (len != parts[i].len || (len && memcmp(d, parts[i].data, len) != 0)) {
+            char a[200], b[200];
+            snprintf(why, cap, "part %zu is \"%.60s\" (%zu bytes), expected \"%.60s\" (%zu bytes)",
+                     i, zt_esc(a, sizeof a, d, len), len,
+                     zt_esc(b, sizeof b, parts[i].data, parts[i].len), parts[i].len);
+            return false;
+        }
+    }
+    return true;
+}
+
+/* Receives one message on a tern socket and checks it is exactly parts. */
+static inline void zt_tern_recvv(tern_socket t, size_t n, const struct zt_part *parts)
+{
+    tern_msg *m = NULL;
+    tern_err e = tern_msg_recv(t, &m, 0);
+    if (e != TERN_OK)
+        fail_msg("tern receive (expecting %zu parts) failed: %s", n, tern_errname(e));
+    char why[256];
+    bool ok = zt_tern_msg_is(m, n, parts, why, sizeof why);
+    tern_msg_free(m);
+    if (!ok)
+        fail_msg("tern received a wrong message: %s", why);
+}
+
+static inline void zt_tern_recv_str(tern_socket t, const char *s)
+{
+    struct zt_part p = {s, strlen(s)};
+    zt_tern_recvv(t, 1, &p);
+}
+
+/* Nothing more arrives at a tern socket within ms. */
+static inline void zt_tern_expect_nothing(tern_socket t, int ms)
+{
+    tern_pollitem it = {.socket = t, .events = TERN_POLLIN};
+    int64_t deadline = mt_now_ms() + ms;
+    for (;;) {
+        int64_t left = deadline - mt_now_ms();
+        if (left < 0)
+            return;
+        size_t n = 0;
+        check_ok(tern_poll(&it, 1, left, &n));
+        if (n == 0)
+            return;
+        tern_msg *m = NULL;
+        tern_err e = tern_msg_recv(t, &m, TERN_DONTWAIT);
+        if (e == TERN_EAGAIN)
+            continue; /* a SUB woke for a message its filter dropped */
+        if (e != TERN_OK)
+            fail_msg("tern receive failed: %s", tern_errname(e));
+        char first[200];
+        zt_esc(first, sizeof first, tern_msg_data(m, 0), tern_msg_size(m, 0));
+        size_t np = tern_msg_parts(m);
+        tern_msg_free(m);
+        fail_msg("tern received an unexpected message of %zu parts, first \"%s\"", np, first);
+    }
+}
+
+static inline tern_sock_stats zt_tern_stats(tern_socket t)
+{
+    tern_sock_stats st;
+    memset(&st, 0, sizeof st);
+    check_ok(tern_socket_stats(t, &st));
+    return st;
+}
+
+/* Subscriptions held by a tern PUB or XPUB, summed over its peers. */
+static inline int zt_tern_subs(tern_socket pub)
+{
+    tern_peer_stats ps[16];
+    size_t n = 0;
+    check_ok(tern_socket_peers(pub, ps, 16, &n));
+    int total = 0;
+    for (size_t i = 0; i < n && i < 16; i++)
+        total += ps[i].subscriptions;
+    return total;
+}
+
+/* Lets a libzmq socket process its pending commands. A libzmq socket
+ * attaches the pipe of an accepted connection only when its application
+ * thread next calls into it, so a bound libzmq SUB that is not polled
+ * never sends its subscriptions (libzmq issue 2267). */
+static inline void zt_pump(void *z)
+{
+    if (z != NULL) {
+        int events = 0;
+        size_t len = sizeof events;
+        zt_check(zmq_getsockopt(z, ZMQ_EVENTS, &events, &len), "ZMQ_EVENTS");
+    }
+}
+
+/* Waits until a tern PUB or XPUB holds want subscriptions in total,
+ * pumping the libzmq socket pump (may be NULL) meanwhile. */
+static inline void zt_tern_wait_subs(tern_socket pub, int want, void *pump)
+{
+    int64_t deadline = mt_now_ms() + MT_IO_TIMEOUT_MS;
+    int got;
+    while ((got = zt_tern_subs(pub)) != want) {
+        if (mt_now_ms() > deadline)
+            fail_msg("the tern publisher holds %d subscriptions, expected %d", got, want);
+        zt_pump(pump);
+        mt_sleep_ms(5);
+    }
+}
+
 #endif

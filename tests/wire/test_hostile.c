@@ -7,10 +7,7 @@
  * For every hostile client: tern closes the connection within a bound, a
  * trace line gives a reason, the process RSS does not jump, nothing the
  * client sent is delivered, and the good peer's messages keep arriving. */
-#include "msg/msgtest.h"
-
-#include <poll.h>
-#include <sys/time.h>
+#include "rawzmtp.h"
 
 #define HANDSHAKE_IVL_MS 500
 #define MAXMSG (64 * 1024)
@@ -168,119 +165,13 @@ static int group_teardown(void **state)
 
 static int raw_connect(void)
 {
-    int fd = socket(AF_INET, SOCK_STREAM, 0);
-    assert_true(fd >= 0);
-    /* Writes that tern stops reading must not block the test. */
-    struct timeval tv = {2, 0};
-    assert_int_equal(setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv), 0);
-    struct sockaddr_in sa;
-    memset(&sa, 0, sizeof sa);
-    sa.sin_family = AF_INET;
-    sa.sin_port = htons((uint16_t)fx.port);
-    sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    if (connect(fd, (struct sockaddr *)&sa, sizeof sa) != 0)
-        fail_msg("connect to the tern PULL: %s", strerror(errno));
-    return fd;
-}
-
-/* Sends all of buf unless the connection fails first; false then. */
-static bool raw_send(int fd, const void *buf, size_t len)
-{
-    const uint8_t *p = buf;
-    while (len > 0) {
-        ssize_t n = send(fd, p, len, MSG_NOSIGNAL);
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n <= 0)
-            return false;
-        p += n;
-        len -= (size_t)n;
-    }
-    return true;
-}
-
-/* Waits until tern closes the connection (EOF or reset), discarding what
- * it sends meanwhile (its greeting and READY). */
-static bool wait_closed(int fd, int64_t timeout_ms)
-{
-    int64_t deadline = mt_now_ms() + timeout_ms;
-    for (;;) {
-        int64_t left = deadline - mt_now_ms();
-        if (left < 0)
-            return false;
-        struct pollfd pfd = {fd, POLLIN, 0};
-        int r = poll(&pfd, 1, (int)left);
-        if (r < 0 && errno == EINTR)
-            continue;
-        if (r <= 0)
-            return false;
-        uint8_t buf[4096];
-        ssize_t n = recv(fd, buf, sizeof buf, 0);
-        if (n == 0)
-            return true;
-        if (n < 0 && (errno == ECONNRESET || errno == EPIPE))
-            return true;
-        if (n < 0 && errno != EINTR && errno != EAGAIN)
-            return true;
-    }
-}
-
-/* The 64-byte ZMTP 3.x greeting: signature 0xFF, 8 padding bytes, 0x7F;
- * version; mechanism NUL-padded to 20 bytes; as-server 0; 31 zero bytes. */
-static void make_greeting(uint8_t g[64], uint8_t major, uint8_t minor, const char *mech)
-{
-    memset(g, 0, 64);
-    g[0] = 0xFF;
-    g[9] = 0x7F;
-    g[10] = major;
-    g[11] = minor;
-    memcpy(g + 12, mech, strlen(mech));
-    g[32] = 0;
-}
-
-static void put_be32(uint8_t *p, uint32_t v)
-{
-    p[0] = (uint8_t)(v >> 24);
-    p[1] = (uint8_t)(v >> 16);
-    p[2] = (uint8_t)(v >> 8);
-    p[3] = (uint8_t)v;
-}
-
-static void put_be64(uint8_t *p, uint64_t v)
-{
-    for (int i = 0; i < 8; i++)
-        p[i] = (uint8_t)(v >> (56 - 8 * i));
-}
-
-/* A READY command (short command frame, flags 0x04 or as given) with the
- * one property Socket-Type = type. Returns its length. */
-static size_t make_ready(uint8_t *out, uint8_t flags, const char *type)
-{
-    size_t tl = strlen(type);
-    uint8_t *b = out + 2;
-    size_t n = 0;
-    b[n++] = 5;
-    memcpy(b + n, "READY", 5);
-    n += 5;
-    b[n++] = 11;
-    memcpy(b + n, "Socket-Type", 11);
-    n += 11;
-    put_be32(b + n, (uint32_t)tl);
-    n += 4;
-    memcpy(b + n, type, tl);
-    n += tl;
-    out[0] = flags;
-    out[1] = (uint8_t)n;
-    return n + 2;
+    return rz_connect(fx.port);
 }
 
 /* A well-formed NULL handshake as a PUSH. */
 static void send_handshake(int fd)
 {
-    uint8_t buf[64 + 64];
-    make_greeting(buf, 3, 1, "NULL");
-    size_t n = 64 + make_ready(buf + 64, 0x04, "PUSH");
-    assert_true(raw_send(fd, buf, n));
+    rz_handshake(fd, "PUSH");
 }
 
 /* ---- the hostile clients ---------------------------------------------- */
@@ -291,38 +182,38 @@ static void h_first_byte(int fd)
 {
     static const uint8_t bytes[] = {0x01, 0x00, 0x06, 0x00, 'h', 'e', 'l', 'l',
                                     'o',  0x06, 0x00, 'w',  'o', 'r', 'l', 'd'};
-    raw_send(fd, bytes, sizeof bytes);
+    rz_send(fd, bytes, sizeof bytes);
 }
 
 static void h_signature_end(int fd)
 {
     uint8_t buf[128];
-    make_greeting(buf, 3, 1, "NULL");
+    rz_greeting(buf, 3, 1, "NULL");
     buf[9] = 0x01; /* a ZMTP 1.0 long identity length, not 0x7F */
-    size_t n = 64 + make_ready(buf + 64, 0x04, "PUSH");
-    raw_send(fd, buf, n);
+    size_t n = 64 + rz_ready(buf + 64, 0x04, "PUSH");
+    rz_send(fd, buf, n);
 }
 
 static void h_major2(int fd)
 {
     uint8_t buf[128];
-    make_greeting(buf, 2, 0, "NULL");
-    size_t n = 64 + make_ready(buf + 64, 0x04, "PUSH");
-    raw_send(fd, buf, n);
+    rz_greeting(buf, 2, 0, "NULL");
+    size_t n = 64 + rz_ready(buf + 64, 0x04, "PUSH");
+    rz_send(fd, buf, n);
 }
 
 static void h_curve(int fd)
 {
     uint8_t buf[64];
-    make_greeting(buf, 3, 1, "CURVE");
-    raw_send(fd, buf, sizeof buf);
+    rz_greeting(buf, 3, 1, "CURVE");
+    rz_send(fd, buf, sizeof buf);
 }
 
 static void h_bogus(int fd)
 {
     uint8_t buf[64];
-    make_greeting(buf, 3, 1, "BOGUS");
-    raw_send(fd, buf, sizeof buf);
+    rz_greeting(buf, 3, 1, "BOGUS");
+    rz_send(fd, buf, sizeof buf);
 }
 
 /* Valid handshake, then 10 of the 100 bytes a frame announces, then EOF. */
@@ -331,7 +222,7 @@ static void h_truncated(int fd)
     send_handshake(fd);
     uint8_t frame[12] = {0x00, 100};
     mt_fill(frame + 2, 10, 1);
-    raw_send(fd, frame, sizeof frame);
+    rz_send(fd, frame, sizeof frame);
     shutdown(fd, SHUT_WR);
 }
 
@@ -341,9 +232,9 @@ static void h_huge(int fd)
     send_handshake(fd);
     uint8_t frame[9 + 1000];
     frame[0] = 0x02;
-    put_be64(frame + 1, 0x7FFFFFFFFFFFFFFFull);
+    rz_put_be64(frame + 1, 0x7FFFFFFFFFFFFFFFull);
     mt_fill(frame + 9, 1000, 2);
-    raw_send(fd, frame, sizeof frame);
+    rz_send(fd, frame, sizeof frame);
 }
 
 /* One frame of 1 MiB against a 64 KiB MAXMSGSIZE, all bytes really sent. */
@@ -354,9 +245,9 @@ static void h_over_max(int fd)
     uint8_t *frame = malloc(9 + body);
     assert_non_null(frame);
     frame[0] = 0x02;
-    put_be64(frame + 1, body);
+    rz_put_be64(frame + 1, body);
     mt_fill(frame + 9, body, 3);
-    raw_send(fd, frame, 9 + body);
+    rz_send(fd, frame, 9 + body);
     free(frame);
 }
 
@@ -369,10 +260,10 @@ static void h_parts_over_max(int fd)
     uint8_t *frame = malloc(9 + body);
     assert_non_null(frame);
     frame[0] = 0x03; /* MORE | LONG */
-    put_be64(frame + 1, body);
+    rz_put_be64(frame + 1, body);
     mt_fill(frame + 9, body, 4);
     for (int i = 0; i < 3200; i++)
-        if (!raw_send(fd, frame, 9 + body))
+        if (!rz_send(fd, frame, 9 + body))
             break;
     free(frame);
 }
@@ -381,11 +272,11 @@ static void h_parts_over_max(int fd)
 static void h_slow(int fd)
 {
     uint8_t g[64];
-    make_greeting(g, 3, 1, "NULL");
+    rz_greeting(g, 3, 1, "NULL");
     for (int i = 0; i < 8; i++) {
-        if (!raw_send(fd, g + i, 1))
+        if (!rz_send(fd, g + i, 1))
             return;
-        if (wait_closed(fd, 1000))
+        if (rz_wait_closed(fd, 1000))
             return;
     }
 }
@@ -402,7 +293,7 @@ static void h_garbage(int fd)
         x ^= x << 5;
         buf[i] = (uint8_t)x;
     }
-    raw_send(fd, buf, n);
+    rz_send(fd, buf, n);
     free(buf);
 }
 
@@ -410,18 +301,18 @@ static void h_garbage(int fd)
 static void h_ready_value_size(int fd)
 {
     uint8_t buf[128];
-    make_greeting(buf, 3, 1, "NULL");
-    size_t n = make_ready(buf + 64, 0x04, "PUSH");
+    rz_greeting(buf, 3, 1, "NULL");
+    size_t n = rz_ready(buf + 64, 0x04, "PUSH");
     /* The value size sits after flags, size, "\x05READY", "\x0bSocket-Type". */
-    put_be32(buf + 64 + 2 + 6 + 12, 0x7FFFFFF0u);
-    raw_send(fd, buf, 64 + n);
+    rz_put_be32(buf + 64 + 2 + 6 + 12, 0x7FFFFFF0u);
+    rz_send(fd, buf, 64 + n);
 }
 
 /* READY with a zero-length property name. */
 static void h_ready_empty_name(int fd)
 {
     uint8_t buf[128];
-    make_greeting(buf, 3, 1, "NULL");
+    rz_greeting(buf, 3, 1, "NULL");
     uint8_t *c = buf + 64;
     size_t n = 0;
     c[n++] = 0x04;
@@ -430,18 +321,18 @@ static void h_ready_empty_name(int fd)
     memcpy(c + n, "READY", 5);
     n += 5;
     c[n++] = 0;
-    put_be32(c + n, 4);
+    rz_put_be32(c + n, 4);
     n += 4;
     memcpy(c + n, "PUSH", 4);
     n += 4;
-    raw_send(fd, buf, 64 + n);
+    rz_send(fd, buf, 64 + n);
 }
 
 /* READY whose property name runs past the end of the command. */
 static void h_ready_name_overrun(int fd)
 {
     uint8_t buf[128];
-    make_greeting(buf, 3, 1, "NULL");
+    rz_greeting(buf, 3, 1, "NULL");
     uint8_t *c = buf + 64;
     size_t n = 0;
     c[n++] = 0x04;
@@ -452,16 +343,16 @@ static void h_ready_name_overrun(int fd)
     c[n++] = 200;
     memcpy(c + n, "Socket", 6);
     n += 6;
-    raw_send(fd, buf, 64 + n);
+    rz_send(fd, buf, 64 + n);
 }
 
 /* READY sent as a command frame with MORE set (flags 0x05). */
 static void h_ready_more(int fd)
 {
     uint8_t buf[128];
-    make_greeting(buf, 3, 1, "NULL");
-    size_t n = make_ready(buf + 64, 0x05, "PUSH");
-    raw_send(fd, buf, 64 + n);
+    rz_greeting(buf, 3, 1, "NULL");
+    size_t n = rz_ready(buf + 64, 0x05, "PUSH");
+    rz_send(fd, buf, 64 + n);
 }
 
 /* After a good handshake, a PING command frame with MORE set. */
@@ -469,25 +360,25 @@ static void h_command_more(int fd)
 {
     send_handshake(fd);
     static const uint8_t ping[] = {0x05, 7, 4, 'P', 'I', 'N', 'G', 0x00, 0x00};
-    raw_send(fd, ping, sizeof ping);
+    rz_send(fd, ping, sizeof ping);
 }
 
 /* A PUB announcing itself to a PULL. */
 static void h_wrong_type(int fd)
 {
     uint8_t buf[128];
-    make_greeting(buf, 3, 1, "NULL");
-    size_t n = make_ready(buf + 64, 0x04, "PUB");
-    raw_send(fd, buf, 64 + n);
+    rz_greeting(buf, 3, 1, "NULL");
+    size_t n = rz_ready(buf + 64, 0x04, "PUB");
+    rz_send(fd, buf, 64 + n);
 }
 
 /* A message frame where READY should be. */
 static void h_data_before_ready(int fd)
 {
     uint8_t buf[64 + 7];
-    make_greeting(buf, 3, 1, "NULL");
+    rz_greeting(buf, 3, 1, "NULL");
     memcpy(buf + 64, "\x00\x05hello", 7);
-    raw_send(fd, buf, sizeof buf);
+    rz_send(fd, buf, sizeof buf);
 }
 
 struct hostile {
@@ -533,7 +424,7 @@ static void test_hostile(void **state)
     int fd = raw_connect();
     h->run(fd);
     int64_t left = h->close_within_ms - (mt_now_ms() - t0) + 1000;
-    bool closed = wait_closed(fd, left > 1000 ? left : 1000);
+    bool closed = rz_wait_closed(fd, left > 1000 ? left : 1000);
     int64_t dt = mt_now_ms() - t0;
     close(fd);
     if (!closed) {
@@ -592,72 +483,6 @@ static void test_still_serving(void **state)
 
 /* ---- tern's side of the conversation ---------------------------------- */
 
-/* Reads exactly n bytes within timeout_ms; false on EOF, error or timeout. */
-static bool read_exact(int fd, void *buf, size_t n, int64_t timeout_ms)
-{
-    uint8_t *p = buf;
-    int64_t deadline = mt_now_ms() + timeout_ms;
-    while (n > 0) {
-        int64_t left = deadline - mt_now_ms();
-        if (left < 0)
-            return false;
-        struct pollfd pfd = {fd, POLLIN, 0};
-        int r = poll(&pfd, 1, (int)left);
-        if (r < 0 && errno == EINTR)
-            continue;
-        if (r <= 0)
-            return false;
-        ssize_t k = recv(fd, p, n, 0);
-        if (k < 0 && errno == EINTR)
-            continue;
-        if (k <= 0)
-            return false;
-        p += k;
-        n -= (size_t)k;
-    }
-    return true;
-}
-
-/* Reads one ZMTP frame: flags, and a body of at most cap bytes. */
-static bool read_frame(int fd, uint8_t *flags, uint8_t *body, size_t cap, size_t *len,
-                       int64_t timeout_ms)
-{
-    uint8_t h[9];
-    if (!read_exact(fd, h, 1, timeout_ms))
-        return false;
-    *flags = h[0];
-    uint64_t size;
-    if (h[0] & 0x02) {
-        if (!read_exact(fd, h + 1, 8, timeout_ms))
-            return false;
-        size = 0;
-        for (int i = 1; i <= 8; i++)
-            size = size << 8 | h[i];
-    } else {
-        if (!read_exact(fd, h + 1, 1, timeout_ms))
-            return false;
-        size = h[1];
-    }
-    if (size > cap)
-        fail_msg("tern sent a frame of %llu bytes (flags 0x%02x), more than expected",
-                 (unsigned long long)size, h[0]);
-    *len = (size_t)size;
-    return read_exact(fd, body, *len, timeout_ms);
-}
-
-/* Checks a greeting tern sent: a full ZMTP 3.1 NULL greeting (the
- * as-server byte is checked by test_tern_greeting_as_server). */
-static void check_tern_greeting(const uint8_t g[64])
-{
-    assert_int_equal(g[0], 0xFF);
-    assert_int_equal(g[9], 0x7F);
-    assert_int_equal(g[10], 3);
-    assert_true(g[11] >= 1);
-    assert_memory_equal(g + 12, "NULL\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0", 20);
-    for (int i = 33; i < 64; i++)
-        assert_int_equal(g[i], 0);
-}
-
 /* 37/ZMTP: "When a peer uses the NULL security mechanism, the as-server
  * field MUST be zero" -- on accepted connections too. */
 static void test_tern_greeting_as_server(void **state)
@@ -665,39 +490,13 @@ static void test_tern_greeting_as_server(void **state)
     (void)state;
     int fd = raw_connect();
     uint8_t g[64];
-    assert_true(read_exact(fd, g, 64, 5000));
+    assert_true(rz_read_exact(fd, g, 64, 5000));
     close(fd);
-    check_tern_greeting(g);
+    rz_check_greeting(g);
     if (g[32] != 0)
         fail_msg("tern's greeting on an accepted connection has as-server = %u with the NULL "
                  "mechanism; 37/ZMTP requires 0",
                  g[32]);
-}
-
-/* Looks up a property in a READY body; returns its length or -1. */
-static long ready_prop(const uint8_t *body, size_t len, const char *name, const uint8_t **val)
-{
-    if (len < 6 || memcmp(body, "\x05READY", 6) != 0)
-        fail_msg("tern's first command is not READY");
-    size_t i = 6;
-    while (i < len) {
-        size_t nl = body[i++];
-        if (nl == 0 || i + nl + 4 > len)
-            fail_msg("tern sent a malformed READY property list");
-        const uint8_t *nm = body + i;
-        i += nl;
-        uint32_t vl = (uint32_t)body[i] << 24 | (uint32_t)body[i + 1] << 16 |
-                      (uint32_t)body[i + 2] << 8 | body[i + 3];
-        i += 4;
-        if (vl > len - i)
-            fail_msg("tern sent a READY property value that runs past the command");
-        if (nl == strlen(name) && strncasecmp((const char *)nm, name, nl) == 0) {
-            *val = body + i;
-            return (long)vl;
-        }
-        i += vl;
-    }
-    return -1;
 }
 
 /* What tern sends to a connecting client: a ZMTP 3.1 NULL greeting and a
@@ -708,30 +507,30 @@ static void test_tern_greets_and_pongs(void **state)
     (void)state;
     int fd = raw_connect();
     uint8_t g[64];
-    assert_true(read_exact(fd, g, 64, 5000));
-    check_tern_greeting(g);
+    assert_true(rz_read_exact(fd, g, 64, 5000));
+    rz_check_greeting(g);
     send_handshake(fd);
     uint8_t flags, body[512];
     size_t len;
-    assert_true(read_frame(fd, &flags, body, sizeof body, &len, 5000));
+    assert_true(rz_read_frame(fd, &flags, body, sizeof body, &len, 5000));
     assert_int_equal(flags, 0x04);
     const uint8_t *v;
-    long vl = ready_prop(body, len, "Socket-Type", &v);
+    long vl = rz_ready_prop(body, len, "Socket-Type", &v);
     assert_int_equal(vl, 4);
     assert_memory_equal(v, "PULL", 4);
 
     /* PING, TTL 0.5 s, context "ctx-42". */
     static const uint8_t ping[] = {0x04, 13,  4,   'P', 'I', 'N', 'G', 0,
                                    5,    'c', 't', 'x', '-', '4', '2'};
-    assert_true(raw_send(fd, ping, sizeof ping));
+    assert_true(rz_send(fd, ping, sizeof ping));
     int64_t t0 = mt_now_ms();
-    assert_true(read_frame(fd, &flags, body, sizeof body, &len, 5000));
+    assert_true(rz_read_frame(fd, &flags, body, sizeof body, &len, 5000));
     assert_int_equal(flags, 0x04);
     assert_int_equal(len, 5 + 6);
     assert_memory_equal(body, "\x04PONG", 5);
     assert_memory_equal(body + 5, "ctx-42", 6);
     /* Now silence: tern applies the TTL we asked for. */
-    bool closed = wait_closed(fd, 5000);
+    bool closed = rz_wait_closed(fd, 5000);
     int64_t dt = mt_now_ms() - t0;
     close(fd);
     printf("    PONG ok; closed %lld ms after a PING with TTL 500 ms\n", (long long)dt);
@@ -741,33 +540,6 @@ static void test_tern_greets_and_pongs(void **state)
     wait_good_progress(20, 5000);
 }
 
-/* A listening raw peer: tern connects to it. */
-static int raw_listen(int *port)
-{
-    int fd = socket(AF_INET, SOCK_STREAM, 0);
-    assert_true(fd >= 0);
-    struct sockaddr_in sa;
-    memset(&sa, 0, sizeof sa);
-    sa.sin_family = AF_INET;
-    sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    assert_int_equal(bind(fd, (struct sockaddr *)&sa, sizeof sa), 0);
-    assert_int_equal(listen(fd, 4), 0);
-    socklen_t sl = sizeof sa;
-    assert_int_equal(getsockname(fd, (struct sockaddr *)&sa, &sl), 0);
-    *port = ntohs(sa.sin_port);
-    return fd;
-}
-
-static int raw_accept(int lfd, int64_t timeout_ms)
-{
-    struct pollfd pfd = {lfd, POLLIN, 0};
-    if (poll(&pfd, 1, (int)timeout_ms) != 1)
-        fail_msg("tern did not connect within %lld ms", (long long)timeout_ms);
-    int fd = accept(lfd, NULL, NULL);
-    assert_true(fd >= 0);
-    return fd;
-}
-
 /* tern connects to a raw PULL that completes the handshake and then never
  * answers: tern's READY carries the routing id, tern PINGs every
  * HEARTBEAT_IVL and hangs up after HEARTBEAT_TIMEOUT without traffic. */
@@ -775,7 +547,7 @@ static void test_silent_peer_heartbeat(void **state)
 {
     (void)state;
     int port;
-    int lfd = raw_listen(&port);
+    int lfd = rz_listen(&port);
     tern_socket push = mt_open(fx.ctx, TERN_PUSH);
     mt_setopt(push, TERN_OPT_HEARTBEAT_IVL, 100);
     mt_setopt(push, TERN_OPT_HEARTBEAT_TIMEOUT, 400);
@@ -787,24 +559,24 @@ static void test_silent_peer_heartbeat(void **state)
     snprintf(ep, sizeof ep, "tcp://127.0.0.1:%d", port);
     uint64_t mark = mt_trace_mark();
     mt_connect(push, ep);
-    int fd = raw_accept(lfd, 5000);
+    int fd = rz_accept(lfd, 5000);
 
     uint8_t buf[128];
-    make_greeting(buf, 3, 1, "NULL");
-    size_t n = 64 + make_ready(buf + 64, 0x04, "PULL");
-    assert_true(raw_send(fd, buf, n));
+    rz_greeting(buf, 3, 1, "NULL");
+    size_t n = 64 + rz_ready(buf + 64, 0x04, "PULL");
+    assert_true(rz_send(fd, buf, n));
     uint8_t g[64];
-    assert_true(read_exact(fd, g, 64, 5000));
-    check_tern_greeting(g);
+    assert_true(rz_read_exact(fd, g, 64, 5000));
+    rz_check_greeting(g);
     uint8_t flags, body[512];
     size_t len;
-    assert_true(read_frame(fd, &flags, body, sizeof body, &len, 5000));
+    assert_true(rz_read_frame(fd, &flags, body, sizeof body, &len, 5000));
     assert_int_equal(flags, 0x04);
     const uint8_t *v;
-    long vl = ready_prop(body, len, "Socket-Type", &v);
+    long vl = rz_ready_prop(body, len, "Socket-Type", &v);
     assert_int_equal(vl, 4);
     assert_memory_equal(v, "PUSH", 4);
-    vl = ready_prop(body, len, "Identity", &v);
+    vl = rz_ready_prop(body, len, "Identity", &v);
     assert_int_equal(vl, 7);
     assert_memory_equal(v, "ident-7", 7);
     mt_wait_peers(push, 1);
@@ -814,7 +586,7 @@ static void test_silent_peer_heartbeat(void **state)
     int pings = 0;
     bool closed = false;
     while (mt_now_ms() - t0 < 5000) {
-        if (!read_frame(fd, &flags, body, sizeof body, &len, 5000)) {
+        if (!rz_read_frame(fd, &flags, body, sizeof body, &len, 5000)) {
             closed = true;
             break;
         }
