@@ -1,8 +1,12 @@
 #!/bin/sh
-# tern demo: two producer processes push numbered lines over tcp to one sink
-# process, which reports the rate it measures. Exits 0 if the sink received
-# exactly the lines that were sent.
-#   scripts/demo.sh BUILD-DIR      (DEMO_MESSAGES=N: messages per producer)
+# tern demo, in three parts, each a few processes talking over tcp:
+#  - two producers push numbered lines to one sink, which reports its rate;
+#  - a request/reply service: three clients, every reply checked;
+#  - a pub/sub feed through a proxy to two subscribers with different
+#    subscriptions, each checked to get exactly its topics.
+# Exits 0 if every process got exactly what was sent to it.
+#   scripts/demo.sh BUILD-DIR      (DEMO_MESSAGES=N: messages per producer,
+#   DEMO_FAST_MESSAGES, DEMO_REQUESTS: per client, DEMO_FEED: feed lines)
 set -eu
 build=${1:-build}
 tern=$build/tern
@@ -34,6 +38,45 @@ step()
     printf '\n%s%s%s\n' "$bold" "$*" "$off"
 }
 
+# endpoint PID FILE [N]: waits until the process PID (run with
+# --print-endpoint, stderr in FILE) has bound N endpoints (default 1);
+# prints the Nth.
+endpoint()
+{
+    i=0
+    until line=$(grep '^tcp://' "$2" 2>/dev/null | sed -n "${3:-1}p") && [ -n "$line" ]; do
+        i=$((i + 1))
+        if [ $i -gt 100 ] || ! kill -0 "$1" 2>/dev/null; then
+            echo "demo: a process did not start:" >&2
+            cat "$2" >&2
+            exit 1
+        fi
+        sleep 0.05
+    done
+    echo "$line"
+}
+
+# live PID FILE LABEL: shows FILE's lines but the first (an endpoint) as
+# PID writes them, labelled; the view's pid goes to $view.
+live()
+{
+    tail -n +2 -s 0.1 -f --pid="$1" "$2" | sed -u "s/^/   $3 | /" &
+    view=$!
+    pids="$pids $view"
+}
+
+# check NAME WANT GOT: GOT holds exactly WANT's lines, in order.
+check()
+{
+    if cmp -s "$2" "$3"; then
+        echo "   $1: $(wc -l <"$3") lines, exactly as expected"
+    else
+        printf '   %s%s%s: got %d lines, expected %d\n' "$red" "$1" "$off" "$(wc -l <"$3")" \
+            "$(wc -l <"$2")" >&2
+        status=1
+    fi
+}
+
 # A producer's stream: a greeting, then rounds of numbered lines each
 # closed by a progress line, then a farewell. The pauses between rounds
 # keep the show going for the sink's once-a-second reports.
@@ -60,16 +103,7 @@ step "1. A PULL sink binds a free tcp port on loopback and counts what arrives"
     >"$dir/received" 2>"$dir/sink.err" &
 sink=$!
 pids="$pids $sink"
-i=0
-until ep=$(grep -m1 '^tcp://' "$dir/sink.err" 2>/dev/null); do
-    i=$((i + 1))
-    if [ $i -gt 100 ] || ! kill -0 "$sink" 2>/dev/null; then
-        echo "demo: the sink did not start:" >&2
-        cat "$dir/sink.err" >&2
-        exit 1
-    fi
-    sleep 0.05
-done
+ep=$(endpoint "$sink" "$dir/sink.err")
 echo "   $tern pull --bind tcp://127.0.0.1:0 --rate --count $total"
 echo "   listening on $ep"
 
@@ -79,12 +113,12 @@ echo "   Each sends $rounds rounds of $chunk numbered lines (A 0000001 ...) as f
 echo "   can; below are the sink's reports and, live, every line received except"
 echo "   the numbered ones."
 # Live views: the sink's reports after its endpoint line, and what arrives.
-tail -n +2 -s 0.1 -f --pid="$sink" "$dir/sink.err" | sed -u 's/^/   sink  | /' &
-show_rate=$!
+live "$sink" "$dir/sink.err" "sink "
+show_rate=$view
 tail -n +1 -s 0.1 -f --pid="$sink" "$dir/received" | grep --line-buffered -v '^[AB] [0-9]' |
     sed -u 's/^/   recv  | /' &
 show_recv=$!
-pids="$pids $show_rate $show_recv"
+pids="$pids $show_recv"
 
 start=$(date +%s%N)
 produce A | tee "$dir/a.sent" | "$tern" push --connect "$ep" --timeout 10000 &
@@ -124,13 +158,9 @@ step "4. Full speed: two producers send $fast 16-byte messages each; the sink co
     --timeout 10000 2>"$dir/fast.err" &
 sink=$!
 pids="$pids $sink"
-until ep=$(grep -m1 '^tcp://' "$dir/fast.err" 2>/dev/null); do
-    kill -0 "$sink" 2>/dev/null || break
-    sleep 0.05
-done
-tail -n +2 -s 0.1 -f --pid="$sink" "$dir/fast.err" | sed -u 's/^/   sink  | /' &
-show_rate=$!
-pids="$pids $show_rate"
+ep=$(endpoint "$sink" "$dir/fast.err")
+live "$sink" "$dir/fast.err" "sink "
+show_rate=$view
 "$tern" push --connect "$ep" --data "0123456789abcdef" --count "$fast" --timeout 10000 &
 a=$!
 "$tern" push --connect "$ep" --data "fedcba9876543210" --count "$fast" --timeout 10000 &
@@ -141,10 +171,90 @@ wait "$b" || status=$?
 wait "$sink" || status=$?
 wait "$show_rate" || true
 
+step "5. A request/reply service: one REP server echoes, three REQ clients check every reply"
+requests=${DEMO_REQUESTS:-5000}
+"$tern" rep --bind tcp://127.0.0.1:0 --print-endpoint --echo --count $((3 * requests)) \
+    --timeout 10000 --quiet --rate --events --stats 2>"$dir/server.err" &
+server=$!
+pids="$pids $server"
+ep=$(endpoint "$server" "$dir/server.err")
+echo "   $tern rep --bind tcp://127.0.0.1:0 --echo --events --stats"
+echo "   (requests) | $tern req --connect $ep"
+echo "   Three clients at once, $requests requests each: each sends a request, waits"
+echo "   for its reply, then sends the next. Below, live, the server's connection"
+echo "   events and, at its exit, its counters."
+live "$server" "$dir/server.err" "server"
+show_server=$view
+clients=""
+for c in 1 2 3; do
+    awk -v c=$c -v n="$requests" \
+        'BEGIN { for (i = 1; i <= n; i++) printf "client %d request %05d\n", c, i }' \
+        >"$dir/client$c.sent"
+    "$tern" req --connect "$ep" --timeout 10000 <"$dir/client$c.sent" >"$dir/client$c.got" &
+    clients="$clients $!"
+done
+pids="$pids $clients"
+for p in $clients; do
+    wait "$p" || status=$?
+done
+wait "$server" || status=$?
+wait "$show_server" || true
+for c in 1 2 3; do
+    check "client $c, replies" "$dir/client$c.sent" "$dir/client$c.got"
+done
+
+step "6. A pub/sub feed through a proxy: two subscribers, each gets exactly its topics"
+feed=${DEMO_FEED:-200000}
+"$tern" proxy xsub:tcp://127.0.0.1:0 xpub:tcp://127.0.0.1:0 --print-endpoint --lossless \
+    --stats 2>"$dir/proxy.err" &
+proxy=$!
+pids="$pids $proxy"
+front=$(endpoint "$proxy" "$dir/proxy.err" 1)
+back=$(endpoint "$proxy" "$dir/proxy.err" 2)
+awk -v n="$feed" 'BEGIN { split("weather sports news markets", topic, " ")
+    for (i = 1; i <= n; i++) printf "%s.city%d update %06d\n", topic[i % 4 + 1], i % 7, i }' \
+    >"$dir/feed"
+grep '^weather\.' "$dir/feed" >"$dir/weather.want"
+grep -E '^(sports|news)\.' "$dir/feed" >"$dir/sports.want"
+echo "   $tern proxy xsub:tcp://127.0.0.1:0 xpub:tcp://127.0.0.1:0 --lossless --stats"
+echo "   publishers connect to $front, subscribers to $back"
+echo "   $tern sub --connect $back --subscribe weather.                   (W)"
+echo "   $tern sub --connect $back --subscribe sports. --subscribe news.  (S)"
+echo "   (feed) | $tern pub --connect $front --wait-subscriptions 3 --lossless"
+echo "   The feed is $feed lines on weather., sports., news. and markets. The"
+echo "   subscriptions flow up through the proxy to the publisher, which filters:"
+echo "   markets lines, which nobody wants, never leave it. --lossless holds the"
+echo "   publisher back rather than drop for a slow subscriber."
+"$tern" sub --connect "$back" --subscribe weather. --count "$(wc -l <"$dir/weather.want")" \
+    --timeout 10000 --rate >"$dir/weather.got" 2>"$dir/weather.err" &
+sub_w=$!
+"$tern" sub --connect "$back" --subscribe sports. --subscribe news. \
+    --count "$(wc -l <"$dir/sports.want")" --timeout 10000 --rate >"$dir/sports.got" \
+    2>"$dir/sports.err" &
+sub_s=$!
+pids="$pids $sub_w $sub_s"
+"$tern" pub --connect "$front" --wait-subscriptions 3 --lossless --timeout 10000 <"$dir/feed" ||
+    status=$?
+wait "$sub_w" || status=$?
+wait "$sub_s" || status=$?
+sed 's/^/   W      | /' "$dir/weather.err"
+sed 's/^/   S      | /' "$dir/sports.err"
+check "W, weather. lines" "$dir/weather.want" "$dir/weather.got"
+check "S, sports. and news. lines" "$dir/sports.want" "$dir/sports.got"
+kill -TERM "$proxy"
+wait "$proxy" || status=$?
+echo "   The proxy, stopped by SIGTERM, reports what went through it (the few messages"
+echo "   the other way are the subscriptions it passed up, and their cancels):"
+grep -E 'socket stats|messages|drops' "$dir/proxy.err" | sed 's/^/   proxy  | /'
+
 if [ "$status" -eq 0 ]; then
-    printf '\n%sOK%s: the sink received exactly what was sent (%d lines, then %d messages).\n' \
-        "$green" "$off" "$total" $((2 * fast))
+    printf '\n%sOK%s: every process got exactly what was sent to it: the sink %d lines, then\n' \
+        "$green" "$off" "$total"
+    printf '%d messages; the clients %d replies; the subscribers their %d and %d lines.\n' \
+        $((2 * fast)) $((3 * requests)) "$(wc -l <"$dir/weather.want")" \
+        "$(wc -l <"$dir/sports.want")"
     exit 0
 fi
-printf '\n%sFAILED%s: a process exited with status %d.\n' "$red" "$off" "$status" >&2
+printf '\n%sFAILED%s: a process exited with status %d, or got what was not sent.\n' "$red" \
+    "$off" "$status" >&2
 exit 1

@@ -58,18 +58,29 @@ await()
     [ "$got" = "$1" ] || fail "$2: exit $got, expected $1; stderr: $(cat "$T/$2.err")"
 }
 
-# endpoint NAME: waits until NAME has printed a bound endpoint (run with
-# --print-endpoint) and puts it in $EP.
+# endpoint NAME [N]: waits until NAME has printed N (default 1) bound
+# endpoints (run with --print-endpoint) and puts the Nth in $EP.
 endpoint()
 {
     i=0
     while [ $i -lt 200 ]; do
-        EP=$(grep -m1 -E '^(tcp|ipc)://' "$T/$1.err" 2>/dev/null || true)
+        EP=$(grep -E '^(tcp|ipc)://' "$T/$1.err" 2>/dev/null | sed -n "${2:-1}p")
         [ -n "$EP" ] && return 0
         sleep 0.05
         i=$((i + 1))
     done
-    fail "$1 printed no endpoint; stderr: $(cat "$T/$1.err")"
+    fail "$1 printed no endpoint ${2:-1}; stderr: $(cat "$T/$1.err")"
+}
+
+# appears FILE TEXT: waits up to 10 s until FILE contains TEXT (a fixed string).
+appears()
+{
+    i=0
+    until grep -qF -- "$2" "$1" 2>/dev/null; do
+        [ $i -lt 200 ] || fail "$1 never showed '$2'; it holds: $(cat "$1")"
+        sleep 0.05
+        i=$((i + 1))
+    done
 }
 
 # lines_reach FILE N: waits up to 10 s until FILE has at least N lines.

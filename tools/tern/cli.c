@@ -1,5 +1,5 @@
 /* Shared pieces of the tern command: flags, errors, signals, message
- * sources, output formats and rate meters. */
+ * sources, output formats, socket type names and rate meters. */
 #include "cli.h"
 
 #include <errno.h>
@@ -11,6 +11,7 @@
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <unistd.h>
 
 /* ---- flags ------------------------------------------------------------ */
@@ -42,6 +43,7 @@ static int set_value(const struct cli_cmd *cmd, const struct cli_opt *o, void *c
         *(bool *)dst = true;
         break;
     case CLI_STR:
+    case CLI_MODE:
         *(const char **)dst = val;
         break;
     case CLI_LIST: {
@@ -112,6 +114,8 @@ int cli_parse(const struct cli_cmd *cmd, const struct cli_opt *opts, unsigned ma
             if (o == NULL)
                 return cli_usage_error(cmd, "unknown flag '%s'", a);
         }
+        if (o->kind == CLI_MODE && val == NULL)
+            val = "";
         if (o->kind != CLI_BOOL && val == NULL) {
             if (i + 1 == argc)
                 return cli_usage_error(cmd, "--%s needs a value (%s)", o->name, o->arg);
@@ -154,7 +158,7 @@ void cli_opts_usage(FILE *out, const struct cli_opt *opts, unsigned mask)
         else
             n = fprintf(out, "      --%s", o->name);
         if (o->arg)
-            n += fprintf(out, " %s", o->arg);
+            n += fprintf(out, "%s%s", o->kind == CLI_MODE ? "" : " ", o->arg);
         if (n >= HELP_COL - 1) {
             fputc('\n', out);
             n = 0;
@@ -171,6 +175,8 @@ void cli_opts_usage(FILE *out, const struct cli_opt *opts, unsigned mask)
 
 /* ---- errors ----------------------------------------------------------- */
 
+/* Each note is written under stderr's lock, so a line from the --events
+ * thread never lands in the middle of one. */
 CLI_PRINTF(2, 0) static void vnote(const struct cli_cmd *cmd, const char *fmt, va_list ap)
 {
     fprintf(stderr, "tern%s%s: ", cmd ? " " : "", cmd ? cmd->name : "");
@@ -181,18 +187,22 @@ void cli_note(const struct cli_cmd *cmd, const char *fmt, ...)
 {
     va_list ap;
     va_start(ap, fmt);
+    flockfile(stderr);
     vnote(cmd, fmt, ap);
-    va_end(ap);
     fputc('\n', stderr);
+    funlockfile(stderr);
+    va_end(ap);
 }
 
 int cli_usage_error(const struct cli_cmd *cmd, const char *fmt, ...)
 {
     va_list ap;
     va_start(ap, fmt);
+    flockfile(stderr);
     vnote(cmd, fmt, ap);
-    va_end(ap);
     fprintf(stderr, "\nsee 'tern help%s%s'\n", cmd ? " " : "", cmd ? cmd->name : "");
+    funlockfile(stderr);
+    va_end(ap);
     return CLI_EXIT_USAGE;
 }
 
@@ -200,9 +210,11 @@ int cli_fail(const struct cli_cmd *cmd, tern_err err, const char *fmt, ...)
 {
     va_list ap;
     va_start(ap, fmt);
+    flockfile(stderr);
     vnote(cmd, fmt, ap);
-    va_end(ap);
     fprintf(stderr, ": %s (%s)\n", tern_errname(err), tern_strerror(err));
+    funlockfile(stderr);
+    va_end(ap);
     return CLI_EXIT_FAIL;
 }
 
@@ -211,9 +223,11 @@ int cli_fail_errno(const struct cli_cmd *cmd, const char *fmt, ...)
     int saved = errno;
     va_list ap;
     va_start(ap, fmt);
+    flockfile(stderr);
     vnote(cmd, fmt, ap);
-    va_end(ap);
     fprintf(stderr, ": %s\n", strerror(saved));
+    funlockfile(stderr);
+    va_end(ap);
     return CLI_EXIT_FAIL;
 }
 
@@ -225,6 +239,8 @@ int cli_fail_errno(const struct cli_cmd *cmd, const char *fmt, ...)
 static atomic_bool stop_requested;
 static int stop_pipe[2] = {-1, -1};
 static sigset_t stop_signals;
+static _Atomic(cli_stop_fn *) stop_fn;
+static void *_Atomic stop_arg;
 
 static void *signal_main(void *arg)
 {
@@ -235,6 +251,9 @@ static void *signal_main(void *arg)
     atomic_store(&stop_requested, true);
     ssize_t n = write(stop_pipe[1], "", 1);
     (void)n; /* the pipe is empty, so the byte fits */
+    cli_stop_fn *fn = atomic_load(&stop_fn);
+    if (fn)
+        fn(atomic_load(&stop_arg));
 
     /* A second signal means "now": let it act as though never caught. */
     if (sigwait(&stop_signals, &sig) != 0)
@@ -283,6 +302,15 @@ int cli_signals_start(void)
 bool cli_stop_requested(void)
 {
     return atomic_load(&stop_requested);
+}
+
+void cli_signals_on_stop(cli_stop_fn *fn, void *arg)
+{
+    /* The signal thread loads fn, then arg: an arg stored first is never
+     * paired with the previous fn, and a cleared fn keeps its arg. */
+    if (fn)
+        atomic_store(&stop_arg, arg);
+    atomic_store(&stop_fn, fn);
 }
 
 /* ---- message sources -------------------------------------------------- */
@@ -527,12 +555,30 @@ static void put_raw(FILE *out, const unsigned char *p, size_t n)
         fwrite(p, 1, n, out);
 }
 
-void cli_print_msg(FILE *out, const tern_msg *msg, enum cli_format fmt)
+/* A routing id in the len format: its hex text's length, then the text. */
+static void put_len_hex(FILE *out, const unsigned char *p, size_t n, bool more)
+{
+    fprintf(out, "%zu%s ", 2 * n, more ? "+" : "");
+    put_hex(out, p, n);
+    putc('\n', out);
+}
+
+void cli_print_msg(FILE *out, const tern_msg *msg, enum cli_format fmt, bool with_id)
 {
     size_t parts = tern_msg_parts(msg);
     for (size_t i = 0; i < parts; i++) {
         const unsigned char *p = tern_msg_data(msg, i);
         size_t n = tern_msg_size(msg, i);
+        if (with_id && i == 0) {
+            /* Ids are often binary (a ROUTER makes up 5 bytes), so hex. */
+            if (fmt == CLI_FMT_LEN)
+                put_len_hex(out, p, n, parts > 1);
+            else
+                put_hex(out, p, n);
+            if (fmt == CLI_FMT_RAW)
+                putc('\n', out);
+            continue;
+        }
         switch (fmt) {
         case CLI_FMT_RAW:
             put_raw(out, p, n);
@@ -556,6 +602,51 @@ void cli_print_msg(FILE *out, const tern_msg *msg, enum cli_format fmt)
     }
     if (fmt == CLI_FMT_QUOTED || fmt == CLI_FMT_HEX)
         putc('\n', out);
+}
+
+int cli_flush(const struct cli_cmd *cmd)
+{
+    if (fflush(stdout) == 0 && !ferror(stdout))
+        return CLI_CONTINUE;
+    if (errno == EPIPE)
+        return CLI_EXIT_OK;
+    return cli_fail_errno(cmd, "cannot write to stdout");
+}
+
+/* ---- socket types ----------------------------------------------------- */
+
+static const char *const type_names[] = {
+    [TERN_PAIR] = "PAIR", [TERN_PUB] = "PUB",       [TERN_SUB] = "SUB",       [TERN_REQ] = "REQ",
+    [TERN_REP] = "REP",   [TERN_DEALER] = "DEALER", [TERN_ROUTER] = "ROUTER", [TERN_PULL] = "PULL",
+    [TERN_PUSH] = "PUSH", [TERN_XPUB] = "XPUB",     [TERN_XSUB] = "XSUB",
+};
+
+#define NTYPES (int)(sizeof type_names / sizeof type_names[0])
+
+const char *cli_type_name(int type)
+{
+    return type >= 0 && type < NTYPES ? type_names[type] : "?";
+}
+
+bool cli_type_parse(const char *name, size_t len, int *type)
+{
+    for (int t = 0; t < NTYPES; t++) {
+        if (strlen(type_names[t]) == len && strncasecmp(type_names[t], name, len) == 0) {
+            *type = t;
+            return true;
+        }
+    }
+    return false;
+}
+
+bool cli_type_sends(int type)
+{
+    return type != TERN_PULL && type != TERN_SUB;
+}
+
+bool cli_type_receives(int type)
+{
+    return type != TERN_PUSH && type != TERN_PUB;
 }
 
 /* ---- rate meter ------------------------------------------------------- */
