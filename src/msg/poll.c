@@ -10,9 +10,12 @@
 
 #define STACK_ITEMS 32
 
-static int check(tern_pollitem *items, size_t n, tn_sock **socks)
+/* Sets the items' revents; *wake gets the earliest time a socket asked to
+ * be looked at again (a REQ's resend), 0 if none. */
+static int check(tern_pollitem *items, size_t n, tn_sock **socks, uint64_t *wake)
 {
     int ready = 0;
+    *wake = 0;
     for (size_t i = 0; i < n; i++) {
         tn_sock *s = socks[i];
         if (s == NULL) {
@@ -22,6 +25,7 @@ static int check(tern_pollitem *items, size_t n, tn_sock **socks)
         }
         short rev = 0;
         pthread_mutex_lock(&s->lock);
+        s->wake_at = 0;
         if (s->closing)
             rev = TERN_POLLERR;
         else {
@@ -30,6 +34,8 @@ static int check(tern_pollitem *items, size_t n, tn_sock **socks)
             if ((items[i].events & TERN_POLLOUT) && tn_sock_can_send(s))
                 rev |= TERN_POLLOUT;
         }
+        if (s->wake_at && (*wake == 0 || s->wake_at < *wake))
+            *wake = s->wake_at;
         pthread_mutex_unlock(&s->lock);
         items[i].revents = rev;
         ready += rev != 0;
@@ -77,7 +83,8 @@ tern_err tern_poll(tern_pollitem *items, size_t n, int64_t timeout_ms, size_t *n
     uint64_t deadline = timeout_ms < 0 ? 0 : tern_clock_ns() + (uint64_t)timeout_ms * 1000000u;
     int ready = 0;
     while (err == TERN_OK) {
-        ready = check(items, n, socks);
+        uint64_t wake;
+        ready = check(items, n, socks, &wake);
         size_t np = 0;
         pfds[np++] = (struct pollfd){.fd = efd, .events = POLLIN};
         for (size_t i = 0; i < n; i++) {
@@ -90,9 +97,10 @@ tern_err tern_poll(tern_pollitem *items, size_t n, int64_t timeout_ms, size_t *n
         int ms = -1;
         if (ready > 0 || timeout_ms == 0)
             ms = 0;
-        else if (deadline) {
+        else if (deadline || wake) {
+            uint64_t until = wake && (!deadline || wake < deadline) ? wake : deadline;
             uint64_t now = tern_clock_ns();
-            ms = now >= deadline ? 0 : (int)((deadline - now + 999999) / 1000000);
+            ms = now >= until ? 0 : (int)((until - now + 999999) / 1000000);
         }
         int rc = poll(pfds, np, ms);
         if (rc < 0 && errno != EINTR) {

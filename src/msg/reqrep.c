@@ -130,6 +130,18 @@ static int req_pipe_gone(const tn_sock *s)
     return s->rr.lost || (p != NULL && atomic_load(&p->dead) && tn_ring_empty(p->in));
 }
 
+/* Resends the request if it is due; tells a waiting caller when to look
+ * again. Under s->lock, from receive and from poll alike. */
+static void req_resend_due(tn_sock *s)
+{
+    uint64_t now = tern_clock_ns();
+    if (now >= s->rr.resend_at || req_pipe_gone(s)) {
+        req_resend(s);
+        s->rr.resend_at = now + (uint64_t)s->opt.req_resend_ivl * 1000000u;
+    }
+    s->wake_at = s->rr.resend_at;
+}
+
 static tern_err req_recv(tn_sock *s, tern_msg **mp)
 {
     if (!s->rr.waiting)
@@ -152,12 +164,7 @@ static tern_err req_recv(tn_sock *s, tern_msg **mp)
     }
     s->last_in = NULL;
     if (s->opt.req_resend_ivl > 0) {
-        uint64_t now = tern_clock_ns();
-        if (now >= s->rr.resend_at || req_pipe_gone(s)) {
-            req_resend(s);
-            s->rr.resend_at = now + (uint64_t)s->opt.req_resend_ivl * 1000000u;
-        }
-        s->wake_at = s->rr.resend_at;
+        req_resend_due(s);
         return TERN_EAGAIN;
     }
     if (req_pipe_gone(s)) {
@@ -184,7 +191,14 @@ static int any_input(tn_sock *s)
 
 static int req_can_recv(tn_sock *s)
 {
-    return s->rr.waiting && (any_input(s) || (s->opt.req_resend_ivl == 0 && req_pipe_gone(s)));
+    if (!s->rr.waiting)
+        return 0;
+    if (any_input(s))
+        return 1;
+    if (s->opt.req_resend_ivl == 0)
+        return req_pipe_gone(s);
+    req_resend_due(s);
+    return 0;
 }
 
 static void rr_detach(tn_sock *s, tn_pipe *p)
