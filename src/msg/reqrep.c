@@ -12,6 +12,10 @@
 #include "msg/sock.h"
 
 #define BIT(t) (1u << (t))
+/* How long a blocked REQ or REP receive polls before it sleeps. */
+#ifndef REQREP_SPIN_US
+#define REQREP_SPIN_US 50
+#endif
 
 /* ---- REQ --------------------------------------------------------------- */
 
@@ -210,7 +214,7 @@ static void rr_detach(tn_sock *s, tn_pipe *p)
 }
 
 const tn_pattern tn_pattern_req = {
-    .type = TERN_REQ, .name = "REQ", .peers = BIT(TERN_REP) | BIT(TERN_ROUTER),
+    .type = TERN_REQ, .name = "REQ", .peers = BIT(TERN_REP) | BIT(TERN_ROUTER), .spin_us = REQREP_SPIN_US,
     .send = req_send, .send_bytes = req_send_bytes, .recv = req_recv,
     .detach = rr_detach, .can_send = req_can_send, .can_recv = req_can_recv,
 };
@@ -300,7 +304,7 @@ static int rep_can_recv(tn_sock *s)
 }
 
 const tn_pattern tn_pattern_rep = {
-    .type = TERN_REP, .name = "REP", .peers = BIT(TERN_REQ) | BIT(TERN_DEALER),
+    .type = TERN_REP, .name = "REP", .peers = BIT(TERN_REQ) | BIT(TERN_DEALER), .spin_us = REQREP_SPIN_US,
     .send = rep_send, .send_bytes = rep_send_bytes, .recv = rep_recv,
     .detach = rr_detach, .can_send = rep_can_send, .can_recv = rep_can_recv,
 };

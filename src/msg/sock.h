@@ -109,6 +109,7 @@ typedef struct tn_pattern {
     const char *name; /* ZMTP Socket-Type */
     uint32_t peers;   /* bit (1 << type) for each compatible peer type */
     int max_peers;    /* 0: any number */
+    int spin_us;      /* a blocked call polls this long before sleeping */
     /* Under s->lock. TERN_EAGAIN when the caller must wait; on any error
      * the caller keeps m. */
     tern_err (*send)(tn_sock *s, tern_msg *m);
