@@ -156,7 +156,9 @@ enum {
     TERN_OPT_ROUTER_HANDOVER = 23,
     /* PUB, XPUB: 1 makes a send wait (TERN_OPT_SNDTIMEO, TERN_DONTWAIT
      * apply) until every matching subscriber has room; 0 never waits and
-     * drops for a subscriber at its high-water mark, counting it (0). */
+     * drops for a subscriber at its high-water mark, counting it; a send
+     * that every subscriber dropped yields the CPU once, so a publisher
+     * outrunning subscribers on the same machine does not starve them (0). */
     TERN_OPT_PUB_LOSSLESS = 24,
     /* XPUB: 1 passes every subscribe and cancel up, not only the first
      * subscribe and last cancel of a topic across all peers (0). */

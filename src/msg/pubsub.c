@@ -8,6 +8,7 @@
  * the subscribers whose set matches its first part. A subscriber at its
  * high-water mark misses the message, counted against it and in total,
  * unless the publisher is lossless, in which case the send waits. */
+#include <sched.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -47,12 +48,14 @@ static tern_err pub_send(tn_sock *s, tern_msg *m)
     }
     /* The original goes to the last subscriber, copies to the others. */
     tn_pipe *last = NULL;
+    int dropped = 0;
     for (size_t i = 0; i < s->npipes; i++) {
         tn_pipe *p = s->pipes[i];
         if (!live(p) || !first_part_matches(p->subs, m))
             continue;
         if (!p->ops->writable(p)) {
             tn_sock_drop(s, p, "subscriber at its high-water mark");
+            dropped = 1;
             continue;
         }
         if (last != NULL) {
@@ -64,10 +67,13 @@ static tern_err pub_send(tn_sock *s, tern_msg *m)
         }
         last = p;
     }
-    if (last != NULL)
+    if (last != NULL) {
         tn_pipe_put(last, m);
-    else
+    } else {
         tern_msg_free(m);
+        if (dropped)
+            sched_yield();
+    }
     return TERN_OK;
 }
 
@@ -84,17 +90,26 @@ static tern_err pub_send_bytes(tn_sock *s, const void *data, size_t len)
             tern_msg_free(m);
         return err;
     }
+    int sent = 0, dropped = 0;
     for (size_t i = 0; i < s->npipes; i++) {
         tn_pipe *p = s->pipes[i];
         if (!live(p) || !tn_subs_match(p->subs, data, len))
             continue;
         tern_err err = p->ops->writable(p) ? p->ops->write_bytes(p, data, len) : TERN_EAGAIN;
-        if (err == TERN_OK)
+        if (err == TERN_OK) {
             p->msgs_out++;
-        else
+            sent = 1;
+        } else {
+            dropped = 1;
             tn_sock_drop(s, p, err == TERN_EAGAIN ? "subscriber at its high-water mark"
                                                   : "out of memory queueing the message");
+        }
     }
+    /* Every subscriber is full: never wait, but give the CPU away once, so
+     * a publisher outrunning subscribers on the same machine does not
+     * starve the threads that would drain them. */
+    if (dropped && !sent)
+        sched_yield();
     return TERN_OK;
 }
 
