@@ -26,6 +26,7 @@ typedef struct inproc_half {
     inproc_pair *pair;
     int side;
     uint32_t sock_id; /* this half's socket, for the peer to reach it */
+    _Atomic int want_room; /* the peer found this ring full and may wait */
 } inproc_half;
 
 struct inproc_pair {
@@ -43,7 +44,14 @@ static inproc_half *other(inproc_half *h)
 static int half_writable(tn_pipe *p)
 {
     inproc_half *o = other((inproc_half *)p);
-    return atomic_load(&o->pair->ready) && !atomic_load(&o->pipe.dead) && !tn_ring_full(&o->ring);
+    if (!atomic_load(&o->pair->ready) || atomic_load(&o->pipe.dead))
+        return 0;
+    if (!tn_ring_full(&o->ring))
+        return 1;
+    /* Ask the reader for a wake-up, then look again: either it sees the
+     * flag after its next pop, or we see that pop now. */
+    atomic_store(&o->want_room, 1);
+    return !tn_ring_full(&o->ring);
 }
 
 static void wake_peer(inproc_half *o)
@@ -83,9 +91,12 @@ static uint32_t half_pending(tn_pipe *p)
 static void half_read_done(tn_pipe *p)
 {
     inproc_half *h = (inproc_half *)p;
-    /* A sender waits only on a full ring: wake it when this pop made room.
-     * (tn_sock_notify's fence orders our pop before its waiter check.) */
-    if (tn_ring_count(&h->ring) + 1 == h->ring.hwm)
+    /* A sender waits only on a full ring, and raises the flag before its
+     * last look: the fence orders our pop before reading the flag, so one
+     * of us sees the other. (Waking only when a pop left exactly hwm - 1
+     * messages lost wake-ups.) */
+    atomic_thread_fence(memory_order_seq_cst);
+    if (atomic_load_explicit(&h->want_room, memory_order_relaxed) && atomic_exchange(&h->want_room, 0))
         wake_peer(other(h));
 }
 

@@ -569,6 +569,43 @@ static void test_inproc_attach_race(void **state)
     tern_ctx_close(ctx);
 }
 
+/* A full inproc ring must always wake its blocked sender. The reader used
+ * to wake it only when a pop left exactly hwm - 1 messages, and a few
+ * bench runs in a hundred (inproc, 256 B) stalled both sides forever. This
+ * stress test did not reproduce that stall here; it guards the wake-up
+ * path with small rings (full often) and the default size. */
+static void test_inproc_full_ring_wakes_sender(void **state)
+{
+    (void)state;
+    tern_ctx *ctx = mt_ctx();
+    for (int round = 0; round < 10; round++) {
+        char ep[MT_EP_MAX];
+        mt_endpoint(MT_INPROC, false, ep, sizeof ep);
+        tern_socket a = mt_open(ctx, TERN_PULL);
+        tern_socket b = mt_open(ctx, TERN_PUSH);
+        /* Both small rings and the default size (the bench's). */
+        mt_setopt(a, TERN_OPT_RCVHWM, round % 2 ? 1000 : 1 + round % 4);
+        mt_setopt(b, TERN_OPT_SNDHWM, round % 2 ? 1000 : 1 + round % 3);
+        mt_setopt(a, TERN_OPT_RCVTIMEO, 5000);
+        mt_setopt(b, TERN_OPT_SNDTIMEO, 5000);
+        mt_bind(a, ep);
+        mt_connect(b, ep);
+        struct racer snd, rcv;
+        racer_init(&snd, b, 100000);
+        racer_init(&rcv, a, 100000);
+        pthread_t t1, t2;
+        assert_int_equal(pthread_create(&t1, NULL, race_send_main, &snd), 0);
+        assert_int_equal(pthread_create(&t2, NULL, race_recv_main, &rcv), 0);
+        bool j1 = mt_join(t1, 30000), j2 = mt_join(t2, 30000);
+        if (!(j1 && j2) || snd.err != TERN_OK || rcv.err != TERN_OK)
+            fail_msg("round %d: sent %d (%s), received %d (%s)", round, atomic_load(&snd.done),
+                     tern_errname(snd.err), atomic_load(&rcv.done), tern_errname(rcv.err));
+        check_ok(tern_socket_close(a));
+        check_ok(tern_socket_close(b));
+    }
+    tern_ctx_close(ctx);
+}
+
 int main(void)
 {
     mt_test_filter_from_env();
@@ -580,6 +617,7 @@ int main(void)
         cmocka_unit_test(test_reset_while_paused_no_spin),
         cmocka_unit_test(test_fin_while_paused_no_spin),
         cmocka_unit_test(test_inproc_attach_race),
+        cmocka_unit_test(test_inproc_full_ring_wakes_sender),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
