@@ -88,16 +88,27 @@ static uint32_t half_pending(tn_pipe *p)
     return 0; /* already in the peer's ring: nothing to linger for */
 }
 
-static void half_read_done(tn_pipe *p)
+/* A sender waits only on a full ring, and raises want_room before its
+ * last look. After a pop we read the flag without a fence: our pop may not
+ * be visible yet when the sender looks, but then the flag is, at our next
+ * pop, or at the fenced look below when the ring runs empty — so one of us
+ * always sees the other. (Waking only when a pop left exactly hwm - 1
+ * messages lost wake-ups.) */
+static void wake_if_wanted(inproc_half *h)
 {
-    inproc_half *h = (inproc_half *)p;
-    /* A sender waits only on a full ring, and raises the flag before its
-     * last look: the fence orders our pop before reading the flag, so one
-     * of us sees the other. (Waking only when a pop left exactly hwm - 1
-     * messages lost wake-ups.) */
-    atomic_thread_fence(memory_order_seq_cst);
     if (atomic_load_explicit(&h->want_room, memory_order_relaxed) && atomic_exchange(&h->want_room, 0))
         wake_peer(other(h));
+}
+
+static void half_read_done(tn_pipe *p)
+{
+    wake_if_wanted((inproc_half *)p);
+}
+
+static void half_read_idle(tn_pipe *p)
+{
+    atomic_thread_fence(memory_order_seq_cst);
+    wake_if_wanted((inproc_half *)p);
 }
 
 static void half_recycle(tn_pipe *p, tern_msg *m)
@@ -164,6 +175,7 @@ static const tn_pipe_ops half_ops = {
     .write_bytes = half_write_bytes,
     .pending = half_pending,
     .read_done = half_read_done,
+    .read_idle = half_read_idle,
     .recycle = half_recycle,
     .release = half_release,
     .subscribe = half_subscribe,

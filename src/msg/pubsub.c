@@ -235,13 +235,7 @@ static tern_err xpub_recv(tn_sock *s, tern_msg **mp)
 
 static int xpub_can_recv(tn_sock *s)
 {
-    if (s->ps.npend > 0)
-        return 1;
-    for (size_t i = 0; i < s->npipes; i++) {
-        if (!tn_ring_empty(s->pipes[i]->in))
-            return 1;
-    }
-    return 0;
+    return s->ps.npend > 0 || tn_sock_any_input(s);
 }
 
 const tn_pattern tn_pattern_pub = {
@@ -377,17 +371,6 @@ static tern_err xsub_send_bytes(tn_sock *s, const void *data, size_t len)
     return err;
 }
 
-static int sub_can_recv(tn_sock *s)
-{
-    /* Messages that the filter would drop make a poll wake for nothing;
-     * the receive then finds nothing and the caller polls again. */
-    for (size_t i = 0; i < s->npipes; i++) {
-        if (!tn_ring_empty(s->pipes[i]->in))
-            return 1;
-    }
-    return 0;
-}
-
 static int xsub_can_send(tn_sock *s)
 {
     (void)s;
@@ -397,11 +380,11 @@ static int xsub_can_send(tn_sock *s)
 const tn_pattern tn_pattern_sub = {
     .type = TERN_SUB, .name = "SUB", .peers = BIT(TERN_PUB) | BIT(TERN_XPUB),
     .send = tn_sock_refuse_send, .send_bytes = tn_sock_refuse_send_bytes, .recv = sub_recv,
-    .attach = sub_attach, .can_recv = sub_can_recv,
+    .attach = sub_attach,
 };
 
 const tn_pattern tn_pattern_xsub = {
     .type = TERN_XSUB, .name = "XSUB", .peers = BIT(TERN_PUB) | BIT(TERN_XPUB),
     .send = xsub_send, .send_bytes = xsub_send_bytes, .recv = sub_recv,
-    .attach = sub_attach, .can_send = xsub_can_send, .can_recv = sub_can_recv,
+    .attach = sub_attach, .can_send = xsub_can_send,
 };

@@ -184,20 +184,11 @@ static int req_can_send(tn_sock *s)
     return (!s->rr.waiting || s->opt.req_relaxed) && tn_sock_next_writable(s) != NULL;
 }
 
-static int any_input(tn_sock *s)
-{
-    for (size_t i = 0; i < s->npipes; i++) {
-        if (!tn_ring_empty(s->pipes[i]->in))
-            return 1;
-    }
-    return 0;
-}
-
 static int req_can_recv(tn_sock *s)
 {
     if (!s->rr.waiting)
         return 0;
-    if (any_input(s))
+    if (tn_sock_any_input(s))
         return 1;
     if (s->opt.req_resend_ivl == 0)
         return req_pipe_gone(s);
@@ -300,7 +291,7 @@ static int rep_can_send(tn_sock *s)
 
 static int rep_can_recv(tn_sock *s)
 {
-    return s->rr.env == NULL && any_input(s);
+    return s->rr.env == NULL && tn_sock_any_input(s);
 }
 
 const tn_pattern tn_pattern_rep = {

@@ -67,6 +67,8 @@ typedef struct tn_pipe_ops {
     uint32_t (*pending)(tn_pipe *p);
     /* The consumer made room in p->in: resume a paused producer. */
     void (*read_done)(tn_pipe *p);
+    /* Optional: the consumer found p->in empty (and may go to sleep). */
+    void (*read_idle)(tn_pipe *p);
     /* Takes back a message read from p->in whose bytes were copied out, to
      * reuse its memory for a later message (or free it). */
     void (*recycle)(tn_pipe *p, tern_msg *m);
@@ -262,6 +264,8 @@ void tn_sock_pipe_dead(tn_sock *s, tn_pipe *p);
 /* Readiness for poll, under s->lock. */
 int tn_sock_can_send(tn_sock *s);
 int tn_sock_can_recv(tn_sock *s);
+/* Some pipe has a message queued (before any filtering). */
+int tn_sock_any_input(tn_sock *s);
 
 tn_sock *tn_sock_pin(tern_socket h);
 void tn_sock_unpin(tn_sock *s);

@@ -290,6 +290,8 @@ tn_pipe *tn_sock_pop(tn_sock *s, tern_msg **mp)
         if (atomic_load(&p->dead) && tn_ring_empty(p->in)) {
             unlink_pipe(s, i);
             k = (size_t)-1; /* indices moved: scan again */
+        } else if (p->ops->read_idle) {
+            p->ops->read_idle(p);
         }
     }
     return NULL;
@@ -365,9 +367,17 @@ int tn_sock_can_recv(tn_sock *s)
         return 0;
     if (s->pat->can_recv)
         return s->pat->can_recv(s);
+    return tn_sock_any_input(s);
+}
+
+int tn_sock_any_input(tn_sock *s)
+{
     for (size_t i = 0; i < s->npipes; i++) {
-        if (!tn_ring_empty(s->pipes[i]->in))
+        tn_pipe *p = s->pipes[i];
+        if (!tn_ring_empty(p->in))
             return 1;
+        if (p->ops->read_idle) /* a poll may sleep next: as in tn_sock_pop */
+            p->ops->read_idle(p);
     }
     return 0;
 }
