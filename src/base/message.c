@@ -181,6 +181,14 @@ tern_err tern_msg_dup(const tern_msg *m, tern_msg **dupp)
             return TERN_ENOMEM;
         }
         const tn_part *p = &m->parts[i];
+        if (p->body == NULL && p->size > 0) {
+            /* Bytes inside m's own allocation: copy, never share. */
+            if (tern_msg_append(d, p->data, p->size) != TERN_OK) {
+                tern_msg_free(d);
+                return TERN_ENOMEM;
+            }
+            continue;
+        }
         if (p->body != NULL)
             atomic_fetch_add_explicit(&p->body->refs, 1, memory_order_relaxed);
         d->parts[d->nparts++] = *p;
@@ -242,9 +250,21 @@ static tern_err reserve_parts(tern_msg *m, uint32_t extra)
     return TERN_OK;
 }
 
+/* Part 0 may live inside the message's own allocation, which only index 0
+ * may do (tern_msg_dup relies on it): give it a body before it moves. */
+static tern_err detach_inline_front(tern_msg *m)
+{
+    if (m->nparts == 0 || m->parts[0].body != NULL || m->parts[0].size == 0)
+        return TERN_OK;
+    return part_detach(&m->parts[0], &m->parts[0]);
+}
+
 tern_err tn_msg_push_front(tern_msg *m, const void *data, size_t size)
 {
-    tern_err err = tern_msg_append(m, data, size);
+    tern_err err = detach_inline_front(m);
+    if (err != TERN_OK)
+        return err;
+    err = tern_msg_append(m, data, size);
     if (err != TERN_OK)
         return err;
     tn_part p = m->parts[m->nparts - 1];
@@ -288,7 +308,8 @@ tern_err tn_msg_move_front(tern_msg *src, size_t k, tern_msg *dst)
 tern_err tn_msg_prepend_msg(tern_msg *dst, tern_msg *front)
 {
     uint32_t k = front->nparts;
-    if (k > UINT32_MAX - dst->nparts || reserve_parts(dst, k) != TERN_OK)
+    if (k > UINT32_MAX - dst->nparts || reserve_parts(dst, k) != TERN_OK ||
+        detach_inline_front(dst) != TERN_OK)
         return TERN_ENOMEM;
     tn_part *moved = k <= 8 ? (tn_part[8]){{0}} : malloc(k * sizeof(*moved));
     if (moved == NULL)

@@ -141,6 +141,10 @@ void tn_engine_kill(tn_engine *e, const char *why)
                  e->pipe.peer, lost);
     tn_trace(TERN_TRACE_WIRE, "%s: peer %s dropped%s: %s", e->endpoint, e->pipe.peer,
              was_ready ? "" : " during the handshake", why);
+    /* Counted before the peer leaves the socket's list, so a caller that
+     * sees one peer fewer also sees the disconnect. */
+    tn_sock_event(e->sock, was_ready ? TERN_EV_DISCONNECTED : TERN_EV_HANDSHAKE_FAILED, lost,
+                  e->endpoint, e->pipe.peer, why);
     if (e->attached) {
         pthread_mutex_lock(&e->sock->lock);
         if (e->sock->closing) {
@@ -153,8 +157,6 @@ void tn_engine_kill(tn_engine *e, const char *why)
         tn_sock_pipe_dead(e->sock, &e->pipe);
         pthread_mutex_unlock(&e->sock->lock);
     }
-    tn_sock_event(e->sock, was_ready ? TERN_EV_DISCONNECTED : TERN_EV_HANDSHAKE_FAILED, lost,
-                  e->endpoint, e->pipe.peer, why);
     tn_ep_engine_gone(e->ep, e, was_ready);
     engine_unref(e);
 }
@@ -187,7 +189,9 @@ static void queued(tn_engine *e, uint32_t msgs)
 static uint32_t write_direct(tn_engine *e)
 {
     uint32_t msgs = e->fill.msgs;
-    if (!e->fd_open || e->io_writing || e->out_broken)
+    /* Only the caller's own message: others queued before it are counted
+     * for the loop, which must be the one to account for them. */
+    if (!e->fd_open || e->io_writing || e->out_broken || msgs != 1)
         return msgs;
     struct iovec iov[16];
     int n = tn_outbuf_iov(&e->fill, 0, 0, iov, 16);
@@ -475,6 +479,11 @@ static void refuse(tn_engine *e, const char *error, const char *why)
     tn_engine_kill(e, why);
 }
 
+static int is_publisher(const tn_engine *e)
+{
+    return e->sock->pat->type == TERN_PUB || e->sock->pat->type == TERN_XPUB;
+}
+
 static tern_err on_ready(tn_engine *e, const tn_zmtp_command *cmd)
 {
     tn_zmtp_props props;
@@ -502,6 +511,12 @@ static tern_err on_ready(tn_engine *e, const tn_zmtp_command *cmd)
     if (err == TERN_OK) {
         atomic_fetch_add(&e->refs, 1);
         e->attached = 1;
+        /* Counted with the attach, so peers and handshakes agree. */
+        tn_sock_event(e->sock, TERN_EV_HANDSHAKE_OK, 0, e->endpoint, e->pipe.peer, NULL);
+        /* A SUBSCRIBE may carry a topic as long as a message; before the
+         * handshake, and for other types, commands stay small. */
+        if (is_publisher(e))
+            e->dec.cmd_max = e->dec.max_msg + TN_ZMTP_COMMAND_NAME_MAX;
     }
     pthread_mutex_unlock(&e->sock->lock);
     if (err != TERN_OK) {
@@ -525,14 +540,9 @@ static tern_err on_ready(tn_engine *e, const tn_zmtp_command *cmd)
         tn_timer_arm(e->loop, &e->hb_timer, tern_clock_ns() + e->hb_ivl);
     tn_trace(TERN_TRACE_WIRE, "%s: peer %s ready (ZMTP 3.%d, %s)", e->endpoint, e->pipe.peer,
              e->peer_minor, pat->name);
-    tn_sock_event(e->sock, TERN_EV_HANDSHAKE_OK, 0, e->endpoint, e->pipe.peer, NULL);
     return TERN_OK;
 }
 
-static int is_publisher(const tn_engine *e)
-{
-    return e->sock->pat->type == TERN_PUB || e->sock->pat->type == TERN_XPUB;
-}
 
 /* A peer's subscription, in either form. */
 static tern_err peer_subscribed(tn_engine *e, int on, const uint8_t *topic, size_t len)

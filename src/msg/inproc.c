@@ -88,27 +88,16 @@ static uint32_t half_pending(tn_pipe *p)
     return 0; /* already in the peer's ring: nothing to linger for */
 }
 
-/* A sender waits only on a full ring, and raises want_room before its
- * last look. After a pop we read the flag without a fence: our pop may not
- * be visible yet when the sender looks, but then the flag is, at our next
- * pop, or at the fenced look below when the ring runs empty — so one of us
- * always sees the other. (Waking only when a pop left exactly hwm - 1
- * messages lost wake-ups.) */
-static void wake_if_wanted(inproc_half *h)
-{
-    if (atomic_load_explicit(&h->want_room, memory_order_relaxed) && atomic_exchange(&h->want_room, 0))
-        wake_peer(other(h));
-}
-
+/* A sender waits only on a full ring, and raises want_room before its last
+ * look; the fence orders our pop before reading the flag, so one of us
+ * sees the other. (Waking only when a pop left exactly hwm - 1 messages
+ * lost wake-ups.) */
 static void half_read_done(tn_pipe *p)
 {
-    wake_if_wanted((inproc_half *)p);
-}
-
-static void half_read_idle(tn_pipe *p)
-{
+    inproc_half *h = (inproc_half *)p;
     atomic_thread_fence(memory_order_seq_cst);
-    wake_if_wanted((inproc_half *)p);
+    if (atomic_load_explicit(&h->want_room, memory_order_relaxed) && atomic_exchange(&h->want_room, 0))
+        wake_peer(other(h));
 }
 
 static void half_recycle(tn_pipe *p, tern_msg *m)
@@ -175,7 +164,6 @@ static const tn_pipe_ops half_ops = {
     .write_bytes = half_write_bytes,
     .pending = half_pending,
     .read_done = half_read_done,
-    .read_idle = half_read_idle,
     .recycle = half_recycle,
     .release = half_release,
     .subscribe = half_subscribe,
@@ -251,15 +239,15 @@ static tern_err link_pair(tn_sock *c, tn_sock *b, const char *name)
         int i = attached ? 1 - first : first;
         pthread_mutex_lock(&socks[i]->lock);
         err = tn_sock_attach(socks[i], &pair->half[i].pipe);
+        if (err == TERN_OK) /* counted with the attach, as engines do */
+            tn_sock_event(socks[i], TERN_EV_HANDSHAKE_OK, 0, ep, ep, NULL);
         pthread_mutex_unlock(&socks[i]->lock);
     }
     if (err == TERN_OK) {
         atomic_store(&pair->ready, 1);
         /* A sender may already wait for this very link. */
-        for (int i = 0; i < 2; i++) {
+        for (int i = 0; i < 2; i++)
             tn_sock_notify(socks[i]);
-            tn_sock_event(socks[i], TERN_EV_HANDSHAKE_OK, 0, ep, ep, NULL);
-        }
     } else {
         /* Whoever attached keeps a dead pipe it will drop; free the rest. */
         attached--;

@@ -22,7 +22,8 @@
  * charged its length plus TOPIC_OVERHEAD): a flood ends the connection. */
 #define SUBS_MAX_BYTES (16u << 20)
 #define TOPIC_OVERHEAD 32
-/* XPUB: subscription messages held for the application. */
+/* XPUB: subscription messages held for the application, each charged its
+ * topic plus TOPIC_OVERHEAD. */
 #define PEND_MAX_BYTES (64u << 20)
 
 static int live(const tn_pipe *p)
@@ -130,7 +131,7 @@ static void xpub_pend(tn_sock *s, tn_pipe *p, int on, const uint8_t *topic, size
 {
     tn_pubsub *ps = &s->ps;
     tern_msg *m = NULL;
-    if (ps->pend_bytes + len > PEND_MAX_BYTES) {
+    if (ps->pend_bytes + len + TOPIC_OVERHEAD > PEND_MAX_BYTES) {
         tn_sock_drop(s, p, "subscription messages not read by the application");
         return;
     }
@@ -157,7 +158,7 @@ static void xpub_pend(tn_sock *s, tn_pipe *p, int on, const uint8_t *topic, size
     if (len)
         memcpy(d + 1, topic, len);
     ps->pend[(ps->pend_head + ps->npend++) % ps->cappend] = m;
-    ps->pend_bytes += len;
+    ps->pend_bytes += len + TOPIC_OVERHEAD; /* the message costs more than its topic */
     tn_sock_notify(s);
 }
 
@@ -225,7 +226,7 @@ static tern_err xpub_recv(tn_sock *s, tern_msg **mp)
         tern_msg *m = ps->pend[ps->pend_head];
         ps->pend_head = (ps->pend_head + 1) % ps->cappend;
         ps->npend--;
-        ps->pend_bytes -= m->total - 1;
+        ps->pend_bytes -= m->total - 1 + TOPIC_OVERHEAD;
         s->last_in = NULL;
         *mp = m;
         return TERN_OK;

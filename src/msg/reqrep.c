@@ -56,17 +56,18 @@ static tern_err req_send(tn_sock *s, tern_msg *m)
 {
     if (s->rr.waiting && !s->opt.req_relaxed)
         return TERN_ESTATE;
-    tn_pipe *p = tn_sock_next_writable(s);
-    if (p == NULL)
-        return TERN_EAGAIN;
     /* Whatever is queued now answers no request of ours (a duplicate, or
-     * the reply to one abandoned): it must not pass for the next reply. */
+     * the reply to one abandoned): it must not pass for the next reply.
+     * First, since popping may unlink (and free) a dead pipe. */
     tern_msg *stale;
     tn_pipe *from;
     while ((from = tn_sock_pop(s, &stale)) != NULL) {
         tn_sock_drop(s, from, "stale reply discarded by a new request");
         tern_msg_free(stale);
     }
+    tn_pipe *p = tn_sock_next_writable(s);
+    if (p == NULL)
+        return TERN_EAGAIN;
     tern_msg *copy = NULL;
     if (s->opt.req_resend_ivl > 0 && tern_msg_dup(m, &copy) != TERN_OK)
         return TERN_ENOMEM;

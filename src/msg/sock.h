@@ -67,8 +67,6 @@ typedef struct tn_pipe_ops {
     uint32_t (*pending)(tn_pipe *p);
     /* The consumer made room in p->in: resume a paused producer. */
     void (*read_done)(tn_pipe *p);
-    /* Optional: the consumer found p->in empty (and may go to sleep). */
-    void (*read_idle)(tn_pipe *p);
     /* Takes back a message read from p->in whose bytes were copied out, to
      * reuse its memory for a later message (or free it). */
     void (*recycle)(tn_pipe *p, tern_msg *m);
@@ -239,7 +237,8 @@ struct tn_sock {
 void tn_sock_drop(tn_sock *s, tn_pipe *p, const char *why);
 
 /* Monitoring (monitor.c): counts the event and publishes it if asked.
- * Callable from any thread; must not be called under s->lock. */
+ * Callable from any thread, with or without s->lock: publishing never
+ * waits, and the monitor's socket never locks the monitored one. */
 void tn_sock_event(tn_sock *s, int event, int64_t value, const char *endpoint, const char *peer,
                    const char *detail);
 /* Stops the monitor, closing its socket (on close). */

@@ -290,8 +290,6 @@ tn_pipe *tn_sock_pop(tn_sock *s, tern_msg **mp)
         if (atomic_load(&p->dead) && tn_ring_empty(p->in)) {
             unlink_pipe(s, i);
             k = (size_t)-1; /* indices moved: scan again */
-        } else if (p->ops->read_idle) {
-            p->ops->read_idle(p);
         }
     }
     return NULL;
@@ -373,11 +371,8 @@ int tn_sock_can_recv(tn_sock *s)
 int tn_sock_any_input(tn_sock *s)
 {
     for (size_t i = 0; i < s->npipes; i++) {
-        tn_pipe *p = s->pipes[i];
-        if (!tn_ring_empty(p->in))
+        if (!tn_ring_empty(s->pipes[i]->in))
             return 1;
-        if (p->ops->read_idle) /* a poll may sleep next: as in tn_sock_pop */
-            p->ops->read_idle(p);
     }
     return 0;
 }

@@ -197,6 +197,7 @@ void tn_zmtp_dec_init(tn_zmtp_dec *d, uint64_t max_msg)
 {
     memset(d, 0, sizeof(*d));
     d->max_msg = max_msg;
+    d->cmd_max = TN_ZMTP_COMMAND_MAX;
 }
 
 void tn_zmtp_dec_fini(tn_zmtp_dec *d)
@@ -229,11 +230,8 @@ static tern_err frame_start(tn_zmtp_dec *d, const tn_zmtp_sink *sink, uint8_t fl
             return fail(d, TERN_EPROTO, "command frame inside a multipart message");
         if (size == 0)
             return fail(d, TERN_EPROTO, "empty command frame");
-        /* SUBSCRIBE carries a topic as long as a message may be; other
-         * commands are small. Either way the body is bounded before it is
-         * allocated. */
-        if (size > TN_ZMTP_COMMAND_MAX && size - TN_ZMTP_COMMAND_NAME_MAX > d->max_msg)
-            return fail(d, TERN_EMSGSIZE, "command frame larger than the maximum message size");
+        if (size > d->cmd_max)
+            return fail(d, TERN_EMSGSIZE, "command frame larger than allowed");
         d->cmd = malloc(size);
         if (d->cmd == NULL)
             return fail(d, TERN_ENOMEM, "out of memory for a command");

@@ -14,8 +14,8 @@
 #define TN_ZMTP_LONG 0x02
 #define TN_ZMTP_COMMAND 0x04
 /* Commands are small; anything larger is hostile or a bug. */
-/* Commands up to this size are always accepted; larger ones up to the
- * maximum message size plus a name (a long SUBSCRIBE). */
+/* Commands up to this size are accepted; an engine may raise its
+ * decoder's cmd_max once a peer may send long SUBSCRIBEs. */
 #define TN_ZMTP_COMMAND_MAX 65536
 #define TN_ZMTP_COMMAND_NAME_MAX 256
 #define TN_ZMTP_PING_CONTEXT_MAX 16
@@ -78,6 +78,7 @@ typedef struct tn_zmtp_sink {
 
 typedef struct tn_zmtp_dec {
     uint64_t max_msg; /* limit on a message's payload bytes */
+    uint64_t cmd_max; /* limit on a command's body (TN_ZMTP_COMMAND_MAX) */
     uint8_t hdr[9];
     uint8_t hlen;   /* header bytes collected */
     uint8_t flags;  /* current frame */
