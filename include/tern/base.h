@@ -39,6 +39,13 @@ typedef enum tern_err {
     TERN_ESYSTEM = 17,      /* unexpected operating-system error */
     TERN_EEXIST = 18,       /* already exists */
     TERN_EPERM = 19,        /* permission denied */
+    TERN_ECANCELED = 20,    /* cancelled by the caller */
+    TERN_EUNAVAILABLE = 21, /* no server reachable, or it went away mid-call */
+    TERN_ENOIFACE = 22,     /* the server does not offer the interface */
+    TERN_ENOMETHOD = 23,    /* the interface has no such method */
+    TERN_EVERSION = 24,     /* interface versions cannot talk */
+    TERN_EBADARGS = 25,     /* call arguments did not decode or broke a bound */
+    TERN_EAPP = 26,         /* the remote procedure reported a failure */
 } tern_err;
 
 /* A human-readable sentence for err; never NULL. */

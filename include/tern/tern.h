@@ -4,6 +4,8 @@
 
 #include "base.h"
 #include "msg.h"
+#include "rpc.h"
+#include "xdr.h"
 
 #define TERN_VERSION_MAJOR 0
 #define TERN_VERSION_MINOR 1

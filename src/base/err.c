@@ -31,6 +31,13 @@ static const struct err_info errs[] = {
     [TERN_ESYSTEM] = {"TERN_ESYSTEM", "unexpected operating-system error"},
     [TERN_EEXIST] = {"TERN_EEXIST", "already exists"},
     [TERN_EPERM] = {"TERN_EPERM", "permission denied"},
+    [TERN_ECANCELED] = {"TERN_ECANCELED", "cancelled"},
+    [TERN_EUNAVAILABLE] = {"TERN_EUNAVAILABLE", "service unavailable"},
+    [TERN_ENOIFACE] = {"TERN_ENOIFACE", "no such interface"},
+    [TERN_ENOMETHOD] = {"TERN_ENOMETHOD", "no such method"},
+    [TERN_EVERSION] = {"TERN_EVERSION", "interface version mismatch"},
+    [TERN_EBADARGS] = {"TERN_EBADARGS", "bad call arguments"},
+    [TERN_EAPP] = {"TERN_EAPP", "remote procedure failed"},
 };
 
 #define NERRS (sizeof errs / sizeof errs[0])
@@ -79,6 +86,7 @@ static const struct {
     {EEXIST, TERN_EEXIST},
     {EACCES, TERN_EPERM},
     {EPERM, TERN_EPERM},
+    {ECANCELED, TERN_ECANCELED},
 };
 
 tern_err tern_err_from_errno(int errnum)

@@ -4,7 +4,7 @@
 
 #include "testutil.h"
 
-#define NCODES 20 /* TERN_OK .. TERN_EPERM */
+#define NCODES 27 /* TERN_OK .. TERN_EAPP */
 
 static void names_and_sentences(void **state)
 {
@@ -40,6 +40,8 @@ static void names_match_enum(void **state)
         E(TERN_EADDRINVAL),   E(TERN_ENOENT),    E(TERN_ECONNREFUSED), E(TERN_EPROTO),
         E(TERN_EMSGSIZE),     E(TERN_EINCOMPAT), E(TERN_EINTR),        E(TERN_ESTATE),
         E(TERN_EHOSTUNREACH), E(TERN_ESYSTEM),   E(TERN_EEXIST),       E(TERN_EPERM),
+        E(TERN_ECANCELED),    E(TERN_EUNAVAILABLE), E(TERN_ENOIFACE),   E(TERN_ENOMETHOD),
+        E(TERN_EVERSION),     E(TERN_EBADARGS),  E(TERN_EAPP),
 #undef E
     };
     (void)state;
@@ -84,6 +86,7 @@ static void from_errno(void **state)
         {EEXIST, TERN_EEXIST},
         {EACCES, TERN_EPERM},
         {EPERM, TERN_EPERM},
+        {ECANCELED, TERN_ECANCELED},
         /* Everything else is an unexpected system error. */
         {EBADF, TERN_ESYSTEM},
         {EIO, TERN_ESYSTEM},
