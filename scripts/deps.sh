@@ -5,7 +5,7 @@
 #   scripts/deps.sh build|check|bench
 set -e
 build="cmake make gcc pkg-config"
-check="$build libcmocka-dev libzmq3-dev clang libclang-rt-14-dev"
+check="$build libcmocka-dev libzmq3-dev libtirpc-dev clang libclang-rt-14-dev"
 bench="$build libzmq3-dev libnng-dev"
 case "${1:-build}" in
   build) want=$build ;;

@@ -68,13 +68,14 @@ TERN_API uint64_t tern_clock_wall_ns(void);
 TERN_API uint32_t tern_crc32c(uint32_t crc, const void *data, size_t len);
 
 /* Tracing: off by default. TERN_TRACE in the environment ("all", or a
- * comma-separated list of topics: io, wire, msg) turns it on at the first
+ * comma-separated list of topics: io, wire, msg, rpc) turns it on at the first
  * trace point; tern_trace_set() overrides it at any time. Lines go to
  * stderr unless a sink is installed. Safe to call from any thread. */
 enum {
     TERN_TRACE_IO = 1u << 0,
     TERN_TRACE_WIRE = 1u << 1,
     TERN_TRACE_MSG = 1u << 2,
+    TERN_TRACE_RPC = 1u << 3,
     TERN_TRACE_ALL = 0xffffu,
 };
 /* spec as TERN_TRACE above; NULL or "" turns tracing off. Returns

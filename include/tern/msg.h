@@ -163,6 +163,11 @@ enum {
     /* XPUB: 1 passes every subscribe and cancel up, not only the first
      * subscribe and last cancel of a topic across all peers (0). */
     TERN_OPT_XPUB_VERBOSE = 25,
+    /* int: a blocked send or receive polls this many microseconds before
+     * sleeping, trading CPU for latency (waking a sleeping thread costs tens
+     * of microseconds on a VM); -1: the type's default, 50 for REQ and REP,
+     * 0 for the others (-1). */
+    TERN_OPT_BUSY_POLL = 26,
 };
 TERN_API tern_err tern_setopt_int(tern_socket sock, int opt, int64_t value);
 TERN_API tern_err tern_getopt_int(tern_socket sock, int opt, int64_t *value);

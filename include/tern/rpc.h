@@ -122,10 +122,10 @@ typedef struct tern_rpc_opts {
  * request is handed to the transport and *futurep is set to NULL. */
 TERN_API tern_err tern_rpc_start(tern_rpc_client *client, uint32_t method, const tern_rpc_opts *opts,
                                  const tern_xdr_enc *args, tern_rpc_future **futurep);
-/* tern_rpc_start + wait + status, then d reads the reply's out-parameters
+/* A synchronous call: tern_rpc_start + wait, then d reads the reply's out-parameters
  * (decoded values are malloc'd). *futurep must be freed when d is done. */
-TERN_API tern_err tern_rpc_call(tern_rpc_client *client, uint32_t method, const tern_rpc_opts *opts,
-                                const tern_xdr_enc *args, tern_rpc_future **futurep, tern_xdr_dec *d);
+TERN_API tern_err tern_rpc_invoke(tern_rpc_client *client, uint32_t method, const tern_rpc_opts *opts,
+                                  const tern_xdr_enc *args, tern_rpc_future **futurep, tern_xdr_dec *d);
 
 /* true once the call has finished (any status). */
 TERN_API bool tern_rpc_future_done(tern_rpc_future *f);
@@ -227,7 +227,7 @@ TERN_API tern_err tern_rpc_server_open(tern_ctx *ctx, const tern_rpc_server_opts
  * (tern_rpc_call_app). TERN_EEXIST if the same UUID and major is there. */
 TERN_API tern_err tern_rpc_server_add(tern_rpc_server *server, const tern_rpc_iface *iface,
                                       tern_rpc_dispatch_fn *dispatch, const void *impl, void *app);
-/* Serves on endpoint ("tcp://*:0" takes any free port). */
+/* Serves on endpoint ("tcp://0.0.0.0:0" or port 0 takes any free port). */
 TERN_API tern_err tern_rpc_server_bind(tern_rpc_server *server, const char *endpoint);
 /* The last endpoint bound, resolved ("tcp://127.0.0.1:40123"). */
 TERN_API tern_err tern_rpc_server_endpoint(tern_rpc_server *server, char *buf, size_t cap);

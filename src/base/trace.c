@@ -28,6 +28,7 @@ static const struct {
     {"io", TERN_TRACE_IO},
     {"wire", TERN_TRACE_WIRE},
     {"msg", TERN_TRACE_MSG},
+    {"rpc", TERN_TRACE_RPC},
 };
 
 #define NTOPICS (sizeof topics / sizeof topics[0])

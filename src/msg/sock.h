@@ -163,6 +163,7 @@ typedef struct tn_opts {
     int64_t heartbeat_ivl, heartbeat_timeout, heartbeat_ttl, handshake_ivl;
     int64_t req_relaxed, req_correlate, req_resend_ivl;
     int64_t router_mandatory, router_handover, pub_lossless, xpub_verbose;
+    int64_t busy_poll; /* -1: the type's spin_us */
     uint8_t routing_id[255];
     size_t routing_id_len;
 } tn_opts;

@@ -116,10 +116,11 @@ static tern_err block_on(tn_sock *s, sock_op op, void *arg, int flags, int64_t t
     if (err != TERN_EAGAIN || (flags & TERN_DONTWAIT) || timeo == 0)
         return err;
     uint64_t deadline = deadline_after(timeo);
-    if (s->pat->spin_us > 0) {
+    int64_t spin_us = s->opt.busy_poll >= 0 ? s->opt.busy_poll : s->pat->spin_us;
+    if (spin_us > 0) {
         /* Request/reply waits are short: staying on the CPU a little while
          * saves being woken, which on an idle VM costs tens of us. */
-        uint64_t until = tern_clock_ns() + (uint64_t)s->pat->spin_us * 1000u;
+        uint64_t until = tern_clock_ns() + (uint64_t)spin_us * 1000u;
         if (deadline && deadline < until)
             until = deadline;
         do {
@@ -393,6 +394,7 @@ static const tn_opts default_opts = {
     .heartbeat_ttl = 0,
     .handshake_ivl = 10000,
     .router_mandatory = 1,
+    .busy_poll = -1,
 };
 
 tern_err tern_socket_open(tern_ctx *ctx, int type, tern_socket *sockp)
@@ -585,6 +587,7 @@ static int64_t *int_opt(tn_opts *o, int opt)
     case TERN_OPT_ROUTER_HANDOVER: return &o->router_handover;
     case TERN_OPT_PUB_LOSSLESS: return &o->pub_lossless;
     case TERN_OPT_XPUB_VERBOSE: return &o->xpub_verbose;
+    case TERN_OPT_BUSY_POLL: return &o->busy_poll;
     default: return NULL;
     }
 }
@@ -605,6 +608,7 @@ static int int_opt_valid(int opt, int64_t v)
     case TERN_OPT_HEARTBEAT_TIMEOUT: return v >= -1 && v <= 3600000;
     case TERN_OPT_HANDSHAKE_IVL: return v >= 1 && v <= 3600000;
     case TERN_OPT_REQ_RESEND_IVL: return v >= 0 && v <= 3600000;
+    case TERN_OPT_BUSY_POLL: return v >= -1 && v <= 100000;
     case TERN_OPT_REQ_RELAXED:
     case TERN_OPT_REQ_CORRELATE:
     case TERN_OPT_ROUTER_MANDATORY:

@@ -1,0 +1,775 @@
+/* RPC client: binding, sending calls, and receiving replies.
+ *
+ * Replies are received by whichever thread waits for one (leader/follower):
+ * the first waiter becomes the reader, receives for everyone, and hands the
+ * role on when its own call finishes; others sleep on a condition variable.
+ * A synchronous call therefore goes socket -> caller with no thread hop. A
+ * background thread reads only when futures have completion callbacks. */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/random.h>
+
+#include "base/trace.h"
+#include "rpc/client.h"
+#include "rpc/proto.h"
+#include "rpc/resolve.h"
+
+#define DEFAULT_TIMEOUT_MS 5000
+#define DEFAULT_RETRIES 2
+/* How long a reader blocks before it looks at deadlines and connections. */
+#define SLICE_NS 20000000ull
+/* Replies queued per client before the server's sends wait. */
+#define CLIENT_HWM 100000
+#define CLIENT_BUSY_POLL_US 50
+/* A call whose server has been gone this long fails TERN_EUNAVAILABLE
+ * rather than waiting out its deadline. */
+#define LOST_GRACE_NS 1000000000ull
+
+static _Thread_local char last_error[256];
+
+void tn_rpc_set_last_error(const char *why)
+{
+    snprintf(last_error, sizeof last_error, "%s", why ? why : "");
+}
+
+const char *tern_rpc_last_error(void)
+{
+    return last_error;
+}
+
+/* ---- the table of running calls ----------------------------------------- */
+
+static size_t slot(const tern_rpc_client *c, uint64_t id)
+{
+    return (size_t)(id * 0x9E3779B97F4A7C15ull >> 20) & (c->table_cap - 1);
+}
+
+static tern_err table_add(tern_rpc_client *c, tern_rpc_future *f)
+{
+    if (c->running + 1 > c->table_cap / 2) {
+        size_t cap = c->table_cap ? c->table_cap * 2 : 64;
+        tern_rpc_future **t = calloc(cap, sizeof *t);
+        if (t == NULL)
+            return TERN_ENOMEM;
+        tern_rpc_future **old = c->table;
+        size_t old_cap = c->table_cap;
+        c->table = t;
+        c->table_cap = cap;
+        for (size_t i = 0; i < old_cap; i++) {
+            for (tern_rpc_future *g = old[i], *next; g; g = next) {
+                next = g->next;
+                size_t k = slot(c, g->call_id);
+                g->next = t[k];
+                t[k] = g;
+            }
+        }
+        free(old);
+    }
+    size_t k = slot(c, f->call_id);
+    f->next = c->table[k];
+    c->table[k] = f;
+    c->running++;
+    return TERN_OK;
+}
+
+static tern_rpc_future *table_find(tern_rpc_client *c, uint64_t id)
+{
+    if (c->table_cap == 0)
+        return NULL;
+    for (tern_rpc_future *f = c->table[slot(c, id)]; f; f = f->next) {
+        if (f->call_id == id)
+            return f;
+    }
+    return NULL;
+}
+
+static void table_del(tern_rpc_client *c, tern_rpc_future *f)
+{
+    for (tern_rpc_future **p = &c->table[slot(c, f->call_id)]; *p; p = &(*p)->next) {
+        if (*p == f) {
+            *p = f->next;
+            f->next = NULL;
+            c->running--;
+            return;
+        }
+    }
+}
+
+/* ---- sending ------------------------------------------------------------ */
+
+static uint64_t remaining_us(uint64_t deadline_ns)
+{
+    uint64_t now = tern_clock_ns();
+    return deadline_ns > now ? (deadline_ns - now) / 1000u : 0;
+}
+
+static tern_err build_request(tern_rpc_client *c, uint8_t kind, uint64_t call_id, uint32_t method,
+                              uint32_t flags, uint64_t deadline_ns, const void *body, size_t len,
+                              tern_msg **mp)
+{
+    tn_rpc_hdr h = {.kind = kind,
+                    .flags = flags,
+                    .call_id = call_id,
+                    .iface = c->iface->uuid,
+                    .major = c->iface->major,
+                    .minor = c->iface->minor,
+                    .method = method,
+                    .deadline_us = deadline_ns ? remaining_us(deadline_ns) : 0,
+                    .instance = c->instance};
+    uint8_t hdr[TN_RPC_HDR_SIZE];
+    tn_rpc_hdr_encode(&h, hdr);
+    tern_msg *m;
+    tern_err err = tern_msg_new(&m);
+    if (err == TERN_OK)
+        err = tern_msg_append(m, hdr, sizeof hdr);
+    if (err == TERN_OK)
+        err = tern_msg_append(m, body, len);
+    if (err != TERN_OK) {
+        tern_msg_free(m);
+        return err;
+    }
+    *mp = m;
+    return TERN_OK;
+}
+
+static void free_msg(void *data, void *arg)
+{
+    (void)data;
+    tern_msg_free(arg);
+}
+
+/* Sends a copy of request m (kept by the caller) with extra header flags
+ * and the time left until deadline_ns, waiting for a connected server at
+ * most until then (or not at all with TERN_DONTWAIT in how). */
+static tern_err send_copy(tern_rpc_client *c, const tern_msg *m, uint32_t extra_flags,
+                          uint64_t deadline_ns, int how)
+{
+    tn_rpc_hdr h;
+    tern_err err = tn_rpc_hdr_decode(tern_msg_data(m, 0), tern_msg_size(m, 0), &h);
+    if (err != TERN_OK)
+        return err;
+    h.flags |= extra_flags;
+    h.deadline_us = deadline_ns ? remaining_us(deadline_ns) : 0;
+    h.instance = c->instance;
+    uint8_t hdr[TN_RPC_HDR_SIZE];
+    tn_rpc_hdr_encode(&h, hdr);
+    tern_msg *body, *out;
+    err = tern_msg_dup(m, &body);
+    if (err != TERN_OK)
+        return err;
+    err = tern_msg_new(&out);
+    if (err == TERN_OK)
+        err = tern_msg_append(out, hdr, sizeof hdr);
+    if (err == TERN_OK) {
+        /* The body is shared, not copied: the new part holds the old
+         * message until it is written. */
+        err = tern_msg_append_ref(out, tern_msg_data(body, 1), tern_msg_size(body, 1), free_msg, body);
+        if (err != TERN_OK)
+            tern_msg_free(body);
+    } else {
+        tern_msg_free(body);
+    }
+    if (err != TERN_OK) {
+        tern_msg_free(out);
+        return err;
+    }
+    int64_t ms = deadline_ns ? (int64_t)(remaining_us(deadline_ns) / 1000u) : 0;
+    if (!(how & TERN_DONTWAIT))
+        tern_setopt_int(c->sock, TERN_OPT_SNDTIMEO, ms);
+    err = tern_msg_send(c->sock, out, ms == 0 ? how | TERN_DONTWAIT : how);
+    if (err != TERN_OK)
+        tern_msg_free(out);
+    if (err == TERN_ETIMEDOUT || (err == TERN_EAGAIN && !(how & TERN_DONTWAIT)))
+        err = TERN_EUNAVAILABLE;
+    return err;
+}
+
+/* Sends a request just built (its header is fresh), keeping m. */
+static tern_err send_fresh(tern_rpc_client *c, const tern_msg *m, uint64_t deadline_ns)
+{
+    tern_msg *dup;
+    tern_err err = tern_msg_dup(m, &dup);
+    if (err != TERN_OK)
+        return err;
+    int64_t ms = (int64_t)(remaining_us(deadline_ns) / 1000u);
+    tern_setopt_int(c->sock, TERN_OPT_SNDTIMEO, ms);
+    err = tern_msg_send(c->sock, dup, ms == 0 ? TERN_DONTWAIT : 0);
+    if (err != TERN_OK)
+        tern_msg_free(dup);
+    if (err == TERN_ETIMEDOUT || err == TERN_EAGAIN)
+        err = TERN_EUNAVAILABLE;
+    return err;
+}
+
+/* ---- finishing calls ---------------------------------------------------- */
+
+void tn_rpc_finish(tern_rpc_client *c, tern_rpc_future *f, tern_err status, const char *why)
+{
+    if (f->done)
+        return;
+    table_del(c, f);
+    f->done = true;
+    f->status = status;
+    if (why && *why)
+        f->error = strdup(why);
+    tern_msg_free(f->request);
+    f->request = NULL;
+    if (status != TERN_OK)
+        tn_trace(TERN_TRACE_RPC, "call %llu of %s.%s: %s%s%s", (unsigned long long)f->call_id,
+                 c->iface->name,
+                 f->method < c->iface->nmethods ? c->iface->methods[f->method].name : "?",
+                 tern_errname(status), why ? ": " : "", why ? why : "");
+    if (f->done_fn) {
+        f->next = c->callbacks;
+        c->callbacks = f;
+    }
+    pthread_cond_broadcast(&c->cond);
+}
+
+void tn_rpc_client_unlock(tern_rpc_client *c)
+{
+    tern_rpc_future *due = c->callbacks;
+    c->callbacks = NULL;
+    pthread_mutex_unlock(&c->lock);
+    while (due) {
+        tern_rpc_future *next = due->next;
+        due->next = NULL;
+        due->done_fn(due, due->done_arg); /* may free due */
+        due = next;
+    }
+}
+
+void tn_rpc_forget(tern_rpc_client *c, tern_rpc_future *f, bool tell_server)
+{
+    if (!f->done && tell_server) {
+        tern_msg *m;
+        if (build_request(c, TN_RPC_CANCEL, f->call_id, f->method, 0, 0, NULL, 0, &m) == TERN_OK &&
+            tern_msg_send(c->sock, m, TERN_DONTWAIT) != TERN_OK)
+            tern_msg_free(m);
+    }
+    if (!f->done)
+        table_del(c, f);
+}
+
+/* ---- receiving ---------------------------------------------------------- */
+
+/* Decodes the error text a failed reply carries (XDR string). */
+static void reply_error(const tern_msg *m, char *buf, size_t cap)
+{
+    buf[0] = '\0';
+    if (tern_msg_parts(m) < 2)
+        return;
+    const uint8_t *p = tern_msg_data(m, 1);
+    size_t n = tern_msg_size(m, 1);
+    if (n < 4)
+        return;
+    uint32_t len = (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
+    if (len > n - 4)
+        return;
+    if (len >= cap)
+        len = (uint32_t)cap - 1;
+    memcpy(buf, p + 4, len);
+    buf[len] = '\0';
+    for (size_t i = 0; i < len; i++) {
+        if ((unsigned char)buf[i] < 0x20 && buf[i] != '\t')
+            buf[i] = '?';
+    }
+}
+
+/* Handles one message from the server (lock held); takes m. */
+static void handle_reply(tern_rpc_client *c, tern_msg *m)
+{
+    tn_rpc_hdr h;
+    if (tern_msg_parts(m) != 2 ||
+        tn_rpc_hdr_decode(tern_msg_data(m, 0), tern_msg_size(m, 0), &h) != TERN_OK) {
+        tn_trace(TERN_TRACE_RPC, "client %s: malformed reply dropped", c->endpoint);
+        tern_msg_free(m);
+        return;
+    }
+    tern_rpc_future *f = table_find(c, h.call_id);
+    if (f == NULL) {
+        /* A reply to a call already given up (timed out, cancelled, or
+         * answered by an earlier copy). */
+        tern_msg_free(m);
+        return;
+    }
+    if (h.kind == TN_RPC_ACCEPT) {
+        f->accepted = true;
+        pthread_cond_broadcast(&c->cond);
+        tern_msg_free(m);
+        return;
+    }
+    if (h.kind != TN_RPC_REPLY) {
+        tern_msg_free(m);
+        return;
+    }
+    tern_err status = tn_rpc_status_from_wire(h.method);
+    if (status == TERN_OK) {
+        f->reply = m;
+        f->accepted = true;
+        tn_rpc_finish(c, f, TERN_OK, NULL);
+        return;
+    }
+    char why[512];
+    reply_error(m, why, sizeof why);
+    tern_msg_free(m);
+    tn_rpc_finish(c, f, status, why[0] ? why : NULL);
+}
+
+/* Deadlines and resends of running calls (lock held); sends never wait
+ * here. After a lost connection every call is sent again once the DEALER
+ * reconnects: the server's reply cache answers calls that already ran, and
+ * a restarted server (another instance) refuses them, so none runs twice.
+ * An idempotent call is also resent when no reply came in its share of the
+ * deadline. Returns the earliest time something is due. */
+static uint64_t check_calls(tern_rpc_client *c, uint64_t now, bool lost_connection)
+{
+    uint64_t next = 0;
+    for (size_t i = 0; i < c->table_cap; i++) {
+        for (tern_rpc_future *f = c->table[i], *nxt; f; f = nxt) {
+            nxt = f->next;
+            if (now >= f->deadline_ns) {
+                tn_rpc_finish(c, f, TERN_ETIMEDOUT, "deadline passed before a reply came");
+                continue;
+            }
+            if (c->lost_since_ns && now - c->lost_since_ns > LOST_GRACE_NS) {
+                tn_rpc_finish(c, f, TERN_EUNAVAILABLE, "connection to the server lost during the call");
+                continue;
+            }
+            if (lost_connection)
+                f->resend = true;
+            if (f->resend_ns && now >= f->resend_ns && f->attempts_left > 0) {
+                f->attempts_left--;
+                f->resend = true;
+                uint64_t span = (f->deadline_ns - now) / (uint64_t)(f->attempts_left + 1);
+                f->resend_ns = f->attempts_left > 0 ? now + span : 0;
+            }
+            if (f->resend && send_copy(c, f->request, TN_RPC_F_RETRY, f->deadline_ns,
+                                       TERN_DONTWAIT) == TERN_OK) {
+                f->resend = false;
+                tn_trace(TERN_TRACE_RPC, "call %llu sent again", (unsigned long long)f->call_id);
+            }
+            uint64_t due = f->resend_ns && f->resend_ns < f->deadline_ns ? f->resend_ns : f->deadline_ns;
+            if (f->resend && now + SLICE_NS < due)
+                due = now + SLICE_NS;
+            if (next == 0 || due < next)
+                next = due;
+        }
+    }
+    return next;
+}
+
+/* Whether the connection dropped since last asked; also tracks how long
+ * the client has been without a server. */
+static bool connection_lost(tern_rpc_client *c)
+{
+    tern_sock_stats st;
+    if (tern_socket_stats(c->sock, &st) != TERN_OK)
+        return false;
+    bool lost = st.disconnects != c->disconnects;
+    c->disconnects = st.disconnects;
+    if (st.peers > 0)
+        c->lost_since_ns = 0;
+    else if (c->lost_since_ns == 0)
+        c->lost_since_ns = tern_clock_ns();
+    return lost;
+}
+
+/* One turn as the reader: receive for up to until_ns (lock dropped while
+ * blocked). */
+static void read_once(tern_rpc_client *c, uint64_t until_ns)
+{
+    uint64_t now = tern_clock_ns();
+    uint64_t wait = until_ns > now ? until_ns - now : 0;
+    if (wait > SLICE_NS)
+        wait = SLICE_NS;
+    c->reading = true;
+    pthread_mutex_unlock(&c->lock);
+    tern_setopt_int(c->sock, TERN_OPT_RCVTIMEO, (int64_t)((wait + 999999u) / 1000000u));
+    tern_msg *m = NULL;
+    tern_err err = tern_msg_recv(c->sock, &m, wait ? 0 : TERN_DONTWAIT);
+    pthread_mutex_lock(&c->lock);
+    if (err == TERN_OK) {
+        handle_reply(c, m);
+        /* Take whatever else already arrived without sleeping again. */
+        while (tern_msg_recv(c->sock, &m, TERN_DONTWAIT) == TERN_OK)
+            handle_reply(c, m);
+    } else {
+        check_calls(c, tern_clock_ns(), connection_lost(c));
+    }
+    c->reading = false;
+    pthread_cond_broadcast(&c->cond);
+}
+
+static void cond_wait_until(pthread_cond_t *cv, pthread_mutex_t *mu, uint64_t until_ns)
+{
+    /* The condition variable runs on CLOCK_MONOTONIC, like tern_clock_ns. */
+    struct timespec ts = {.tv_sec = (time_t)(until_ns / 1000000000u),
+                          .tv_nsec = (long)(until_ns % 1000000000u)};
+    pthread_cond_timedwait(cv, mu, &ts);
+}
+
+void tn_rpc_client_wait(tern_rpc_client *c, tern_rpc_future *f, bool want_accept, uint64_t until_ns)
+{
+    bool looked = false;
+    for (;;) {
+        if (f->done || (want_accept && f->accepted))
+            return;
+        uint64_t now = tern_clock_ns();
+        if (now >= f->deadline_ns) {
+            tn_rpc_finish(c, f, TERN_ETIMEDOUT, "deadline passed before a reply came");
+            return;
+        }
+        if (until_ns && now >= until_ns) {
+            /* Out of time, but a poll still takes what already arrived. */
+            if (looked || c->reading)
+                return;
+            looked = true;
+            read_once(c, 0);
+            continue;
+        }
+        uint64_t limit = f->deadline_ns;
+        if (until_ns && until_ns < limit)
+            limit = until_ns;
+        if (f->resend_ns && f->resend_ns < limit)
+            limit = f->resend_ns;
+        if (c->closing) {
+            tn_rpc_finish(c, f, TERN_ECANCELED, "client closed");
+            return;
+        }
+        if (!c->reading) {
+            looked = true;
+            read_once(c, limit);
+            if (f->resend_ns && tern_clock_ns() >= f->resend_ns)
+                check_calls(c, tern_clock_ns(), false);
+        } else {
+            uint64_t t = limit;
+            if (t > now + SLICE_NS)
+                t = now + SLICE_NS;
+            cond_wait_until(&c->cond, &c->lock, t);
+        }
+    }
+}
+
+static void *background(void *arg)
+{
+    tern_rpc_client *c = arg;
+    pthread_mutex_lock(&c->lock);
+    while (!c->closing) {
+        uint64_t now = tern_clock_ns();
+        uint64_t next = check_calls(c, now, false);
+        if (c->running == 0 || c->reading) {
+            uint64_t t = now + 100000000ull;
+            if (next && next < t)
+                t = next;
+            cond_wait_until(&c->cond, &c->lock, t);
+        } else {
+            read_once(c, next ? next : now + SLICE_NS);
+        }
+        if (c->callbacks) {
+            tn_rpc_client_unlock(c);
+            pthread_mutex_lock(&c->lock);
+        }
+    }
+    pthread_mutex_unlock(&c->lock);
+    return NULL;
+}
+
+tern_err tn_rpc_client_background(tern_rpc_client *c)
+{
+    if (c->bg_started)
+        return TERN_OK;
+    if (pthread_create(&c->bg, NULL, background, c) != 0)
+        return TERN_ESYSTEM;
+    c->bg_started = true;
+    return TERN_OK;
+}
+
+/* ---- calls -------------------------------------------------------------- */
+
+static uint64_t call_deadline(const tern_rpc_client *c, const tern_rpc_opts *o)
+{
+    int64_t ms = o && o->timeout_ms > 0 ? o->timeout_ms : c->timeout_ms;
+    return tern_clock_ns() + (uint64_t)ms * 1000000u;
+}
+
+tern_err tern_rpc_start(tern_rpc_client *c, uint32_t method, const tern_rpc_opts *o,
+                        const tern_xdr_enc *args, tern_rpc_future **fp)
+{
+    if (c == NULL || fp == NULL)
+        return TERN_EINVAL;
+    *fp = NULL;
+    if (method >= c->iface->nmethods)
+        return TERN_ENOMETHOD;
+    if (args && args->err != TERN_OK)
+        return args->err;
+    uint32_t mflags = c->iface->methods[method].flags;
+    uint32_t flags = 0;
+    if (mflags & TERN_RPC_ONEWAY)
+        flags |= TN_RPC_F_ONEWAY;
+    if (mflags & TERN_RPC_IDEMPOTENT)
+        flags |= TN_RPC_F_IDEMPOTENT;
+    bool want_accept = o && (o->flags & TERN_RPC_WAIT_ACCEPTED) && !(flags & TN_RPC_F_ONEWAY);
+    if (want_accept)
+        flags |= TN_RPC_F_ACCEPT;
+    uint64_t deadline = call_deadline(c, o);
+
+    pthread_mutex_lock(&c->lock);
+    if (c->closing) {
+        pthread_mutex_unlock(&c->lock);
+        return TERN_ECANCELED;
+    }
+    uint64_t id = ++c->next_call;
+    pthread_mutex_unlock(&c->lock);
+
+    tern_msg *m;
+    tern_err err = build_request(c, TN_RPC_CALL, id, method, flags, deadline, args ? args->buf : NULL,
+                                 args ? args->len : 0, &m);
+    if (err != TERN_OK)
+        return err;
+    if (flags & TN_RPC_F_ONEWAY) {
+        err = send_fresh(c, m, deadline);
+        tern_msg_free(m);
+        if (err != TERN_OK)
+            tn_rpc_set_last_error("no server took the one-way call before its deadline");
+        return err;
+    }
+    tern_rpc_future *f = calloc(1, sizeof *f);
+    if (f == NULL) {
+        tern_msg_free(m);
+        return TERN_ENOMEM;
+    }
+    f->client = c;
+    f->call_id = id;
+    f->method = method;
+    f->flags = flags;
+    f->deadline_ns = deadline;
+    f->request = m;
+    if (flags & TN_RPC_F_IDEMPOTENT) {
+        f->attempts_left = c->retries;
+        if (c->retries > 0)
+            f->resend_ns = tern_clock_ns() + (deadline - tern_clock_ns()) / (uint64_t)(c->retries + 1);
+    }
+    pthread_mutex_lock(&c->lock);
+    err = table_add(c, f);
+    if (err == TERN_OK) {
+        /* Registered before sending: the reply can come back at once. */
+        pthread_mutex_unlock(&c->lock);
+        err = send_fresh(c, m, deadline);
+        pthread_mutex_lock(&c->lock);
+        if (err != TERN_OK) {
+            if (!f->done)
+                tn_rpc_finish(c, f, err, "no server took the call before its deadline");
+            err = TERN_OK; /* the future carries the status */
+        } else if (want_accept) {
+            tn_rpc_client_wait(c, f, true, 0);
+        }
+    }
+    tn_rpc_client_unlock(c);
+    if (err != TERN_OK) {
+        tern_msg_free(m);
+        free(f);
+        return err;
+    }
+    *fp = f;
+    return TERN_OK;
+}
+
+tern_err tern_rpc_invoke(tern_rpc_client *c, uint32_t method, const tern_rpc_opts *o,
+                       const tern_xdr_enc *args, tern_rpc_future **fp, tern_xdr_dec *d)
+{
+    tern_err err = tern_rpc_start(c, method, o, args, fp);
+    if (err != TERN_OK) {
+        if (err != TERN_EUNAVAILABLE)
+            tn_rpc_set_last_error(tern_strerror(err));
+        return err;
+    }
+    if (*fp == NULL) { /* oneway */
+        tn_rpc_set_last_error("");
+        if (d)
+            tern_xdr_dec_init(d, NULL, 0);
+        return TERN_OK;
+    }
+    err = tern_rpc_future_wait(*fp, -1);
+    tn_rpc_set_last_error(tern_rpc_future_error(*fp));
+    if (err == TERN_OK && d)
+        err = tern_rpc_future_reply(*fp, d);
+    return err;
+}
+
+/* ---- binding ------------------------------------------------------------ */
+
+/* Asks the server whether it offers the interface (BIND), waiting up to
+ * deadline_ns. */
+static tern_err bind_check(tern_rpc_client *c, uint64_t deadline_ns, char *why, size_t cap)
+{
+    tern_msg *m;
+    tern_err err = build_request(c, TN_RPC_BIND, 0, 0, 0, deadline_ns, NULL, 0, &m);
+    if (err != TERN_OK)
+        return err;
+    err = send_fresh(c, m, deadline_ns);
+    tern_msg_free(m);
+    if (err != TERN_OK) {
+        snprintf(why, cap, "no server answered at %.200s", c->endpoint);
+        return TERN_EUNAVAILABLE;
+    }
+    for (;;) {
+        uint64_t left = remaining_us(deadline_ns);
+        if (left == 0) {
+            snprintf(why, cap, "server at %.200s did not answer the bind in time", c->endpoint);
+            return TERN_EUNAVAILABLE;
+        }
+        tern_setopt_int(c->sock, TERN_OPT_RCVTIMEO, (int64_t)(left / 1000u) + 1);
+        tern_msg *r;
+        err = tern_msg_recv(c->sock, &r, 0);
+        if (err == TERN_ETIMEDOUT)
+            continue;
+        if (err != TERN_OK)
+            return err;
+        tn_rpc_hdr h;
+        if (tern_msg_parts(r) == 2 &&
+            tn_rpc_hdr_decode(tern_msg_data(r, 0), tern_msg_size(r, 0), &h) == TERN_OK &&
+            h.kind == TN_RPC_BIND_REPLY && h.call_id == 0) {
+            err = tn_rpc_status_from_wire(h.method);
+            if (err != TERN_OK)
+                reply_error(r, why, cap);
+            else
+                c->instance = h.instance;
+            tern_msg_free(r);
+            return err;
+        }
+        tern_msg_free(r);
+    }
+}
+
+static tern_err open_socket(tern_rpc_client *c, const char *endpoint)
+{
+    tern_err err = tern_socket_open(c->ctx, TERN_DEALER, &c->sock);
+    if (err != TERN_OK)
+        return err;
+    tern_setopt_bytes(c->sock, TERN_OPT_ROUTING_ID, c->id, sizeof c->id);
+    tern_setopt_int(c->sock, TERN_OPT_RCVHWM, CLIENT_HWM);
+    tern_setopt_int(c->sock, TERN_OPT_SNDHWM, CLIENT_HWM);
+    tern_setopt_int(c->sock, TERN_OPT_LINGER, 0);
+    tern_setopt_int(c->sock, TERN_OPT_BUSY_POLL, CLIENT_BUSY_POLL_US);
+    tern_setopt_int(c->sock, TERN_OPT_RECONNECT_IVL, 50);
+    tern_setopt_int(c->sock, TERN_OPT_RECONNECT_IVL_MAX, 1000);
+    /* A silent server is noticed within seconds, not at the next call. */
+    tern_setopt_int(c->sock, TERN_OPT_HEARTBEAT_IVL, 1000);
+    tern_setopt_int(c->sock, TERN_OPT_HEARTBEAT_TIMEOUT, 3000);
+    err = tern_connect(c->sock, endpoint);
+    if (err != TERN_OK) {
+        tern_socket_close(c->sock);
+        c->sock.id = 0;
+        return err;
+    }
+    snprintf(c->endpoint, sizeof c->endpoint, "%s", endpoint);
+    return TERN_OK;
+}
+
+tern_err tern_rpc_client_open(tern_ctx *ctx, const char *target, const tern_rpc_iface *iface,
+                              const tern_rpc_client_opts *o, tern_rpc_client **cp)
+{
+    if (ctx == NULL || target == NULL || iface == NULL || cp == NULL || strlen(target) >= 256)
+        return TERN_EINVAL;
+    *cp = NULL;
+    tern_rpc_client *c = calloc(1, sizeof *c);
+    if (c == NULL)
+        return TERN_ENOMEM;
+    c->ctx = ctx;
+    c->iface = iface;
+    snprintf(c->target, sizeof c->target, "%s", target);
+    c->timeout_ms = o && o->timeout_ms > 0 ? o->timeout_ms : DEFAULT_TIMEOUT_MS;
+    c->bind_timeout_ms = o && o->bind_timeout_ms > 0 ? o->bind_timeout_ms : c->timeout_ms;
+    c->retries = !o || o->retries == 0 ? DEFAULT_RETRIES : o->retries < 0 ? 0 : o->retries;
+    if (getrandom(c->id, sizeof c->id, 0) != (ssize_t)sizeof c->id) {
+        free(c);
+        return TERN_ESYSTEM;
+    }
+    c->id[0] |= 0x80; /* ids starting with 0 are the ones a ROUTER makes up */
+    pthread_mutex_init(&c->lock, NULL);
+    pthread_condattr_t ca;
+    pthread_condattr_init(&ca);
+    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+    pthread_cond_init(&c->cond, &ca);
+    pthread_condattr_destroy(&ca);
+
+    uint64_t deadline = tern_clock_ns() + (uint64_t)c->bind_timeout_ms * 1000000u;
+    char why[256] = "";
+    char endpoint[256];
+    tern_err err;
+    if (strncmp(target, "tern://", 7) == 0) {
+        size_t n;
+        err = tn_rpc_resolve(ctx, target, iface, &endpoint, 1, &n, why, sizeof why);
+    } else {
+        snprintf(endpoint, sizeof endpoint, "%s", target);
+        err = TERN_OK;
+    }
+    if (err == TERN_OK)
+        err = open_socket(c, endpoint);
+    if (err == TERN_OK)
+        err = bind_check(c, deadline, why, sizeof why);
+    if (err != TERN_OK) {
+        if (why[0] == '\0')
+            snprintf(why, sizeof why, "cannot bind %s at %s: %s", iface->name, target,
+                     tern_strerror(err));
+        tn_rpc_set_last_error(why);
+        tn_trace(TERN_TRACE_RPC, "%s", why);
+        tern_rpc_client_close(c);
+        return err;
+    }
+    tern_sock_stats st;
+    if (tern_socket_stats(c->sock, &st) == TERN_OK)
+        c->disconnects = st.disconnects;
+    tn_rpc_set_last_error("");
+    *cp = c;
+    return TERN_OK;
+}
+
+void tern_rpc_client_close(tern_rpc_client *c)
+{
+    if (c == NULL)
+        return;
+    pthread_mutex_lock(&c->lock);
+    c->closing = true;
+    pthread_cond_broadcast(&c->cond);
+    while (c->reading)
+        pthread_cond_wait(&c->cond, &c->lock);
+    for (size_t i = 0; i < c->table_cap; i++) {
+        while (c->table[i]) {
+            tern_rpc_future *f = c->table[i];
+            tn_rpc_forget(c, f, true);
+            f->done = true;
+            f->status = TERN_ECANCELED;
+            f->error = strdup("client closed");
+            tern_msg_free(f->request);
+            f->request = NULL;
+            f->client = NULL;
+            if (f->done_fn) {
+                f->next = c->callbacks;
+                c->callbacks = f;
+            }
+        }
+    }
+    tn_rpc_client_unlock(c);
+    if (c->bg_started)
+        pthread_join(c->bg, NULL);
+    if (c->sock.id)
+        tern_socket_close(c->sock);
+    free(c->table);
+    pthread_cond_destroy(&c->cond);
+    pthread_mutex_destroy(&c->lock);
+    free(c);
+}
+
+tern_err tern_rpc_client_endpoint(tern_rpc_client *c, char *buf, size_t cap)
+{
+    if (c == NULL || buf == NULL || cap == 0)
+        return TERN_EINVAL;
+    if (strlen(c->endpoint) >= cap)
+        return TERN_EMSGSIZE;
+    strcpy(buf, c->endpoint);
+    return TERN_OK;
+}

@@ -1,0 +1,721 @@
+/* RPC server: one ROUTER, a pool of workers that each receive, run and
+ * reply (no dispatcher thread in between), a reply cache for at-most-once,
+ * context handles, and a janitor that expires what is old. */
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/random.h>
+
+#include "base/trace.h"
+#include "naming/naming.h"
+#include "rpc/cache.h"
+#include "rpc/handles.h"
+#include "rpc/proto.h"
+
+#define DEFAULT_WORKERS 4
+#define DEFAULT_CACHE 4096
+#define CACHE_BYTES (64u << 20)
+#define DEFAULT_CACHE_MS 60000
+#define DEFAULT_RUNDOWN_MS 10000
+#define JANITOR_NS 200000000ull
+#define SERVER_HWM 100000
+#define SERVER_BUSY_POLL_US 50
+#define MAX_ERROR_TEXT 1024
+#define MAX_DEADLINE_US 86400000000ull
+/* A call's memory starts in the worker's own buffer. */
+#define ARENA_INLINE 8192
+
+typedef struct offer {
+    const tern_rpc_iface *iface;
+    tern_rpc_dispatch_fn *dispatch;
+    const void *impl;
+    void *app;
+} offer;
+
+struct tern_rpc_server {
+    tern_ctx *ctx;
+    tern_socket sock; /* ROUTER */
+    uint64_t instance;
+    int nworkers;
+    uint64_t rundown_ns;
+    char endpoint[256];
+
+    pthread_mutex_t lock; /* offers, cache, handles, leases */
+    offer *offers;
+    size_t noffers;
+    tn_rpc_cache cache;
+    tn_rpc_handles handles;
+    tn_naming_lease **leases;
+    size_t nleases;
+
+    pthread_t *workers;
+    pthread_t janitor;
+    bool started, closing;
+    pthread_cond_t janitor_cv;
+};
+
+/* A chunk of call memory beyond the worker's inline buffer. */
+typedef struct chunk {
+    struct chunk *next;
+    max_align_t data[];
+} chunk;
+
+struct tern_rpc_call {
+    tern_rpc_server *server;
+    const offer *offer;
+    tn_rpc_peer *peer;
+    tn_rpc_entry *entry;
+    uint64_t deadline_ns;
+    char *error; /* tern_rpc_call_fail's text */
+    /* Bump allocator: the inline buffer, then malloc'd chunks. */
+    unsigned char *inline_buf;
+    size_t inline_used;
+    chunk *chunks;
+};
+
+/* ---- call memory -------------------------------------------------------- */
+
+void *tern_rpc_call_alloc(tern_rpc_call *call, size_t n)
+{
+    if (call == NULL)
+        return NULL;
+    size_t a = (n + 15u) & ~(size_t)15u;
+    if (a < n)
+        return NULL;
+    if (a <= ARENA_INLINE - call->inline_used) {
+        void *p = call->inline_buf + call->inline_used;
+        call->inline_used += a;
+        return p;
+    }
+    if (a > SIZE_MAX - sizeof(chunk))
+        return NULL;
+    chunk *c = malloc(sizeof(chunk) + a);
+    if (c == NULL)
+        return NULL;
+    c->next = call->chunks;
+    call->chunks = c;
+    return c->data;
+}
+
+static void *arena_alloc(void *arg, size_t n)
+{
+    return tern_rpc_call_alloc(arg, n);
+}
+
+static void call_release(tern_rpc_call *call)
+{
+    for (chunk *c = call->chunks, *next; c; c = next) {
+        next = c->next;
+        free(c);
+    }
+    call->chunks = NULL;
+    call->inline_used = 0;
+    free(call->error);
+    call->error = NULL;
+}
+
+void *tern_rpc_call_app(const tern_rpc_call *call)
+{
+    return call ? call->offer->app : NULL;
+}
+
+uint64_t tern_rpc_call_deadline_ns(const tern_rpc_call *call)
+{
+    return call ? call->deadline_ns : 0;
+}
+
+bool tern_rpc_call_cancelled(const tern_rpc_call *call)
+{
+    if (call == NULL)
+        return false;
+    if (tern_clock_ns() >= call->deadline_ns)
+        return true;
+    return call->entry && atomic_load_explicit(&call->entry->cancelled, memory_order_relaxed);
+}
+
+tern_err tern_rpc_call_fail(tern_rpc_call *call, const char *fmt, ...)
+{
+    if (call == NULL)
+        return TERN_EAPP;
+    char buf[MAX_ERROR_TEXT];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(buf, sizeof buf, fmt, ap);
+    va_end(ap);
+    free(call->error);
+    call->error = strdup(buf);
+    return TERN_EAPP;
+}
+
+/* ---- context handles (the table lives in handles.c) --------------------- */
+
+tern_err tern_rpc_handle_new(tern_rpc_call *call, void *state, tern_rpc_rundown_fn *rundown,
+                             tern_rpc_handle *h)
+{
+    if (call == NULL || h == NULL)
+        return TERN_EINVAL;
+    tern_rpc_server *s = call->server;
+    pthread_mutex_lock(&s->lock);
+    tern_err err = tn_rpc_handles_add(&s->handles, call->peer, state, rundown, h);
+    pthread_mutex_unlock(&s->lock);
+    return err;
+}
+
+tern_err tern_rpc_handle_get(tern_rpc_call *call, const tern_rpc_handle *h, void **state)
+{
+    if (call == NULL || h == NULL || state == NULL)
+        return TERN_EINVAL;
+    tern_rpc_server *s = call->server;
+    pthread_mutex_lock(&s->lock);
+    tern_err err = tn_rpc_handles_get(&s->handles, call->peer, h, state);
+    pthread_mutex_unlock(&s->lock);
+    return err;
+}
+
+tern_err tern_rpc_handle_drop(tern_rpc_call *call, const tern_rpc_handle *h)
+{
+    if (call == NULL || h == NULL)
+        return TERN_EINVAL;
+    tern_rpc_server *s = call->server;
+    pthread_mutex_lock(&s->lock);
+    tern_err err = tn_rpc_handles_drop(&s->handles, call->peer, h);
+    pthread_mutex_unlock(&s->lock);
+    return err;
+}
+
+/* ---- replies ------------------------------------------------------------ */
+
+static void free_buf(void *data, void *arg)
+{
+    (void)arg;
+    free(data);
+}
+
+/* Builds [routing id, header, body]. The body is taken from enc when it is
+ * on the heap, copied otherwise. */
+static tern_err build_reply(tern_rpc_server *s, const tern_msg *req, const tn_rpc_hdr *rh, uint8_t kind,
+                            tern_err status, tern_xdr_enc *body, tern_msg **mp)
+{
+    tn_rpc_hdr h = {.kind = kind,
+                    .call_id = rh->call_id,
+                    .iface = rh->iface,
+                    .major = rh->major,
+                    .minor = rh->minor,
+                    .method = tn_rpc_status_to_wire(status),
+                    .instance = s->instance};
+    uint8_t hdr[TN_RPC_HDR_SIZE];
+    tn_rpc_hdr_encode(&h, hdr);
+    tern_msg *m;
+    tern_err err = tern_msg_new(&m);
+    if (err == TERN_OK)
+        err = tern_msg_append(m, tern_msg_data(req, 0), tern_msg_size(req, 0));
+    if (err == TERN_OK)
+        err = tern_msg_append(m, hdr, sizeof hdr);
+    if (err == TERN_OK && body && body->owned && body->len >= 8192) {
+        size_t len;
+        void *p = tern_xdr_enc_take(body, &len);
+        err = tern_msg_append_ref(m, p, len, free_buf, NULL);
+        if (err != TERN_OK)
+            free(p);
+    } else if (err == TERN_OK) {
+        err = tern_msg_append(m, body ? body->buf : NULL, body ? body->len : 0);
+    }
+    if (err != TERN_OK) {
+        tern_msg_free(m);
+        return err;
+    }
+    *mp = m;
+    return TERN_OK;
+}
+
+/* Sends m without waiting: a client that stopped reading loses its reply
+ * (it will time out), the server does not stall. */
+static void send_reply(tern_rpc_server *s, tern_msg *m)
+{
+    tern_err err = tern_msg_send(s->sock, m, TERN_DONTWAIT);
+    if (err != TERN_OK) {
+        tn_trace(TERN_TRACE_RPC, "server %s: reply not sent: %s", s->endpoint, tern_errname(err));
+        tern_msg_free(m);
+    }
+}
+
+/* Replies with an error status and a text. */
+static void reply_error(tern_rpc_server *s, const tern_msg *req, const tn_rpc_hdr *rh, uint8_t kind,
+                        tern_err status, const char *why)
+{
+    uint8_t buf[MAX_ERROR_TEXT + 8];
+    tern_xdr_enc e;
+    tern_xdr_enc_init(&e, buf, sizeof buf);
+    tern_xdr_put_string(&e, why ? why : "", MAX_ERROR_TEXT);
+    tern_msg *m;
+    if (build_reply(s, req, rh, kind, status, &e, &m) == TERN_OK)
+        send_reply(s, m);
+    tern_xdr_enc_free(&e);
+    tn_trace(TERN_TRACE_RPC, "server %s: call %llu: %s: %s", s->endpoint,
+             (unsigned long long)rh->call_id, tern_errname(status), why ? why : "");
+}
+
+/* ---- serving ------------------------------------------------------------ */
+
+/* The offer for a header's interface; sets *status and why otherwise. */
+static const offer *find_offer(tern_rpc_server *s, const tn_rpc_hdr *h, tern_err *status, char *why,
+                               size_t cap)
+{
+    const offer *same_uuid = NULL;
+    for (size_t i = 0; i < s->noffers; i++) {
+        const offer *o = &s->offers[i];
+        if (memcmp(o->iface->uuid.b, h->iface.b, 16) != 0)
+            continue;
+        same_uuid = o;
+        if (o->iface->major == h->major && o->iface->minor >= h->minor) {
+            *status = TERN_OK;
+            return o;
+        }
+    }
+    char id[37];
+    tern_rpc_uuid_format(&h->iface, id);
+    if (same_uuid) {
+        *status = TERN_EVERSION;
+        snprintf(why, cap, "interface %s (%s) is version %u.%u here; the client needs %u.%u or a later minor",
+                 same_uuid->iface->name, id, same_uuid->iface->major, same_uuid->iface->minor, h->major,
+                 h->minor);
+    } else {
+        *status = TERN_ENOIFACE;
+        snprintf(why, cap, "interface %s is not offered here", id);
+    }
+    return NULL;
+}
+
+static void serve_call(tern_rpc_server *s, tern_rpc_call *call, const tern_msg *req, const tn_rpc_hdr *h)
+{
+    char why[256];
+    tern_err status;
+    pthread_mutex_lock(&s->lock);
+    const offer *o = find_offer(s, h, &status, why, sizeof why);
+    if (o == NULL) {
+        pthread_mutex_unlock(&s->lock);
+        reply_error(s, req, h, TN_RPC_REPLY, status, why);
+        return;
+    }
+    if (h->method >= o->iface->nmethods) {
+        pthread_mutex_unlock(&s->lock);
+        snprintf(why, sizeof why, "interface %s has no method %u", o->iface->name, h->method);
+        reply_error(s, req, h, TN_RPC_REPLY, TERN_ENOMETHOD, why);
+        return;
+    }
+    bool resend = (h->flags & TN_RPC_F_RETRY) != 0;
+    if (resend && h->instance != 0 && h->instance != s->instance) {
+        pthread_mutex_unlock(&s->lock);
+        reply_error(s, req, h, TN_RPC_REPLY, TERN_EUNAVAILABLE,
+                    "the server restarted since the call was first sent; it may or may not have run");
+        return;
+    }
+    const uint8_t *rid = tern_msg_data(req, 0);
+    size_t rid_len = tern_msg_size(req, 0);
+    tn_rpc_peer *peer = tn_rpc_cache_peer(&s->cache, rid, rid_len, true);
+    tn_rpc_entry *entry = NULL;
+    int state = TN_RPC_FRESH;
+    tern_err err = peer ? tn_rpc_cache_begin(&s->cache, peer, h->call_id, resend, &entry, &state)
+                        : TERN_ENOMEM;
+    if (err != TERN_OK) {
+        pthread_mutex_unlock(&s->lock);
+        reply_error(s, req, h, TN_RPC_REPLY, TERN_ENOMEM, "server out of room for calls");
+        return;
+    }
+    peer->last_seen_ns = tern_clock_ns();
+    if (state == TN_RPC_DONE) {
+        /* Answered before: the same reply again, never a second run. */
+        tern_msg *again = NULL;
+        if (entry->reply)
+            tern_msg_dup(entry->reply, &again);
+        pthread_mutex_unlock(&s->lock);
+        if (again)
+            send_reply(s, again);
+        return;
+    }
+    pthread_mutex_unlock(&s->lock);
+    if (state == TN_RPC_FORGOTTEN) {
+        reply_error(s, req, h, TN_RPC_REPLY, TERN_EUNAVAILABLE,
+                    "the reply to this resent call is no longer kept; it may or may not have run");
+        return;
+    }
+    bool oneway = (h->flags & TN_RPC_F_ONEWAY) != 0;
+    if ((h->flags & TN_RPC_F_ACCEPT) && !oneway) {
+        tern_msg *ack;
+        if (build_reply(s, req, h, TN_RPC_ACCEPT, TERN_OK, NULL, &ack) == TERN_OK)
+            send_reply(s, ack);
+    }
+    if (state == TN_RPC_RUNNING)
+        return; /* a copy of a call still running; its reply will come */
+
+    call->offer = o;
+    call->peer = peer;
+    call->entry = entry;
+    /* A deadline beyond a day is a day: no overflow, no call held forever. */
+    uint64_t left_us = h->deadline_us < MAX_DEADLINE_US ? h->deadline_us : MAX_DEADLINE_US;
+    call->deadline_ns = tern_clock_ns() + left_us * 1000u;
+    tern_msg *reply = NULL;
+    if (h->deadline_us == 0) {
+        status = TERN_ETIMEDOUT;
+    } else {
+        tern_xdr_dec in;
+        tern_xdr_dec_init(&in, tern_msg_data(req, 2), tern_msg_size(req, 2));
+        in.alloc = arena_alloc;
+        in.alloc_arg = call;
+        uint8_t outbuf[4096];
+        tern_xdr_enc out;
+        tern_xdr_enc_init(&out, outbuf, sizeof outbuf);
+        status = o->dispatch(call, h->method, &in, &out, o->impl);
+        /* A procedure that gave up because time ran out reports what the
+         * client sees too: a timeout, not a cancellation. */
+        if (status == TERN_ECANCELED && !atomic_load_explicit(&entry->cancelled, memory_order_relaxed))
+            status = TERN_ETIMEDOUT;
+        if (status == TERN_OK && out.err != TERN_OK)
+            status = tern_rpc_call_fail(call, "reply did not encode: %s", tern_strerror(out.err));
+        if (status == TERN_OK && !oneway)
+            build_reply(s, req, h, TN_RPC_REPLY, TERN_OK, &out, &reply);
+        tern_xdr_enc_free(&out);
+    }
+    if (status != TERN_OK && !oneway) {
+        const char *text = call->error;
+        if (text == NULL && status == TERN_EBADARGS)
+            text = "the arguments did not decode";
+        else if (text == NULL && status == TERN_ETIMEDOUT)
+            text = "the deadline passed before the call ran";
+        uint8_t buf[MAX_ERROR_TEXT + 8];
+        tern_xdr_enc e;
+        tern_xdr_enc_init(&e, buf, sizeof buf);
+        tern_xdr_put_string(&e, text ? text : "", MAX_ERROR_TEXT);
+        build_reply(s, req, h, TN_RPC_REPLY, status, &e, &reply);
+        tern_xdr_enc_free(&e);
+        tn_trace(TERN_TRACE_RPC, "server %s: %s.%s failed: %s %s", s->endpoint, o->iface->name,
+                 o->iface->methods[h->method].name, tern_errname(status), text ? text : "");
+    }
+    tern_msg *cached = NULL;
+    if (reply)
+        tern_msg_dup(reply, &cached);
+    bool cancelled = atomic_load_explicit(&entry->cancelled, memory_order_relaxed);
+    pthread_mutex_lock(&s->lock);
+    tn_rpc_cache_finish(&s->cache, entry, cached);
+    tn_rpc_cache_trim(&s->cache, tern_clock_ns());
+    pthread_mutex_unlock(&s->lock);
+    if (reply && !cancelled)
+        send_reply(s, reply);
+    else
+        tern_msg_free(reply);
+}
+
+static void serve_bind(tern_rpc_server *s, const tern_msg *req, const tn_rpc_hdr *h)
+{
+    char why[256];
+    tern_err status;
+    pthread_mutex_lock(&s->lock);
+    find_offer(s, h, &status, why, sizeof why);
+    pthread_mutex_unlock(&s->lock);
+    if (status != TERN_OK) {
+        reply_error(s, req, h, TN_RPC_BIND_REPLY, status, why);
+        return;
+    }
+    tern_msg *m;
+    if (build_reply(s, req, h, TN_RPC_BIND_REPLY, TERN_OK, NULL, &m) == TERN_OK)
+        send_reply(s, m);
+}
+
+static void serve_cancel(tern_rpc_server *s, const tern_msg *req, const tn_rpc_hdr *h)
+{
+    pthread_mutex_lock(&s->lock);
+    tn_rpc_peer *p = tn_rpc_cache_peer(&s->cache, tern_msg_data(req, 0), tern_msg_size(req, 0), false);
+    tn_rpc_entry *e = p ? tn_rpc_cache_find(&s->cache, p, h->call_id) : NULL;
+    if (e && !e->done)
+        atomic_store_explicit(&e->cancelled, true, memory_order_relaxed);
+    pthread_mutex_unlock(&s->lock);
+}
+
+static void serve_one(tern_rpc_server *s, tern_rpc_call *call, tern_msg *req)
+{
+    size_t parts = tern_msg_parts(req);
+    tn_rpc_hdr h;
+    if (parts < 2 || tn_rpc_hdr_decode(tern_msg_data(req, 1), tern_msg_size(req, 1), &h) != TERN_OK) {
+        /* Not our protocol: answer call 0 so a confused client learns why. */
+        tn_rpc_hdr bad = {.kind = TN_RPC_REPLY};
+        if (parts >= 1)
+            reply_error(s, req, &bad, TN_RPC_REPLY, TERN_EPROTO, "malformed RPC header");
+        return;
+    }
+    if (parts != 3 && h.kind != TN_RPC_CANCEL && h.kind != TN_RPC_BIND) {
+        reply_error(s, req, &h, TN_RPC_REPLY, TERN_EPROTO, "a call is a header and one body part");
+        return;
+    }
+    switch (h.kind) {
+    case TN_RPC_CALL: serve_call(s, call, req, &h); break;
+    case TN_RPC_BIND: serve_bind(s, req, &h); break;
+    case TN_RPC_CANCEL: serve_cancel(s, req, &h); break;
+    default: reply_error(s, req, &h, TN_RPC_REPLY, TERN_EPROTO, "not a request"); break;
+    }
+}
+
+static void *worker(void *arg)
+{
+    tern_rpc_server *s = arg;
+    unsigned char *buf = malloc(ARENA_INLINE);
+    if (buf == NULL)
+        return NULL;
+    tern_rpc_call call = {.server = s, .inline_buf = buf};
+    for (;;) {
+        tern_msg *req;
+        tern_err err = tern_msg_recv(s->sock, &req, 0);
+        if (err == TERN_ECLOSED)
+            break;
+        if (err != TERN_OK)
+            continue;
+        serve_one(s, &call, req);
+        call_release(&call);
+        call.entry = NULL;
+        tern_msg_free(req);
+    }
+    free(buf);
+    return NULL;
+}
+
+/* Expires old replies; runs the context handles of clients gone too long. */
+static void *janitor(void *arg)
+{
+    tern_rpc_server *s = arg;
+    size_t cap = 64;
+    tern_peer_stats *peers = malloc(cap * sizeof *peers);
+    pthread_mutex_lock(&s->lock);
+    while (!s->closing) {
+        uint64_t now = tern_clock_ns();
+        struct timespec ts = {.tv_sec = (time_t)((now + JANITOR_NS) / 1000000000u),
+                              .tv_nsec = (long)((now + JANITOR_NS) % 1000000000u)};
+        pthread_cond_timedwait(&s->janitor_cv, &s->lock, &ts);
+        if (s->closing)
+            break;
+        tn_rpc_cache_trim(&s->cache, tern_clock_ns());
+        if (s->handles.count == 0 || peers == NULL)
+            continue;
+        pthread_mutex_unlock(&s->lock);
+        size_t n = 0;
+        tern_socket_peers(s->sock, peers, cap, &n);
+        if (n > cap) {
+            tern_peer_stats *more = realloc(peers, n * sizeof *peers);
+            if (more) {
+                peers = more;
+                cap = n;
+                tern_socket_peers(s->sock, peers, cap, &n);
+            }
+        }
+        pthread_mutex_lock(&s->lock);
+        now = tern_clock_ns();
+        for (size_t i = 0; i < n && i < cap; i++) {
+            tn_rpc_peer *p = tn_rpc_cache_peer(&s->cache, peers[i].routing_id, peers[i].routing_id_len, false);
+            if (p)
+                p->last_seen_ns = now;
+        }
+        tn_rpc_handles_rundown(&s->handles, now, s->rundown_ns, &s->lock);
+    }
+    pthread_mutex_unlock(&s->lock);
+    free(peers);
+    return NULL;
+}
+
+/* ---- lifecycle ---------------------------------------------------------- */
+
+tern_err tern_rpc_server_open(tern_ctx *ctx, const tern_rpc_server_opts *o, tern_rpc_server **sp)
+{
+    if (ctx == NULL || sp == NULL)
+        return TERN_EINVAL;
+    *sp = NULL;
+    tern_rpc_server *s = calloc(1, sizeof *s);
+    if (s == NULL)
+        return TERN_ENOMEM;
+    s->ctx = ctx;
+    s->nworkers = o && o->workers > 0 ? o->workers : DEFAULT_WORKERS;
+    size_t cache = o && o->reply_cache ? o->reply_cache : DEFAULT_CACHE;
+    int64_t cache_ms = o && o->reply_cache_ms > 0 ? o->reply_cache_ms : DEFAULT_CACHE_MS;
+    int64_t rundown_ms = o && o->rundown_ms > 0 ? o->rundown_ms : DEFAULT_RUNDOWN_MS;
+    s->rundown_ns = (uint64_t)rundown_ms * 1000000u;
+    if (getrandom(&s->instance, sizeof s->instance, 0) != (ssize_t)sizeof s->instance) {
+        free(s);
+        return TERN_ESYSTEM;
+    }
+    s->instance |= 1; /* 0 means "unknown" on the wire */
+    tern_err err = tn_rpc_cache_init(&s->cache, cache, CACHE_BYTES, (uint64_t)cache_ms * 1000000u);
+    if (err != TERN_OK) {
+        free(s);
+        return err;
+    }
+    tn_rpc_handles_init(&s->handles);
+    err = tern_socket_open(ctx, TERN_ROUTER, &s->sock);
+    if (err != TERN_OK) {
+        tn_rpc_cache_fini(&s->cache);
+        free(s);
+        return err;
+    }
+    /* A client reconnecting keeps its routing id: its calls and handles stay
+     * its own. */
+    tern_setopt_int(s->sock, TERN_OPT_ROUTER_HANDOVER, 1);
+    tern_setopt_int(s->sock, TERN_OPT_RCVHWM, SERVER_HWM);
+    tern_setopt_int(s->sock, TERN_OPT_SNDHWM, SERVER_HWM);
+    tern_setopt_int(s->sock, TERN_OPT_LINGER, 200);
+    tern_setopt_int(s->sock, TERN_OPT_BUSY_POLL, SERVER_BUSY_POLL_US);
+    tern_setopt_int(s->sock, TERN_OPT_HEARTBEAT_IVL, 1000);
+    tern_setopt_int(s->sock, TERN_OPT_HEARTBEAT_TIMEOUT, 3000);
+    pthread_mutex_init(&s->lock, NULL);
+    pthread_condattr_t ca;
+    pthread_condattr_init(&ca);
+    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+    pthread_cond_init(&s->janitor_cv, &ca);
+    pthread_condattr_destroy(&ca);
+    *sp = s;
+    return TERN_OK;
+}
+
+tern_err tern_rpc_server_add(tern_rpc_server *s, const tern_rpc_iface *iface, tern_rpc_dispatch_fn *dispatch,
+                             const void *impl, void *app)
+{
+    if (s == NULL || iface == NULL || dispatch == NULL)
+        return TERN_EINVAL;
+    tern_err err = TERN_OK;
+    pthread_mutex_lock(&s->lock);
+    for (size_t i = 0; i < s->noffers; i++) {
+        if (memcmp(s->offers[i].iface->uuid.b, iface->uuid.b, 16) == 0 &&
+            s->offers[i].iface->major == iface->major)
+            err = TERN_EEXIST;
+    }
+    if (err == TERN_OK) {
+        offer *more = realloc(s->offers, (s->noffers + 1) * sizeof *more);
+        if (more == NULL) {
+            err = TERN_ENOMEM;
+        } else {
+            s->offers = more;
+            s->offers[s->noffers++] = (offer){iface, dispatch, impl, app};
+        }
+    }
+    pthread_mutex_unlock(&s->lock);
+    return err;
+}
+
+static tern_err start(tern_rpc_server *s)
+{
+    if (s->started)
+        return TERN_OK;
+    s->workers = calloc((size_t)s->nworkers, sizeof *s->workers);
+    if (s->workers == NULL)
+        return TERN_ENOMEM;
+    for (int i = 0; i < s->nworkers; i++) {
+        if (pthread_create(&s->workers[i], NULL, worker, s) != 0) {
+            s->nworkers = i;
+            return TERN_ESYSTEM;
+        }
+    }
+    if (pthread_create(&s->janitor, NULL, janitor, s) != 0)
+        return TERN_ESYSTEM;
+    s->started = true;
+    return TERN_OK;
+}
+
+tern_err tern_rpc_server_bind(tern_rpc_server *s, const char *endpoint)
+{
+    if (s == NULL || endpoint == NULL)
+        return TERN_EINVAL;
+    tern_err err = tern_bind(s->sock, endpoint);
+    if (err != TERN_OK)
+        return err;
+    size_t len = sizeof s->endpoint;
+    if (tern_getopt_bytes(s->sock, TERN_OPT_LAST_ENDPOINT, s->endpoint, &len) != TERN_OK)
+        snprintf(s->endpoint, sizeof s->endpoint, "%s", endpoint);
+    pthread_mutex_lock(&s->lock);
+    err = start(s);
+    pthread_mutex_unlock(&s->lock);
+    return err;
+}
+
+tern_err tern_rpc_server_endpoint(tern_rpc_server *s, char *buf, size_t cap)
+{
+    if (s == NULL || buf == NULL || cap == 0)
+        return TERN_EINVAL;
+    if (s->endpoint[0] == '\0')
+        return TERN_ESTATE;
+    if (strlen(s->endpoint) >= cap)
+        return TERN_EMSGSIZE;
+    strcpy(buf, s->endpoint);
+    return TERN_OK;
+}
+
+tern_err tern_rpc_server_register(tern_rpc_server *s, const char *directory, const char *name,
+                                  const char *advertise, const char *attrs)
+{
+    if (s == NULL || name == NULL || name[0] == '\0')
+        return TERN_EINVAL;
+    const char *ep = advertise ? advertise : s->endpoint;
+    if (ep[0] == '\0')
+        return TERN_ESTATE; /* nothing bound: nothing to advertise */
+    const char *dir = directory ? directory : "tcp://127.0.0.1:7350";
+    pthread_mutex_lock(&s->lock);
+    size_t n = s->noffers;
+    const tern_rpc_iface **ifaces = malloc((n ? n : 1) * sizeof *ifaces);
+    for (size_t i = 0; ifaces && i < n; i++)
+        ifaces[i] = s->offers[i].iface;
+    pthread_mutex_unlock(&s->lock);
+    if (ifaces == NULL)
+        return TERN_ENOMEM;
+    tern_err err = n ? TERN_OK : TERN_ESTATE;
+    for (size_t i = 0; i < n && err == TERN_OK; i++) {
+        char why[256] = "";
+        tn_naming_lease *lease;
+        err = tn_naming_lease_open(s->ctx, dir, name, ifaces[i], ep, attrs, &lease, why, sizeof why);
+        if (err != TERN_OK) {
+            tn_trace(TERN_TRACE_RPC, "register %s at %s: %s", name, dir, why);
+            break;
+        }
+        pthread_mutex_lock(&s->lock);
+        tn_naming_lease **more = realloc(s->leases, (s->nleases + 1) * sizeof *more);
+        if (more) {
+            s->leases = more;
+            s->leases[s->nleases++] = lease;
+        }
+        pthread_mutex_unlock(&s->lock);
+        if (more == NULL) {
+            tn_naming_lease_close(lease);
+            err = TERN_ENOMEM;
+        }
+    }
+    free(ifaces);
+    return err;
+}
+
+void tern_rpc_server_close(tern_rpc_server *s)
+{
+    if (s == NULL)
+        return;
+    pthread_mutex_lock(&s->lock);
+    s->closing = true;
+    pthread_cond_broadcast(&s->janitor_cv);
+    tn_naming_lease **leases = s->leases;
+    size_t nleases = s->nleases;
+    s->leases = NULL;
+    s->nleases = 0;
+    pthread_mutex_unlock(&s->lock);
+    /* Unregister first, so nobody is sent here while we go. */
+    for (size_t i = 0; i < nleases; i++)
+        tn_naming_lease_close(leases[i]);
+    free(leases);
+    if (s->started)
+        pthread_join(s->janitor, NULL);
+    /* Closing the socket wakes every worker blocked in receive; a worker in
+     * a handler finishes it first (its reply may still go out). */
+    tern_socket_close(s->sock);
+    for (int i = 0; s->workers && i < s->nworkers; i++)
+        pthread_join(s->workers[i], NULL);
+    free(s->workers);
+    pthread_mutex_lock(&s->lock);
+    tn_rpc_handles_fini(&s->handles, &s->lock);
+    pthread_mutex_unlock(&s->lock);
+    tn_rpc_cache_fini(&s->cache);
+    free(s->offers);
+    pthread_cond_destroy(&s->janitor_cv);
+    pthread_mutex_destroy(&s->lock);
+    free(s);
+}
