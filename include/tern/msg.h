@@ -166,7 +166,9 @@ enum {
     /* int: a blocked send or receive polls this many microseconds before
      * sleeping, trading CPU for latency (waking a sleeping thread costs tens
      * of microseconds on a VM); -1: the type's default, 50 for REQ and REP,
-     * 0 for the others (-1). */
+     * 0 for the others (-1). A socket that busy-polls also writes a lone
+     * message to tcp/ipc from the sending thread instead of waking its I/O
+     * thread. Takes effect for connections made after it is set. */
     TERN_OPT_BUSY_POLL = 26,
 };
 TERN_API tern_err tern_setopt_int(tern_socket sock, int opt, int64_t value);
