@@ -25,6 +25,9 @@
 #define MAX_DEADLINE_US 86400000000ull
 /* A call's memory starts in the worker's own buffer. */
 #define ARENA_INLINE 8192
+/* Reply buffers up to this size are kept by the worker; larger ones go out
+ * without a copy. */
+#define KEEP_OUT (1u << 20)
 
 typedef struct offer {
     const tern_rpc_iface *iface;
@@ -72,6 +75,11 @@ struct tern_rpc_call {
     unsigned char *inline_buf;
     size_t inline_used;
     chunk *chunks;
+    /* The worker's reply buffer, kept between calls at the largest size a
+     * reply needed (up to KEEP_OUT), so replies neither grow it step by step
+     * nor fault in fresh pages. */
+    uint8_t *out;
+    size_t out_cap;
 };
 
 /* ---- call memory -------------------------------------------------------- */
@@ -212,7 +220,7 @@ static tern_err build_reply(tern_rpc_server *s, const tern_msg *req, const tn_rp
         err = tern_msg_append(m, tern_msg_data(req, 0), tern_msg_size(req, 0));
     if (err == TERN_OK)
         err = tern_msg_append(m, hdr, sizeof hdr);
-    if (err == TERN_OK && body && body->owned && body->len >= 8192) {
+    if (err == TERN_OK && body && body->owned && body->len > KEEP_OUT) {
         size_t len;
         void *p = tern_xdr_enc_take(body, &len);
         err = tern_msg_append_ref(m, p, len, free_buf, NULL);
@@ -363,9 +371,8 @@ static void serve_call(tern_rpc_server *s, tern_rpc_call *call, const tern_msg *
         tern_xdr_dec_init(&in, tern_msg_data(req, 2), tern_msg_size(req, 2));
         in.alloc = arena_alloc;
         in.alloc_arg = call;
-        uint8_t outbuf[4096];
         tern_xdr_enc out;
-        tern_xdr_enc_init(&out, outbuf, sizeof outbuf);
+        tern_xdr_enc_init(&out, call->out, call->out_cap);
         status = o->dispatch(call, h->method, &in, &out, o->impl);
         /* A procedure that gave up because time ran out reports what the
          * client sees too: a timeout, not a cancellation. */
@@ -375,6 +382,17 @@ static void serve_call(tern_rpc_server *s, tern_rpc_call *call, const tern_msg *
             status = tern_rpc_call_fail(call, "reply did not encode: %s", tern_strerror(out.err));
         if (status == TERN_OK && !oneway)
             build_reply(s, req, h, TN_RPC_REPLY, TERN_OK, &out, &reply);
+        if (out.owned && out.cap <= KEEP_OUT) {
+            /* It outgrew the worker's buffer: keep the bigger one. */
+            size_t len;
+            size_t cap = out.cap;
+            uint8_t *bigger = tern_xdr_enc_take(&out, &len);
+            if (bigger) {
+                free(call->out);
+                call->out = bigger;
+                call->out_cap = cap;
+            }
+        }
         tern_xdr_enc_free(&out);
     }
     if (status != TERN_OK && !oneway) {
@@ -461,7 +479,9 @@ static void *worker(void *arg)
     unsigned char *buf = malloc(ARENA_INLINE);
     if (buf == NULL)
         return NULL;
-    tern_rpc_call call = {.server = s, .inline_buf = buf};
+    tern_rpc_call call = {.server = s, .inline_buf = buf, .out = malloc(4096), .out_cap = 4096};
+    if (call.out == NULL)
+        call.out_cap = 0;
     for (;;) {
         tern_msg *req;
         tern_err err = tern_msg_recv(s->sock, &req, 0);
@@ -474,6 +494,7 @@ static void *worker(void *arg)
         call.entry = NULL;
         tern_msg_free(req);
     }
+    free(call.out);
     free(buf);
     return NULL;
 }
