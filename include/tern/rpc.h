@@ -212,6 +212,8 @@ typedef struct tern_rpc_server_opts {
     size_t reply_cache;       /* replies kept for at-most-once (0: 4096) */
     int64_t reply_cache_ms;   /* and for how long (<= 0: 60000) */
     int64_t rundown_ms;       /* a client gone this long loses its context handles (<= 0: 10000) */
+    int64_t lease_ms;         /* directory registrations last this long unless renewed,
+                                 which happens every third of it (<= 0: 10000) */
 } tern_rpc_server_opts;
 
 /* Decodes the in-parameters of method from in, runs the procedure and

@@ -4,6 +4,7 @@
 
 #include "base.h"
 #include "msg.h"
+#include "naming.h"
 #include "rpc.h"
 #include "xdr.h"
 

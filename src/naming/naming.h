@@ -15,7 +15,11 @@ typedef struct tn_naming_lease tn_naming_lease;
  * what went wrong. */
 tern_err tn_naming_lease_open(tern_ctx *ctx, const char *dir, const char *name,
                               const tern_rpc_iface *iface, const char *endpoint, const char *attrs,
-                              tn_naming_lease **leasep, char *why, size_t why_cap);
+                              uint32_t lease_ms, tn_naming_lease **leasep, char *why, size_t why_cap);
+
+/* "tcp://HOST:PORT", "HOST[:PORT]" or "tern://HOST[:PORT]" (NULL: the local
+ * default) -> "tcp://HOST:PORT" with port 7350 by default. */
+tern_err tn_naming_dir_endpoint(const char *dir, char *out, size_t cap);
 /* Unregisters (best effort, bounded wait) and stops renewing. */
 void tn_naming_lease_close(tn_naming_lease *lease);
 

@@ -216,6 +216,8 @@ void tn_rpc_finish(tern_rpc_client *c, tern_rpc_future *f, tern_err status, cons
         f->error = strdup(why);
     tern_msg_free(f->request);
     f->request = NULL;
+    if (status == TERN_EUNAVAILABLE && c->resolved)
+        c->rebind = true; /* ask the directory again before the next call */
     if (status != TERN_OK)
         tn_trace(TERN_TRACE_RPC, "call %llu of %s.%s: %s%s%s", (unsigned long long)f->call_id,
                  c->iface->name,
@@ -489,6 +491,31 @@ tern_err tn_rpc_client_background(tern_rpc_client *c)
 
 /* ---- calls -------------------------------------------------------------- */
 
+static tern_err connect_to(tern_rpc_client *c, uint64_t deadline_ns, char *why, size_t cap);
+
+/* A client bound through the directory whose server went away asks the
+ * directory again, and binds to whichever server it names now (lock held,
+ * no call running, nobody reading). */
+static void rebind(tern_rpc_client *c)
+{
+    c->rebind = false;
+    char why[256] = "";
+    tern_socket old = c->sock;
+    uint64_t deadline = tern_clock_ns() + (uint64_t)c->bind_timeout_ms * 1000000u;
+    tern_err err = connect_to(c, deadline, why, sizeof why);
+    if (err != TERN_OK) {
+        tn_trace(TERN_TRACE_RPC, "re-resolving %s: %s", c->target, why);
+        c->rebind = true; /* try again at the next call */
+        return;
+    }
+    tern_socket_close(old);
+    tern_sock_stats st;
+    if (tern_socket_stats(c->sock, &st) == TERN_OK)
+        c->disconnects = st.disconnects;
+    c->lost_since_ns = 0;
+    tn_trace(TERN_TRACE_RPC, "%s now bound to %s", c->target, c->endpoint);
+}
+
 static uint64_t call_deadline(const tern_rpc_client *c, const tern_rpc_opts *o)
 {
     int64_t ms = o && o->timeout_ms > 0 ? o->timeout_ms : c->timeout_ms;
@@ -521,6 +548,8 @@ tern_err tern_rpc_start(tern_rpc_client *c, uint32_t method, const tern_rpc_opts
         pthread_mutex_unlock(&c->lock);
         return TERN_ECANCELED;
     }
+    if (c->rebind && c->running == 0 && !c->reading)
+        rebind(c);
     uint64_t id = ++c->next_call;
     pthread_mutex_unlock(&c->lock);
 
@@ -669,6 +698,37 @@ static tern_err open_socket(tern_rpc_client *c, const char *endpoint)
     return TERN_OK;
 }
 
+/* Resolves the target if it is a directory name, opens a DEALER to the
+ * server and binds (sets c->sock; on failure leaves c->sock as it was). */
+static tern_err connect_to(tern_rpc_client *c, uint64_t deadline_ns, char *why, size_t cap)
+{
+    char endpoint[256];
+    tern_err err = TERN_OK;
+    if (c->resolved) {
+        size_t n;
+        err = tn_rpc_resolve(c->ctx, c->target, c->iface, &endpoint, 1, &n, why, cap);
+    } else {
+        snprintf(endpoint, sizeof endpoint, "%s", c->target);
+    }
+    if (err != TERN_OK)
+        return err;
+    tern_socket old = c->sock;
+    char old_endpoint[256];
+    memcpy(old_endpoint, c->endpoint, sizeof old_endpoint);
+    err = open_socket(c, endpoint);
+    if (err == TERN_OK) {
+        err = bind_check(c, deadline_ns, why, cap);
+        if (err != TERN_OK) {
+            tern_socket_close(c->sock);
+            c->sock = old;
+            memcpy(c->endpoint, old_endpoint, sizeof old_endpoint);
+        }
+    } else {
+        c->sock = old;
+    }
+    return err;
+}
+
 tern_err tern_rpc_client_open(tern_ctx *ctx, const char *target, const tern_rpc_iface *iface,
                               const tern_rpc_client_opts *o, tern_rpc_client **cp)
 {
@@ -698,19 +758,8 @@ tern_err tern_rpc_client_open(tern_ctx *ctx, const char *target, const tern_rpc_
 
     uint64_t deadline = tern_clock_ns() + (uint64_t)c->bind_timeout_ms * 1000000u;
     char why[256] = "";
-    char endpoint[256];
-    tern_err err;
-    if (strncmp(target, "tern://", 7) == 0) {
-        size_t n;
-        err = tn_rpc_resolve(ctx, target, iface, &endpoint, 1, &n, why, sizeof why);
-    } else {
-        snprintf(endpoint, sizeof endpoint, "%s", target);
-        err = TERN_OK;
-    }
-    if (err == TERN_OK)
-        err = open_socket(c, endpoint);
-    if (err == TERN_OK)
-        err = bind_check(c, deadline, why, sizeof why);
+    c->resolved = strncmp(target, "tern://", 7) == 0;
+    tern_err err = connect_to(c, deadline, why, sizeof why);
     if (err != TERN_OK) {
         if (why[0] == '\0')
             snprintf(why, sizeof why, "cannot bind %s at %s: %s", iface->name, target,

@@ -36,6 +36,8 @@ struct tern_rpc_client {
     char endpoint[256]; /* the server it is bound to */
     uint8_t id[16];   /* routing id: the server's key for at-most-once */
     uint64_t instance; /* the server's, from its bind reply */
+    bool resolved;     /* target is a tern:// name */
+    bool rebind;       /* the server went away: resolve again before the next call */
     int64_t timeout_ms, bind_timeout_ms;
     int retries;
 

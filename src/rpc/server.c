@@ -10,6 +10,7 @@
 #include "base/trace.h"
 #include "naming/naming.h"
 #include "rpc/cache.h"
+#include "rpc/client.h"
 #include "rpc/handles.h"
 #include "rpc/proto.h"
 
@@ -42,6 +43,7 @@ struct tern_rpc_server {
     uint64_t instance;
     int nworkers;
     uint64_t rundown_ns;
+    uint32_t lease_ms;
     char endpoint[256];
 
     pthread_mutex_t lock; /* offers, cache, handles, leases */
@@ -557,6 +559,7 @@ tern_err tern_rpc_server_open(tern_ctx *ctx, const tern_rpc_server_opts *o, tern
     int64_t cache_ms = o && o->reply_cache_ms > 0 ? o->reply_cache_ms : DEFAULT_CACHE_MS;
     int64_t rundown_ms = o && o->rundown_ms > 0 ? o->rundown_ms : DEFAULT_RUNDOWN_MS;
     s->rundown_ns = (uint64_t)rundown_ms * 1000000u;
+    s->lease_ms = o && o->lease_ms > 0 && o->lease_ms <= 3600000 ? (uint32_t)o->lease_ms : 10000u;
     if (getrandom(&s->instance, sizeof s->instance, 0) != (ssize_t)sizeof s->instance) {
         free(s);
         return TERN_ESYSTEM;
@@ -686,8 +689,10 @@ tern_err tern_rpc_server_register(tern_rpc_server *s, const char *directory, con
     for (size_t i = 0; i < n && err == TERN_OK; i++) {
         char why[256] = "";
         tn_naming_lease *lease;
-        err = tn_naming_lease_open(s->ctx, dir, name, ifaces[i], ep, attrs, &lease, why, sizeof why);
+        err = tn_naming_lease_open(s->ctx, dir, name, ifaces[i], ep, attrs, s->lease_ms, &lease, why,
+                                   sizeof why);
         if (err != TERN_OK) {
+            tn_rpc_set_last_error(why);
             tn_trace(TERN_TRACE_RPC, "register %s at %s: %s", name, dir, why);
             break;
         }

@@ -48,13 +48,15 @@ static tern_err dispatch(tern_rpc_call *call, uint32_t method, tern_xdr_dec *in,
     return tern_xdr_put_u32(out, (uint32_t)atomic_load(&runs));
 }
 
-/* The child: serve on the port, print the endpoint, run until killed. */
-static int serve(const char *port)
+/* The child: serve on the port (registered at dir, if given, under a
+ * 300 ms lease), print the endpoint, run until killed. */
+static int serve(const char *port, const char *dir)
 {
     tern_ctx *ctx;
     tern_rpc_server *s;
     char ep[256];
-    if (tern_ctx_open(&ctx, 1) != TERN_OK || tern_rpc_server_open(ctx, NULL, &s) != TERN_OK ||
+    tern_rpc_server_opts o = {.lease_ms = 300};
+    if (tern_ctx_open(&ctx, 1) != TERN_OK || tern_rpc_server_open(ctx, &o, &s) != TERN_OK ||
         tern_rpc_server_add(s, &iface, dispatch, NULL, NULL) != TERN_OK)
         return 1;
     snprintf(ep, sizeof ep, "tcp://127.0.0.1:%s", port);
@@ -63,6 +65,8 @@ static int serve(const char *port)
     for (int i = 0; (err = tern_rpc_server_bind(s, ep)) == TERN_EADDRINUSE && i < 200; i++)
         sleep_ms(10);
     if (err != TERN_OK || tern_rpc_server_endpoint(s, ep, sizeof ep) != TERN_OK)
+        return 1;
+    if (dir && tern_rpc_server_register(s, dir, "kill", NULL, NULL) != TERN_OK)
         return 1;
     printf("%s\n", ep);
     fflush(stdout);
@@ -75,7 +79,7 @@ typedef struct child {
     char endpoint[256];
 } child;
 
-static void start_server(child *c, const char *port)
+static void start_server_at(child *c, const char *port, const char *dir)
 {
     int fds[2];
     assert_int_equal(pipe(fds), 0);
@@ -83,7 +87,7 @@ static void start_server(child *c, const char *port)
     posix_spawn_file_actions_init(&fa);
     posix_spawn_file_actions_adddup2(&fa, fds[1], 1);
     posix_spawn_file_actions_addclose(&fa, fds[0]);
-    char *argv[] = {(char *)self, "serve", (char *)port, NULL};
+    char *argv[] = {(char *)self, "serve", (char *)port, (char *)dir, NULL};
     assert_int_equal(posix_spawn(&c->pid, self, &fa, NULL, argv, environ), 0);
     posix_spawn_file_actions_destroy(&fa);
     close(fds[1]);
@@ -91,6 +95,11 @@ static void start_server(child *c, const char *port)
     assert_non_null(fgets(c->endpoint, sizeof c->endpoint, f));
     fclose(f);
     c->endpoint[strcspn(c->endpoint, "\n")] = '\0';
+}
+
+static void start_server(child *c, const char *port)
+{
+    start_server_at(c, port, NULL);
 }
 
 static void kill_server(child *c)
@@ -194,14 +203,46 @@ static void restarted_server_never_reruns(void **state)
     tern_ctx_close(ctx);
 }
 
+/* A registered server killed without unregistering leaves the directory
+ * once its lease runs out. */
+static void killed_server_leaves_directory(void **state)
+{
+    (void)state;
+    tern_ctx *ctx;
+    check_ok(tern_ctx_open(&ctx, 1));
+    tern_directory *dir;
+    check_ok(tern_directory_open(ctx, "tcp://127.0.0.1:0", &dir));
+    char dir_ep[256];
+    check_ok(tern_directory_endpoint(dir, dir_ep, sizeof dir_ep));
+    child srv;
+    start_server_at(&srv, "0", dir_ep);
+    tern_dir_entry *es;
+    size_t n;
+    check_ok(tern_directory_lookup(ctx, dir_ep, "kill", &es, &n));
+    assert_int_equal(n, 1);
+    free(es);
+    sleep_ms(500); /* renewed meanwhile */
+    check_ok(tern_directory_lookup(ctx, dir_ep, "kill", &es, &n));
+    assert_int_equal(n, 1);
+    free(es);
+    kill_server(&srv);
+    sleep_ms(600);
+    check_ok(tern_directory_lookup(ctx, dir_ep, "kill", &es, &n));
+    assert_int_equal(n, 0);
+    free(es);
+    tern_directory_close(dir);
+    tern_ctx_close(ctx);
+}
+
 int main(int argc, char **argv)
 {
-    if (argc == 3 && strcmp(argv[1], "serve") == 0)
-        return serve(argv[2]);
+    if (argc >= 3 && strcmp(argv[1], "serve") == 0)
+        return serve(argv[2], argc > 3 ? argv[3] : NULL);
     self = argv[0];
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(killed_mid_call_fails_promptly),
         cmocka_unit_test(restarted_server_never_reruns),
+        cmocka_unit_test(killed_server_leaves_directory),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

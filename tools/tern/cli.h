@@ -53,6 +53,8 @@ struct cli_cmd {
     X(xpub)                                                                                        \
     X(xsub)                                                                                        \
     X(proxy)                                                                                       \
+    X(idl)                                                                                         \
+    X(directory)                                                                                   \
     X(help)                                                                                        \
     X(version)
 
