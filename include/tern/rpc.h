@@ -116,16 +116,18 @@ typedef struct tern_rpc_opts {
     unsigned flags;     /* TERN_RPC_WAIT_ACCEPTED */
 } tern_rpc_opts;
 
-/* Starts a call of method with the in-parameters encoded in args (which
- * stays the caller's). Many calls may be outstanding on one client; they are
- * pipelined on one connection. For a [oneway] method returns once the
- * request is handed to the transport and *futurep is set to NULL. */
+/* Starts a call of method with the in-parameters encoded in args. Large
+ * encodings on the heap are sent without a copy: the call takes args'
+ * buffer and leaves args empty (free it as usual); small ones are copied.
+ * Many calls may be outstanding on one client; they are pipelined on one
+ * connection. For a [oneway] method returns once the request is handed to
+ * the transport and *futurep is set to NULL. */
 TERN_API tern_err tern_rpc_start(tern_rpc_client *client, uint32_t method, const tern_rpc_opts *opts,
-                                 const tern_xdr_enc *args, tern_rpc_future **futurep);
+                                 tern_xdr_enc *args, tern_rpc_future **futurep);
 /* A synchronous call: tern_rpc_start + wait, then d reads the reply's out-parameters
  * (decoded values are malloc'd). *futurep must be freed when d is done. */
 TERN_API tern_err tern_rpc_invoke(tern_rpc_client *client, uint32_t method, const tern_rpc_opts *opts,
-                                  const tern_xdr_enc *args, tern_rpc_future **futurep, tern_xdr_dec *d);
+                                  tern_xdr_enc *args, tern_rpc_future **futurep, tern_xdr_dec *d);
 
 /* true once the call has finished (any status). */
 TERN_API bool tern_rpc_future_done(tern_rpc_future *f);

@@ -134,7 +134,7 @@ typedef struct tn_idl_def {
     tn_idl_loc loc; /* of the name */
     const char *name;
     struct tn_idl_iface *iface; /* whose definition: its name prefixes the C names */
-    bool incomplete;            /* did not parse to its end: checks that need all of it skip it */
+    bool incomplete;            /* part of it did not parse: its own checks would only echo that */
 
     /* CONST */
     tn_idl_type ctype;

@@ -116,6 +116,8 @@ static bool eval(tn_idl_chk *c, tn_idl_expr *e);
 
 static bool eval_const(tn_idl_chk *c, tn_idl_def *d)
 {
+    if (d->cexpr == NULL) /* did not parse: reported */
+        d->cstate = FAILED;
     if (d->iface->file != c->file || d->cstate == DONE || d->cstate == FAILED)
         return d->cstate == DONE;
     if (d->cstate == BUSY) {
@@ -356,10 +358,17 @@ static void report_value_cycle(tn_idl_chk *c, tn_idl_def *start)
     for (i = i > 0 ? i - 1 : 0; i < c->npath; i++)
         tn_idl_buf_printf(c->ctx, &chain, "%s -> ", c->path[i]->name);
     tn_idl_buf_puts(c->ctx, &chain, start->name);
-    tn_idl_error(c->ctx, &start->loc,
-                 "'%s' contains itself (%s); make the link optional (T *) or a variable-length "
-                 "array",
-                 start->name, chain.p);
+    bool typedefs = true;
+    for (i = 0; i < c->npath; i++)
+        typedefs &= c->path[i]->kind == TN_D_TYPEDEF;
+    if (typedefs)
+        tn_idl_error(c->ctx, &start->loc, "typedef '%s' is defined in terms of itself (%s)",
+                     start->name, chain.p);
+    else
+        tn_idl_error(c->ctx, &start->loc,
+                     "'%s' contains itself (%s); make the link optional (T *) or a "
+                     "variable-length array",
+                     start->name, chain.p);
 }
 
 static uint32_t sat_add(uint32_t a, uint32_t b)
@@ -380,8 +389,12 @@ static void walk_value(tn_idl_chk *c, tn_idl_def *d)
     tn_idl_decl **parts = parts_alloc(c, d, &n);
     for (size_t i = 0; i < n; i++) {
         tn_idl_def *t = tn_idl_named(&parts[i]->type);
-        if (parts[i]->optional || parts[i]->array == TN_A_VAR || !is_composite(t) ||
-            t->iface->file != c->file)
+        if (!is_composite(t) || t->iface->file != c->file)
+            continue;
+        /* Links through pointers and arrays are fine, except between
+         * typedefs: C cannot declare either of them first. */
+        bool link = parts[i]->optional || parts[i]->array == TN_A_VAR;
+        if (link && !(d->kind == TN_D_TYPEDEF && t->kind == TN_D_TYPEDEF))
             continue;
         if (t->state == ON_PATH)
             report_value_cycle(c, t);
@@ -624,6 +637,9 @@ static void check_union(tn_idl_chk *c, tn_idl_def *u)
 
 static void check_def(tn_idl_chk *c, tn_idl_def *d)
 {
+    /* Its syntax error was reported; the rest would mostly echo it. */
+    if (d->incomplete)
+        return;
     switch (d->kind) {
     case TN_D_ENUM:
         if (d->nvals == 0 && !d->incomplete)

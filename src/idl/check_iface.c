@@ -345,7 +345,8 @@ static void take(tn_idl_chk *c, claims *set, const char *name, const tn_idl_def 
         tn_idl_error(c->ctx, &owner->loc,
                      "the %s '%s' generated for '%s' is already used by the generated code",
                      set->what, name, owner->name);
-    } else if (k->owner != owner && owner != NULL) {
+    } else if (k->owner != owner && owner != NULL && strcmp(k->owner->name, owner->name) != 0) {
+        /* (Two definitions of one name were reported as duplicates.) */
         tn_idl_error(c->ctx, &owner->loc, "'%s' and '%s' both generate the %s '%s'",
                      k->owner->name, owner->name, set->what, name);
         tn_idl_note(c->ctx, &k->owner->loc, "'%s' is defined here", k->owner->name);

@@ -135,6 +135,7 @@ static void lex_string(tn_idl_lexer *lx, tn_idl_tok *tok)
     for (;;) {
         if (lx->p >= lx->end || *lx->p == '\n') {
             tn_idl_error(lx->ctx, &tok->loc, "unterminated string");
+            tok->broken = true;
             break;
         }
         char c = *lx->p++;
@@ -196,19 +197,30 @@ void tn_idl_lex_next(tn_idl_lexer *lx, tn_idl_tok *tok)
 bool tn_idl_lex_raw(tn_idl_lexer *lx, const char **text, tn_idl_loc *loc)
 {
     const char *p = lx->p;
-    while (p < lx->end && (*p == ' ' || *p == '\t'))
+    while (p < lx->end && isspace((unsigned char)*p))
         p++;
     const char *start = p;
-    while (p < lx->end && *p != ')' && *p != '\n')
+    while (p < lx->end && *p != ')')
         p++;
-    if (p >= lx->end || *p != ')')
+    if (p >= lx->end)
         return false;
     const char *stop = p;
-    while (stop > start && (stop[-1] == ' ' || stop[-1] == '\t'))
+    while (stop > start && isspace((unsigned char)stop[-1]))
         stop--;
-    lx->p = start;
+    /* Through the text, counting its lines. */
+    while (lx->p < start) {
+        if (*lx->p == '\n')
+            newline(lx);
+        else
+            lx->p++;
+    }
     *loc = here(lx);
     *text = tn_idl_strndup(lx->ctx, start, (size_t)(stop - start));
-    lx->p = p;
+    while (lx->p < p) {
+        if (*lx->p == '\n')
+            newline(lx);
+        else
+            lx->p++;
+    }
     return true;
 }

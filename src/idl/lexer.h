@@ -21,6 +21,7 @@ typedef struct tn_idl_tok {
     char punct;
     uint64_t number;
     const char *str; /* STRING: the unescaped contents */
+    bool broken;     /* a string that never ended (reported) */
 } tn_idl_tok;
 
 typedef struct tn_idl_lexer {
@@ -35,9 +36,9 @@ void tn_idl_lex_init(tn_idl_lexer *lx, tn_idl_ctx *ctx, const char *path, const 
                      size_t len);
 /* The next token; lexical errors are reported and skipped. */
 void tn_idl_lex_next(tn_idl_lexer *lx, tn_idl_tok *tok);
-/* The raw text up to the next ')' on the same line, trimmed, for attribute
- * arguments such as uuid(6f1c...) and version(1.2); the ')' is left for
- * tn_idl_lex_next. false if the line ends first (nothing is consumed). */
+/* The raw text up to the next ')', trimmed, for attribute arguments such as
+ * uuid(6f1c...) and version(1.2); the ')' is left for tn_idl_lex_next.
+ * false if the file ends first (nothing is consumed). */
 bool tn_idl_lex_raw(tn_idl_lexer *lx, const char **text, tn_idl_loc *loc);
 
 /* Whether name is a reserved word of the language. */

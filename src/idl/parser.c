@@ -17,6 +17,11 @@ typedef struct parser {
     tn_idl_iface *iface; /* the one being parsed */
 } parser;
 
+static bool same_place(const tn_idl_loc *a, const tn_idl_loc *b)
+{
+    return a->line == b->line && a->col == b->col;
+}
+
 static void advance(parser *p)
 {
     tn_idl_lex_next(&p->lx, &p->tok);
@@ -154,8 +159,8 @@ static bool parse_attrs(parser *p, tn_idl_attrs *attrs)
             /* The argument is raw text (a UUID, a version), read before
              * the lexer looks past the '('. */
             if (!tn_idl_lex_raw(&p->lx, &a.arg, &a.arg_loc)) {
-                tn_idl_error(p->ctx, &p->tok.loc,
-                             "expected ')' closing the argument of '%s' on the same line", a.name);
+                tn_idl_error(p->ctx, &p->tok.loc, "expected ')' closing the argument of '%s'",
+                             a.name);
                 return false;
             }
             advance(p);
@@ -367,6 +372,7 @@ static bool parse_enum(parser *p, tn_idl_def *d)
                 continue;
             expected(p, "',' or '}'");
         }
+        d->incomplete = true;
         recover(p, ",");
         accept(p, ',');
     }
@@ -386,6 +392,7 @@ static bool parse_struct(parser *p, tn_idl_def *d)
                                     sizeof *d->fields);
             d->fields[d->nfields++] = f;
         } else {
+            d->incomplete = true;
             recover(p, "");
         }
     }
@@ -444,6 +451,7 @@ static bool parse_union(parser *p, tn_idl_def *d)
             d->cases = tn_idl_grow(p->ctx, d->cases, &d->cases_cap, d->ncases, sizeof *d->cases);
             d->cases[d->ncases++] = c;
         } else {
+            d->incomplete = true;
             recover(p, "");
         }
     }
@@ -485,6 +493,7 @@ static bool parse_params(parser *p, tn_idl_def *d)
         do {
             tn_idl_param *prm = tn_idl_alloc(p->ctx, sizeof *prm);
             if (!parse_param(p, prm)) {
+                d->incomplete = true;
                 recover(p, ",);");
                 if (is_punct(p, ',') || is_punct(p, ')'))
                     continue;
@@ -549,7 +558,7 @@ static bool parse_definition(parser *p, tn_idl_iface *iface)
      * uses of it elsewhere are not reported as undefined as well. */
     if (d->name != NULL)
         add_def(p, iface, d);
-    d->incomplete = !ok;
+    d->incomplete |= !ok;
     return ok;
 }
 
@@ -574,12 +583,18 @@ static void parse_interface(parser *p, tn_idl_attrs *attrs)
             expected(p, "'}'");
             return;
         }
+        tn_idl_loc before = p->tok.loc;
         if (is_word(p, "import")) {
             tn_idl_error(p->ctx, &p->tok.loc, "imports go before the interface");
+            advance(p);
             recover(p, "");
         } else if (!parse_definition(p, iface)) {
             recover(p, "");
         }
+        /* Recovery stops in front of words that start definitions: one
+         * that could not start one here must still go. */
+        if (same_place(&before, &p->tok.loc) && !is_punct(p, '}'))
+            advance(p);
     }
     advance(p);
     expect(p, ';');
@@ -596,7 +611,10 @@ static void parse_import(parser *p)
     }
     imp.name = p->tok.str;
     imp.loc = p->tok.loc;
+    bool broken = p->tok.broken;
     advance(p);
+    if (broken) /* reported; the rest of the line went with it */
+        return;
     if (!expect(p, ';'))
         recover(p, "");
     tn_idl_file *f = p->file;
@@ -628,7 +646,7 @@ void tn_idl_parse(tn_idl_ctx *ctx, tn_idl_file *file)
         tn_idl_loc before = p.tok.loc;
         recover(&p, "");
         /* Stray closers and words recovery stops at must still go. */
-        if (p.tok.loc.line == before.line && p.tok.loc.col == before.col && !at_eof(&p))
+        if (same_place(&before, &p.tok.loc) && !at_eof(&p))
             advance(&p);
     }
     if (file->iface == NULL && ctx->nerrors == errors_before)

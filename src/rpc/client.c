@@ -23,6 +23,8 @@
 /* Replies queued per client before the server's sends wait. */
 #define CLIENT_HWM 100000
 #define CLIENT_BUSY_POLL_US 50
+/* Arguments at least this large are sent from the encoder's buffer. */
+#define TAKE_ARGS_MIN 4096
 /* A call whose server has been gone this long fails TERN_EUNAVAILABLE
  * rather than waiting out its deadline. */
 #define LOST_GRACE_NS 1000000000ull
@@ -105,9 +107,13 @@ static uint64_t remaining_us(uint64_t deadline_ns)
     return deadline_ns > now ? (deadline_ns - now) / 1000u : 0;
 }
 
+static void free_msg(void *data, void *arg);
+
+/* [header, body]. The body is copied, or shared with owner (a message
+ * whose first part it is) when owner is not NULL. */
 static tern_err build_request(tern_rpc_client *c, uint8_t kind, uint64_t call_id, uint32_t method,
                               uint32_t flags, uint64_t deadline_ns, const void *body, size_t len,
-                              tern_msg **mp)
+                              const tern_msg *owner, tern_msg **mp)
 {
     tn_rpc_hdr h = {.kind = kind,
                     .flags = flags,
@@ -124,8 +130,17 @@ static tern_err build_request(tern_rpc_client *c, uint8_t kind, uint64_t call_id
     tern_err err = tern_msg_new(&m);
     if (err == TERN_OK)
         err = tern_msg_append(m, hdr, sizeof hdr);
-    if (err == TERN_OK)
+    if (err == TERN_OK && owner && len > 0) {
+        tern_msg *ref;
+        err = tern_msg_dup(owner, &ref);
+        if (err == TERN_OK) {
+            err = tern_msg_append_ref(m, (void *)body, len, free_msg, ref);
+            if (err != TERN_OK)
+                tern_msg_free(ref);
+        }
+    } else if (err == TERN_OK) {
         err = tern_msg_append(m, body, len);
+    }
     if (err != TERN_OK) {
         tern_msg_free(m);
         return err;
@@ -138,6 +153,12 @@ static void free_msg(void *data, void *arg)
 {
     (void)data;
     tern_msg_free(arg);
+}
+
+static void free_buf(void *data, void *arg)
+{
+    (void)arg;
+    free(data);
 }
 
 /* Sends a copy of request m (kept by the caller) with extra header flags
@@ -247,7 +268,7 @@ void tn_rpc_forget(tern_rpc_client *c, tern_rpc_future *f, bool tell_server)
 {
     if (!f->done && tell_server) {
         tern_msg *m;
-        if (build_request(c, TN_RPC_CANCEL, f->call_id, f->method, 0, 0, NULL, 0, &m) == TERN_OK &&
+        if (build_request(c, TN_RPC_CANCEL, f->call_id, f->method, 0, 0, NULL, 0, NULL, &m) == TERN_OK &&
             tern_msg_send(c->sock, m, TERN_DONTWAIT) != TERN_OK)
             tern_msg_free(m);
     }
@@ -522,16 +543,40 @@ static uint64_t call_deadline(const tern_rpc_client *c, const tern_rpc_opts *o)
     return tern_clock_ns() + (uint64_t)ms * 1000000u;
 }
 
-tern_err tern_rpc_start(tern_rpc_client *c, uint32_t method, const tern_rpc_opts *o,
-                        const tern_xdr_enc *args, tern_rpc_future **fp)
+tern_err tern_rpc_start(tern_rpc_client *c, uint32_t method, const tern_rpc_opts *o, tern_xdr_enc *args,
+                        tern_rpc_future **fp)
 {
     if (c == NULL || fp == NULL)
         return TERN_EINVAL;
     *fp = NULL;
-    if (method >= c->iface->nmethods)
-        return TERN_ENOMETHOD;
     if (args && args->err != TERN_OK)
         return args->err;
+    if (args == NULL || !args->owned || args->len < TAKE_ARGS_MIN)
+        return tn_rpc_start_body(c, method, o, args ? args->buf : NULL, args ? args->len : 0, NULL, fp);
+    /* Large arguments on the heap travel without a copy: the request takes
+     * the encoder's buffer. */
+    size_t len;
+    void *p = tern_xdr_enc_take(args, &len);
+    tern_msg *owner;
+    tern_err err = tern_msg_new(&owner);
+    if (err == TERN_OK)
+        err = tern_msg_append_ref(owner, p, len, free_buf, NULL);
+    if (err != TERN_OK) {
+        tern_msg_free(owner);
+        free(p);
+        return err;
+    }
+    err = tn_rpc_start_body(c, method, o, p, len, owner, fp);
+    tern_msg_free(owner);
+    return err;
+}
+
+tern_err tn_rpc_start_body(tern_rpc_client *c, uint32_t method, const tern_rpc_opts *o, const void *body,
+                           size_t body_len, const tern_msg *owner, tern_rpc_future **fp)
+{
+    *fp = NULL;
+    if (method >= c->iface->nmethods)
+        return TERN_ENOMETHOD;
     uint32_t mflags = c->iface->methods[method].flags;
     uint32_t flags = 0;
     if (mflags & TERN_RPC_ONEWAY)
@@ -554,8 +599,7 @@ tern_err tern_rpc_start(tern_rpc_client *c, uint32_t method, const tern_rpc_opts
     pthread_mutex_unlock(&c->lock);
 
     tern_msg *m;
-    tern_err err = build_request(c, TN_RPC_CALL, id, method, flags, deadline, args ? args->buf : NULL,
-                                 args ? args->len : 0, &m);
+    tern_err err = build_request(c, TN_RPC_CALL, id, method, flags, deadline, body, body_len, owner, &m);
     if (err != TERN_OK)
         return err;
     if (flags & TN_RPC_F_ONEWAY) {
@@ -606,8 +650,8 @@ tern_err tern_rpc_start(tern_rpc_client *c, uint32_t method, const tern_rpc_opts
     return TERN_OK;
 }
 
-tern_err tern_rpc_invoke(tern_rpc_client *c, uint32_t method, const tern_rpc_opts *o,
-                       const tern_xdr_enc *args, tern_rpc_future **fp, tern_xdr_dec *d)
+tern_err tern_rpc_invoke(tern_rpc_client *c, uint32_t method, const tern_rpc_opts *o, tern_xdr_enc *args,
+                         tern_rpc_future **fp, tern_xdr_dec *d)
 {
     tern_err err = tern_rpc_start(c, method, o, args, fp);
     if (err != TERN_OK) {
@@ -635,7 +679,7 @@ tern_err tern_rpc_invoke(tern_rpc_client *c, uint32_t method, const tern_rpc_opt
 static tern_err bind_check(tern_rpc_client *c, uint64_t deadline_ns, char *why, size_t cap)
 {
     tern_msg *m;
-    tern_err err = build_request(c, TN_RPC_BIND, 0, 0, 0, deadline_ns, NULL, 0, &m);
+    tern_err err = build_request(c, TN_RPC_BIND, 0, 0, 0, deadline_ns, NULL, 0, NULL, &m);
     if (err != TERN_OK)
         return err;
     err = send_fresh(c, m, deadline_ns);

@@ -68,6 +68,11 @@ tern_err tn_rpc_client_background(tern_rpc_client *c);
 /* Under client->lock: tells the server to stop f and forgets f. */
 void tn_rpc_forget(tern_rpc_client *c, tern_rpc_future *f, bool tell_server);
 
+/* Starts a call whose in-parameters are body[body_len], copied, or shared
+ * with owner (a message holding them as its first part) when not NULL. */
+tern_err tn_rpc_start_body(tern_rpc_client *c, uint32_t method, const tern_rpc_opts *o, const void *body,
+                           size_t body_len, const tern_msg *owner, tern_rpc_future **fp);
+
 /* Records why on this thread for tern_rpc_last_error. */
 void tn_rpc_set_last_error(const char *why);
 

@@ -181,12 +181,35 @@ tern_err tern_rpc_multicall(tern_rpc_group *g, uint32_t method, const tern_rpc_o
     m->n = g->n;
     m->members = g->members;
 
+    /* One body per distinct argument encoding, shared by the members'
+     * requests rather than copied for each. */
+    tern_msg **bodies = calloc(nargs, sizeof *bodies);
+    if (bodies == NULL) {
+        tern_rpc_multi_free(m);
+        free(dargs);
+        return TERN_ENOMEM;
+    }
+    for (size_t k = 0; k < nargs; k++) {
+        if (tern_msg_new(&bodies[k]) != TERN_OK ||
+            tern_msg_append(bodies[k], args[k]->buf, args[k]->len) != TERN_OK) {
+            for (size_t j = 0; j <= k; j++)
+                tern_msg_free(bodies[j]);
+            free(bodies);
+            tern_rpc_multi_free(m);
+            free(dargs);
+            return TERN_ENOMEM;
+        }
+    }
     /* Start every member's call first, so they all run at once. */
     for (size_t i = 0; i < g->n; i++) {
         slot *s = &m->slots[i];
         const member *mb = &g->members[i];
-        tern_err err = mb->client ? tern_rpc_start(mb->client, method, opts, args[nargs == 1 ? 0 : i], &s->f)
-                                  : mb->bind_err;
+        const tern_msg *body = bodies[nargs == 1 ? 0 : i];
+        tern_err err = args[nargs == 1 ? 0 : i]->err;
+        if (err == TERN_OK)
+            err = mb->client ? tn_rpc_start_body(mb->client, method, opts, tern_msg_data(body, 0),
+                                                 tern_msg_size(body, 0), body, &s->f)
+                             : mb->bind_err;
         if (err == TERN_OK && s->f == NULL) { /* oneway: nothing comes back */
             s->finished = true;
             m->finished++;
@@ -200,6 +223,9 @@ tern_err tern_rpc_multicall(tern_rpc_group *g, uint32_t method, const tern_rpc_o
             m->finished++;
         }
     }
+    for (size_t k = 0; k < nargs; k++)
+        tern_msg_free(bodies[k]);
+    free(bodies);
     for (size_t i = 0; i < g->n; i++) {
         if (m->slots[i].f) {
             dargs[i] = (done_arg){m, i};

@@ -20,14 +20,19 @@
 #define DEFAULT_CACHE_MS 60000
 #define DEFAULT_RUNDOWN_MS 10000
 #define JANITOR_NS 200000000ull
+/* A call running this long gives up the receiver role to a follower. */
+#define STEAL_NS 1000000ull
+/* How often idle followers look whether the receiver got stuck in a call. */
+#define IDLE_CHECK_NS 5000000ull
 #define SERVER_HWM 100000
 #define SERVER_BUSY_POLL_US 50
 #define MAX_ERROR_TEXT 1024
 #define MAX_DEADLINE_US 86400000000ull
 /* A call's memory starts in the worker's own buffer. */
 #define ARENA_INLINE 8192
-/* Reply buffers up to this size are kept by the worker; larger ones go out
- * without a copy. */
+/* Replies at least this large go out without a copy. */
+#define ZERO_COPY_MIN 8192u
+/* The largest reply buffer a worker keeps between calls. */
 #define KEEP_OUT (1u << 20)
 
 typedef struct offer {
@@ -54,11 +59,22 @@ struct tern_rpc_server {
     tn_naming_lease **leases;
     size_t nleases;
 
+    pthread_mutex_t role_lock; /* receiver, busy_since */
+    pthread_cond_t role_cv;    /* the receiver role came free or may be taken */
+    int receiver;              /* worker holding the receiver role, -1: none */
+    uint64_t busy_since;       /* the receiver has been running a call since (0: receiving) */
+    bool closing_workers;
     pthread_t *workers;
+    struct worker_arg *worker_args;
     pthread_t janitor;
     bool started, closing;
     pthread_cond_t janitor_cv;
 };
+
+typedef struct worker_arg {
+    tern_rpc_server *server;
+    int index;
+} worker_arg;
 
 /* A chunk of call memory beyond the worker's inline buffer. */
 typedef struct chunk {
@@ -77,9 +93,8 @@ struct tern_rpc_call {
     unsigned char *inline_buf;
     size_t inline_used;
     chunk *chunks;
-    /* The worker's reply buffer, kept between calls at the largest size a
-     * reply needed (up to KEEP_OUT), so replies neither grow it step by step
-     * nor fault in fresh pages. */
+    /* The worker's reply buffer, at the largest size a reply needed (up to
+     * KEEP_OUT), so replies do not grow it step by step. */
     uint8_t *out;
     size_t out_cap;
 };
@@ -222,7 +237,7 @@ static tern_err build_reply(tern_rpc_server *s, const tern_msg *req, const tn_rp
         err = tern_msg_append(m, tern_msg_data(req, 0), tern_msg_size(req, 0));
     if (err == TERN_OK)
         err = tern_msg_append(m, hdr, sizeof hdr);
-    if (err == TERN_OK && body && body->owned && body->len > KEEP_OUT) {
+    if (err == TERN_OK && body && body->owned && body->len >= ZERO_COPY_MIN) {
         size_t len;
         void *p = tern_xdr_enc_take(body, &len);
         err = tern_msg_append_ref(m, p, len, free_buf, NULL);
@@ -382,17 +397,27 @@ static void serve_call(tern_rpc_server *s, tern_rpc_call *call, const tern_msg *
             status = TERN_ETIMEDOUT;
         if (status == TERN_OK && out.err != TERN_OK)
             status = tern_rpc_call_fail(call, "reply did not encode: %s", tern_strerror(out.err));
-        if (status == TERN_OK && !oneway)
+        if (status == TERN_OK && !oneway) {
+            /* A large reply goes out in the buffer it was encoded in; the
+             * worker starts the next one in a fresh buffer of the size
+             * replies have needed, so it neither copies nor grows. */
+            size_t need = out.owned ? out.cap : call->out_cap;
+            if (out.len >= ZERO_COPY_MIN && !out.owned) {
+                out.owned = true; /* the worker's buffer becomes the reply's */
+                call->out = NULL;
+            }
             build_reply(s, req, h, TN_RPC_REPLY, TERN_OK, &out, &reply);
-        if (out.owned && out.cap <= KEEP_OUT) {
-            /* It outgrew the worker's buffer: keep the bigger one. */
-            size_t len;
-            size_t cap = out.cap;
-            uint8_t *bigger = tern_xdr_enc_take(&out, &len);
-            if (bigger) {
-                free(call->out);
-                call->out = bigger;
-                call->out_cap = cap;
+            if (call->out == NULL || need > call->out_cap) {
+                if (need > KEEP_OUT)
+                    need = KEEP_OUT;
+                uint8_t *fresh = malloc(need);
+                if (fresh) {
+                    free(call->out);
+                    call->out = fresh;
+                    call->out_cap = need;
+                } else if (call->out == NULL) {
+                    call->out_cap = 0;
+                }
             }
         }
         tern_xdr_enc_free(&out);
@@ -475,27 +500,85 @@ static void serve_one(tern_rpc_server *s, tern_rpc_call *call, tern_msg *req)
     }
 }
 
+/* Who receives. One worker at a time holds the receiver role and waits in
+ * receive (busy-polling there), so idle workers do not crowd the CPUs the
+ * I/O threads need. The receiver runs each call itself and goes straight
+ * back to receiving: no hand-off between threads per call, which is what
+ * quick calls want. A call that runs longer than STEAL_NS loses the role to
+ * a follower (followers look every IDLE_CHECK_NS), so requests wait behind
+ * a slow call for a few milliseconds at most, and slow calls end up
+ * running side by side on as many workers as there are. */
+static void become_receiver(tern_rpc_server *s, int me)
+{
+    pthread_mutex_lock(&s->role_lock);
+    for (;;) {
+        if (s->closing_workers)
+            break;
+        uint64_t now = tern_clock_ns();
+        if (s->receiver < 0)
+            break;
+        if (s->busy_since && now - s->busy_since >= STEAL_NS) {
+            tn_trace(TERN_TRACE_RPC, "server %s: worker %d takes over receiving from a long call",
+                     s->endpoint, me);
+            break;
+        }
+        /* Followers only need to wake to steal from a busy receiver. */
+        uint64_t until = s->busy_since ? s->busy_since + STEAL_NS : now + IDLE_CHECK_NS;
+        struct timespec ts = {.tv_sec = (time_t)(until / 1000000000u), .tv_nsec = (long)(until % 1000000000u)};
+        pthread_cond_timedwait(&s->role_cv, &s->role_lock, &ts);
+    }
+    s->receiver = me;
+    s->busy_since = 0;
+    pthread_mutex_unlock(&s->role_lock);
+}
+
 static void *worker(void *arg)
 {
-    tern_rpc_server *s = arg;
+    tern_rpc_server *s = ((worker_arg *)arg)->server;
+    int me = ((worker_arg *)arg)->index;
     unsigned char *buf = malloc(ARENA_INLINE);
     if (buf == NULL)
         return NULL;
     tern_rpc_call call = {.server = s, .inline_buf = buf, .out = malloc(4096), .out_cap = 4096};
     if (call.out == NULL)
         call.out_cap = 0;
+    bool receiver = false;
     for (;;) {
+        if (!receiver)
+            become_receiver(s, me);
+        receiver = true;
         tern_msg *req;
         tern_err err = tern_msg_recv(s->sock, &req, 0);
         if (err == TERN_ECLOSED)
             break;
         if (err != TERN_OK)
             continue;
+        pthread_mutex_lock(&s->role_lock);
+        if (s->receiver != me)
+            receiver = false; /* a follower took over while we received */
+        else
+            s->busy_since = tern_clock_ns();
+        pthread_mutex_unlock(&s->role_lock);
+
         serve_one(s, &call, req);
         call_release(&call);
         call.entry = NULL;
         tern_msg_free(req);
+
+        if (receiver) {
+            pthread_mutex_lock(&s->role_lock);
+            if (s->receiver == me)
+                s->busy_since = 0;
+            else
+                receiver = false; /* stolen during a long call */
+            pthread_mutex_unlock(&s->role_lock);
+        }
     }
+    pthread_mutex_lock(&s->role_lock);
+    if (s->receiver == me)
+        s->receiver = -1;
+    pthread_cond_broadcast(&s->role_cv);
+    pthread_mutex_unlock(&s->role_lock);
     free(call.out);
     free(buf);
     return NULL;
@@ -587,10 +670,13 @@ tern_err tern_rpc_server_open(tern_ctx *ctx, const tern_rpc_server_opts *o, tern
     tern_setopt_int(s->sock, TERN_OPT_HEARTBEAT_IVL, 1000);
     tern_setopt_int(s->sock, TERN_OPT_HEARTBEAT_TIMEOUT, 3000);
     pthread_mutex_init(&s->lock, NULL);
+    pthread_mutex_init(&s->role_lock, NULL);
+    s->receiver = -1;
     pthread_condattr_t ca;
     pthread_condattr_init(&ca);
     pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
     pthread_cond_init(&s->janitor_cv, &ca);
+    pthread_cond_init(&s->role_cv, &ca);
     pthread_condattr_destroy(&ca);
     *sp = s;
     return TERN_OK;
@@ -626,10 +712,12 @@ static tern_err start(tern_rpc_server *s)
     if (s->started)
         return TERN_OK;
     s->workers = calloc((size_t)s->nworkers, sizeof *s->workers);
-    if (s->workers == NULL)
+    s->worker_args = calloc((size_t)s->nworkers, sizeof *s->worker_args);
+    if (s->workers == NULL || s->worker_args == NULL)
         return TERN_ENOMEM;
     for (int i = 0; i < s->nworkers; i++) {
-        if (pthread_create(&s->workers[i], NULL, worker, s) != 0) {
+        s->worker_args[i] = (worker_arg){s, i};
+        if (pthread_create(&s->workers[i], NULL, worker, &s->worker_args[i]) != 0) {
             s->nworkers = i;
             return TERN_ESYSTEM;
         }
@@ -732,16 +820,23 @@ void tern_rpc_server_close(tern_rpc_server *s)
         pthread_join(s->janitor, NULL);
     /* Closing the socket wakes every worker blocked in receive; a worker in
      * a handler finishes it first (its reply may still go out). */
+    pthread_mutex_lock(&s->role_lock);
+    s->closing_workers = true; /* followers become receivers, and see the socket closed */
+    pthread_cond_broadcast(&s->role_cv);
+    pthread_mutex_unlock(&s->role_lock);
     tern_socket_close(s->sock);
     for (int i = 0; s->workers && i < s->nworkers; i++)
         pthread_join(s->workers[i], NULL);
     free(s->workers);
+    free(s->worker_args);
     pthread_mutex_lock(&s->lock);
     tn_rpc_handles_fini(&s->handles, &s->lock);
     pthread_mutex_unlock(&s->lock);
     tn_rpc_cache_fini(&s->cache);
     free(s->offers);
     pthread_cond_destroy(&s->janitor_cv);
+    pthread_cond_destroy(&s->role_cv);
+    pthread_mutex_destroy(&s->role_lock);
     pthread_mutex_destroy(&s->lock);
     free(s);
 }
