@@ -1,9 +1,11 @@
 #!/bin/sh
-# tern demo, in three parts, each a few processes talking over tcp:
+# tern demo, in four parts, each a few processes talking over tcp:
 #  - two producers push numbered lines to one sink, which reports its rate;
 #  - a request/reply service: three clients, every reply checked;
 #  - a pub/sub feed through a proxy to two subscribers with different
-#    subscriptions, each checked to get exactly its topics.
+#    subscriptions, each checked to get exactly its topics;
+#  - RPC: a directory, two calc servers registered in it, and a client that
+#    finds them by name and calls them in every mode.
 # Exits 0 if every process got exactly what was sent to it.
 #   scripts/demo.sh BUILD-DIR      (DEMO_MESSAGES=N: messages per producer,
 #   DEMO_FAST_MESSAGES, DEMO_REQUESTS: per client, DEMO_FEED: feed lines)
@@ -247,12 +249,60 @@ echo "   The proxy, stopped by SIGTERM, reports what went through it (the few me
 echo "   the other way are the subscriptions it passed up, and their cancels):"
 grep -E 'socket stats|messages|drops' "$dir/proxy.err" | sed 's/^/   proxy  | /'
 
+step "7. RPC: a directory, two calc servers registered in it, a client that finds them by name"
+# A free port for the directory: bind port 0 once through tern itself.
+"$tern" directory --listen 127.0.0.1:0 >"$dir/directory.out" 2>"$dir/directory.err" &
+directory=$!
+pids="$pids $directory"
+i=0
+until dir_ep=$(sed -n 's/^tern directory listening on tcp:\/\///p' "$dir/directory.out") && [ -n "$dir_ep" ]; do
+    i=$((i + 1))
+    if [ $i -gt 100 ] || ! kill -0 "$directory" 2>/dev/null; then
+        echo "demo: the directory did not start:" >&2
+        cat "$dir/directory.err" >&2
+        exit 1
+    fi
+    sleep 0.05
+done
+echo "   $tern directory --listen 127.0.0.1:0       -> listening on $dir_ep"
+examples=$build/examples
+for n in 1 2; do
+    "$examples/calc_server" --directory "$dir_ep" >"$dir/calc$n.out" 2>&1 &
+    eval "calc$n=\$!"
+    pids="$pids $!"
+done
+i=0
+until [ "$(grep -c serving "$dir/calc1.out" "$dir/calc2.out" | awk -F: '{ s += $2 } END { print s }')" -eq 2 ]; do
+    i=$((i + 1))
+    if [ $i -gt 100 ]; then
+        echo "demo: a calc server did not start:" >&2
+        cat "$dir/calc1.out" "$dir/calc2.out" >&2
+        exit 1
+    fi
+    sleep 0.05
+done
+sed 's/^/   /' "$dir/calc1.out" "$dir/calc2.out"
+echo "   $tern directory list --at $dir_ep:"
+"$tern" directory list --at "$dir_ep" | sed 's/^/     /'
+echo "   calc_client --directory $dir_ep   (binds tern://$dir_ep/calc, calls it every way)"
+"$examples/calc_client" --directory "$dir_ep" | sed 's/^/   /' || status=1
+kill -TERM "$calc1" "$calc2"
+wait "$calc1" || status=$?
+wait "$calc2" || status=$?
+echo "   The servers unregistered as they stopped; the directory now lists:"
+left=$("$tern" directory list --at "$dir_ep" | wc -l)
+echo "     $left registrations"
+[ "$left" -eq 0 ] || status=1
+kill -TERM "$directory"
+wait "$directory" || status=$?
+
 if [ "$status" -eq 0 ]; then
     printf '\n%sOK%s: every process got exactly what was sent to it: the sink %d lines, then\n' \
         "$green" "$off" "$total"
-    printf '%d messages; the clients %d replies; the subscribers their %d and %d lines.\n' \
+    printf '%d messages; the clients %d replies; the subscribers their %d and %d lines;\n' \
         $((2 * fast)) $((3 * requests)) "$(wc -l <"$dir/weather.want")" \
         "$(wc -l <"$dir/sports.want")"
+    printf 'the calc client every answer, found through the directory.\n'
     exit 0
 fi
 printf '\n%sFAILED%s: a process exited with status %d, or got what was not sent.\n' "$red" \
