@@ -482,6 +482,35 @@ static void oneway_returns_at_once(void **state)
     tern_rpc_client_close(c);
 }
 
+static void concurrent_calls_on_one_connection(void **state)
+{
+    fixture *fx = *state;
+    tern_rpc_client *c = client(fx, 5000);
+    /* Three 300 ms calls at once on one connection: three of the server's
+     * four workers run them side by side, so they take far less than
+     * 3 x 300 ms, and the fourth worker answers a quick call meanwhile. */
+    tern_rpc_future *fs[3];
+    uint64_t t0 = tern_clock_ns();
+    for (int i = 0; i < 3; i++) {
+        tern_xdr_enc e = {0};
+        tern_xdr_put_u32(&e, 300);
+        check_ok(tern_rpc_start(c, M_SLEEP, NULL, &e, &fs[i]));
+        tern_xdr_enc_free(&e);
+    }
+    /* Quick calls are not stuck behind the slow ones either. */
+    int32_t sum;
+    check_ok(add(c, 1, 2, &sum));
+    uint64_t quick_ms = (tern_clock_ns() - t0) / 1000000u;
+    for (int i = 0; i < 3; i++) {
+        check_ok(tern_rpc_future_wait(fs[i], -1));
+        tern_rpc_future_free(fs[i]);
+    }
+    uint64_t ms = (tern_clock_ns() - t0) / 1000000u;
+    assert_true(ms < 700);
+    assert_true(quick_ms < 150);
+    tern_rpc_client_close(c);
+}
+
 /* ---- at most once --------------------------------------------------------- */
 
 static void idempotent_resend_runs_once(void **state)
@@ -650,6 +679,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(completion_callback, setup, teardown),
         cmocka_unit_test_setup_teardown(accepted_then_reply, setup, teardown),
         cmocka_unit_test_setup_teardown(oneway_returns_at_once, setup, teardown),
+        cmocka_unit_test_setup_teardown(concurrent_calls_on_one_connection, setup, teardown),
         cmocka_unit_test_setup_teardown(idempotent_resend_runs_once, setup, teardown),
         cmocka_unit_test_setup_teardown(context_handles_owned_and_run_down, setup, teardown),
         cmocka_unit_test_setup_teardown(multicast_modes, setup, teardown),
