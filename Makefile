@@ -7,7 +7,7 @@ PREFIX ?= /usr/local
 JOBS ?= $(shell nproc)
 CMAKE_FLAGS ?=
 
-.PHONY: all build check check-asan demo install bench fuzz format clean deps-build deps-check
+.PHONY: all build check check-asan demo install bench bench-rpc fuzz format clean deps-build deps-check deps-bench
 
 all: build
 
@@ -38,8 +38,14 @@ demo: build
 install: build
 	cmake --install $(BUILD) --prefix $(PREFIX)
 
-bench:
+deps-bench:
+	@scripts/deps.sh bench
+
+bench: deps-bench
 	bench/run
+
+bench-rpc: deps-bench
+	bench/rpc/run
 
 # libFuzzer builds (clang); `make fuzz` runs each target for FUZZ_SECONDS.
 fuzz: deps-check

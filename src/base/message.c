@@ -3,6 +3,7 @@
 #include <string.h>
 
 #include "base/message.h"
+#include "base/pool.h"
 
 static tern_msg *msg_new(size_t inline_bytes)
 {
@@ -95,13 +96,15 @@ tern_err tn_msg_append_alloc(tern_msg *m, size_t size, uint8_t **datap)
     } else {
         if (size > SIZE_MAX - sizeof(tn_body))
             return TERN_ENOMEM;
-        tn_body *b = malloc(sizeof(*b) + size);
+        tn_body *b = tn_pool_alloc(sizeof(*b) + size);
         if (b == NULL)
             return TERN_ENOMEM;
         atomic_init(&b->refs, 1);
         b->free_fn = NULL;
         b->arg = NULL;
         b->data = b + 1;
+        b->size = size;
+        b->pooled = true;
         *p = (tn_part){b->data, size, b};
     }
     m->nparts++;
@@ -135,6 +138,7 @@ tern_err tern_msg_append_ref(tern_msg *m, void *data, size_t size, tern_free_fn 
     b->free_fn = free_fn;
     b->arg = arg;
     b->data = data;
+    b->pooled = false;
     m->parts[m->nparts++] = (tn_part){data, size, b};
     m->total += size;
     return TERN_OK;
@@ -146,7 +150,10 @@ static void body_release(tn_body *b)
         return;
     if (b->free_fn != NULL)
         b->free_fn(b->data, b->arg);
-    free(b);
+    if (b->pooled)
+        tn_pool_free(b, sizeof(*b) + b->size); /* bytes held in the body itself */
+    else
+        free(b);
 }
 
 void tern_msg_free(tern_msg *m)
@@ -225,13 +232,15 @@ static tern_err part_detach(const tn_part *p, tn_part *out)
         *out = *p;
         return TERN_OK;
     }
-    tn_body *b = malloc(sizeof(*b) + p->size);
+    tn_body *b = tn_pool_alloc(sizeof(*b) + p->size);
     if (b == NULL)
         return TERN_ENOMEM;
     atomic_init(&b->refs, 1);
     b->free_fn = NULL;
     b->arg = NULL;
     b->data = b + 1;
+    b->size = p->size;
+    b->pooled = true;
     memcpy(b->data, p->data, p->size);
     *out = (tn_part){b->data, p->size, b};
     return TERN_OK;

@@ -8,6 +8,7 @@
 #define TN_BASE_MESSAGE_H
 
 #include <stdatomic.h>
+#include <stdbool.h>
 
 #include "tern/msg.h"
 
@@ -22,6 +23,8 @@ typedef struct tn_body {
     tern_free_fn *free_fn; /* NULL: nothing to release but the body itself */
     void *arg;
     void *data;
+    size_t size; /* pooled: the bytes held right after the body */
+    bool pooled; /* from tn_pool_alloc, holding its own bytes */
 } tn_body;
 
 typedef struct tn_part {

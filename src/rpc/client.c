@@ -23,8 +23,10 @@
 /* Replies queued per client before the server's sends wait. */
 #define CLIENT_HWM 100000
 #define CLIENT_BUSY_POLL_US 50
-/* Arguments at least this large are sent from the encoder's buffer. */
-#define TAKE_ARGS_MIN 4096
+/* Arguments at least this large are sent from the encoder's buffer;
+ * smaller ones are copied into pooled message memory, which costs less
+ * than faulting in a fresh buffer for each call. */
+#define TAKE_ARGS_MIN (1u << 20)
 /* A call whose server has been gone this long fails TERN_EUNAVAILABLE
  * rather than waiting out its deadline. */
 #define LOST_GRACE_NS 1000000000ull

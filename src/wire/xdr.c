@@ -9,6 +9,7 @@
  *  3. Every length read from the wire is checked against its bound, then
  *     against the bytes left, before anything is allocated.
  *  4. Outputs are written only by a get that succeeds. */
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -38,10 +39,70 @@ void tern_xdr_enc_init(tern_xdr_enc *x, void *buf, size_t cap)
     x->err = TERN_OK;
 }
 
+/* Each thread keeps the last heap buffer an encoder of its freed, so a
+ * thread encoding large arguments call after call reuses one buffer
+ * instead of making malloc map and fault in fresh pages every time. */
+#define SPARE_MAX (4u << 20)
+static pthread_key_t spare_key;
+static pthread_once_t spare_once = PTHREAD_ONCE_INIT;
+
+typedef struct spare {
+    uint8_t *buf;
+    size_t cap;
+} spare;
+
+static void spare_drop(void *p)
+{
+    spare *sp = p;
+    free(sp->buf);
+    free(sp);
+}
+
+static void spare_init(void)
+{
+    if (pthread_key_create(&spare_key, spare_drop) != 0)
+        spare_key = (pthread_key_t)-1;
+}
+
+static spare *spare_get(void)
+{
+    pthread_once(&spare_once, spare_init);
+    if (spare_key == (pthread_key_t)-1)
+        return NULL;
+    spare *sp = pthread_getspecific(spare_key);
+    if (sp == NULL && (sp = calloc(1, sizeof *sp)) != NULL && pthread_setspecific(spare_key, sp) != 0) {
+        free(sp);
+        sp = NULL;
+    }
+    return sp;
+}
+
+/* A heap block of at least cap bytes: the spare if it is big enough. */
+static uint8_t *heap_block(size_t cap, size_t *got)
+{
+    spare *sp = spare_get();
+    if (sp && sp->buf && sp->cap >= cap) {
+        uint8_t *b = sp->buf;
+        *got = sp->cap;
+        sp->buf = NULL;
+        return b;
+    }
+    *got = cap;
+    return malloc(cap);
+}
+
 void tern_xdr_enc_free(tern_xdr_enc *x)
 {
-    if (x->owned)
-        free(x->buf);
+    if (x->owned) {
+        spare *sp = x->cap <= SPARE_MAX ? spare_get() : NULL;
+        if (sp && (sp->buf == NULL || sp->cap < x->cap)) {
+            free(sp->buf);
+            sp->buf = x->buf;
+            sp->cap = x->cap;
+        } else {
+            free(x->buf);
+        }
+    }
     tern_xdr_enc_init(x, NULL, 0);
 }
 
@@ -99,7 +160,7 @@ static uint8_t *enc_grow(tern_xdr_enc *x, size_t n)
         do
             cap = cap > limit / 2 ? limit : cap * 2;
         while (cap < need);
-        uint8_t *buf = x->owned ? realloc(x->buf, cap) : malloc(cap);
+        uint8_t *buf = x->owned ? realloc(x->buf, cap) : heap_block(cap, &cap);
         if (buf == NULL) {
             enc_fail(x, TERN_ENOMEM);
             return NULL;
