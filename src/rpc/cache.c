@@ -6,6 +6,8 @@
 
 /* Running calls are bounded too, so a flood cannot grow the table forever. */
 #define MAX_RUNNING 65536
+/* And clients remembered at once. */
+#define MAX_PEERS 65536
 
 static uint64_t hash_bytes(const uint8_t *p, size_t n)
 {
@@ -93,7 +95,7 @@ tn_rpc_peer *tn_rpc_cache_peer(tn_rpc_cache *c, const uint8_t *id, size_t len, b
         if (p->id_len == len && memcmp(p->id, id, len) == 0)
             return p;
     }
-    if (!create)
+    if (!create || c->npeers >= MAX_PEERS)
         return NULL;
     if (c->npeers + 1 > c->peers_cap)
         grow_peers(c);
@@ -102,6 +104,7 @@ tn_rpc_peer *tn_rpc_cache_peer(tn_rpc_cache *c, const uint8_t *id, size_t len, b
         return NULL;
     memcpy(p->id, id, len);
     p->id_len = len;
+    p->last_seen_ns = tern_clock_ns();
     size_t k = peer_slot(c, id, len);
     p->next = c->peers[k];
     c->peers[k] = p;
@@ -224,5 +227,22 @@ void tn_rpc_cache_trim(tn_rpc_cache *c, uint64_t now_ns)
         if (!expired && c->ndone <= c->max_entries && c->bytes <= c->max_bytes)
             break;
         evict(c, e);
+    }
+}
+
+void tn_rpc_cache_sweep(tn_rpc_cache *c, uint64_t now_ns, uint64_t idle_ns)
+{
+    for (size_t i = 0; i < c->peers_cap; i++) {
+        for (tn_rpc_peer **pp = &c->peers[i]; *pp;) {
+            tn_rpc_peer *p = *pp;
+            if (p->entries == 0 && p->handles == 0 && p->last_seen_ns < now_ns &&
+                now_ns - p->last_seen_ns > idle_ns) {
+                *pp = p->next;
+                c->npeers--;
+                free(p);
+            } else {
+                pp = &p->next;
+            }
+        }
     }
 }

@@ -50,7 +50,8 @@ tern_err tn_rpc_cache_init(tn_rpc_cache *c, size_t max_entries, size_t max_bytes
 /* Frees every entry and peer. */
 void tn_rpc_cache_fini(tn_rpc_cache *c);
 
-/* The peer with this id, created if create (NULL if absent or out of memory). */
+/* The peer with this id, created if create (NULL if absent, out of memory,
+ * or too many peers are remembered already). */
 tn_rpc_peer *tn_rpc_cache_peer(tn_rpc_cache *c, const uint8_t *id, size_t len, bool create);
 
 enum {
@@ -68,5 +69,7 @@ void tn_rpc_cache_finish(tn_rpc_cache *c, tn_rpc_entry *e, tern_msg *reply);
 tn_rpc_entry *tn_rpc_cache_find(tn_rpc_cache *c, tn_rpc_peer *p, uint64_t call_id);
 /* Evicts finished entries past their time or beyond the limits. */
 void tn_rpc_cache_trim(tn_rpc_cache *c, uint64_t now_ns);
+/* Forgets clients with nothing cached and no handles, unseen for idle_ns. */
+void tn_rpc_cache_sweep(tn_rpc_cache *c, uint64_t now_ns, uint64_t idle_ns);
 
 #endif

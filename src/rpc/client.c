@@ -199,9 +199,16 @@ static tern_err send_copy(tern_rpc_client *c, const tern_msg *m, uint32_t extra_
         return err;
     }
     int64_t ms = deadline_ns ? (int64_t)(remaining_us(deadline_ns) / 1000u) : 0;
-    if (!(how & TERN_DONTWAIT))
+    if (ms == 0)
+        how |= TERN_DONTWAIT;
+    if (!(how & TERN_DONTWAIT)) {
+        pthread_mutex_lock(&c->send_lock);
         tern_setopt_int(c->sock, TERN_OPT_SNDTIMEO, ms);
-    err = tern_msg_send(c->sock, out, ms == 0 ? how | TERN_DONTWAIT : how);
+        err = tern_msg_send(c->sock, out, how);
+        pthread_mutex_unlock(&c->send_lock);
+    } else {
+        err = tern_msg_send(c->sock, out, how);
+    }
     if (err != TERN_OK)
         tern_msg_free(out);
     if (err == TERN_ETIMEDOUT || (err == TERN_EAGAIN && !(how & TERN_DONTWAIT)))
@@ -210,18 +217,18 @@ static tern_err send_copy(tern_rpc_client *c, const tern_msg *m, uint32_t extra_
 }
 
 /* Sends a request just built (its header is fresh), keeping m. */
-static tern_err send_fresh(tern_rpc_client *c, const tern_msg *m, uint64_t deadline_ns)
+static tern_err send_fresh(tern_rpc_client *c, tern_msg *dup, uint64_t deadline_ns)
 {
-    tern_msg *dup;
-    tern_err err = tern_msg_dup(m, &dup);
-    if (err != TERN_OK)
-        return err;
     int64_t ms = (int64_t)(remaining_us(deadline_ns) / 1000u);
+    /* The send timeout is the socket's: set and used as one step, so
+     * concurrent calls do not wait by each other's deadlines. */
+    pthread_mutex_lock(&c->send_lock);
     tern_setopt_int(c->sock, TERN_OPT_SNDTIMEO, ms);
-    err = tern_msg_send(c->sock, dup, ms == 0 ? TERN_DONTWAIT : 0);
+    tern_err err = tern_msg_send(c->sock, dup, ms == 0 ? TERN_DONTWAIT : 0);
+    pthread_mutex_unlock(&c->send_lock);
     if (err != TERN_OK)
         tern_msg_free(dup);
-    if (err == TERN_ETIMEDOUT || err == TERN_EAGAIN)
+    if (err == TERN_ETIMEDOUT || err == TERN_EAGAIN || err == TERN_ECLOSED)
         err = TERN_EUNAVAILABLE;
     return err;
 }
@@ -422,7 +429,8 @@ static void read_once(tern_rpc_client *c, uint64_t until_ns)
         while (tern_msg_recv(c->sock, &m, TERN_DONTWAIT) == TERN_OK)
             handle_reply(c, m);
     } else {
-        check_calls(c, tern_clock_ns(), connection_lost(c));
+        bool lost = connection_lost(c); /* before now: it may set lost_since_ns */
+        check_calls(c, tern_clock_ns(), lost);
     }
     c->reading = false;
     pthread_cond_broadcast(&c->cond);
@@ -524,7 +532,7 @@ static void rebind(tern_rpc_client *c)
     c->rebind = false;
     char why[256] = "";
     tern_socket old = c->sock;
-    uint64_t deadline = tern_clock_ns() + (uint64_t)c->bind_timeout_ms * 1000000u;
+    uint64_t deadline = tern_clock_ns() + tn_rpc_ms_to_ns(c->bind_timeout_ms);
     tern_err err = connect_to(c, deadline, why, sizeof why);
     if (err != TERN_OK) {
         tn_trace(TERN_TRACE_RPC, "re-resolving %s: %s", c->target, why);
@@ -542,7 +550,7 @@ static void rebind(tern_rpc_client *c)
 static uint64_t call_deadline(const tern_rpc_client *c, const tern_rpc_opts *o)
 {
     int64_t ms = o && o->timeout_ms > 0 ? o->timeout_ms : c->timeout_ms;
-    return tern_clock_ns() + (uint64_t)ms * 1000000u;
+    return tern_clock_ns() + tn_rpc_ms_to_ns(ms);
 }
 
 tern_err tern_rpc_start(tern_rpc_client *c, uint32_t method, const tern_rpc_opts *o, tern_xdr_enc *args,
@@ -606,7 +614,6 @@ tern_err tn_rpc_start_body(tern_rpc_client *c, uint32_t method, const tern_rpc_o
         return err;
     if (flags & TN_RPC_F_ONEWAY) {
         err = send_fresh(c, m, deadline);
-        tern_msg_free(m);
         if (err != TERN_OK)
             tn_rpc_set_last_error("no server took the one-way call before its deadline");
         return err;
@@ -627,12 +634,23 @@ tern_err tn_rpc_start_body(tern_rpc_client *c, uint32_t method, const tern_rpc_o
         if (c->retries > 0)
             f->resend_ns = tern_clock_ns() + (deadline - tern_clock_ns()) / (uint64_t)(c->retries + 1);
     }
+    tern_msg *dup;
+    err = tern_msg_dup(m, &dup);
+    if (err != TERN_OK) {
+        tern_msg_free(m);
+        free(f);
+        return err;
+    }
     pthread_mutex_lock(&c->lock);
     err = table_add(c, f);
     if (err == TERN_OK) {
-        /* Registered before sending: the reply can come back at once. */
+        c->refs++; /* the future's */
+        /* Registered before sending: the reply can come back at once. The
+         * copy sent was taken before unlocking: once registered, f may be
+         * finished (and its request freed) by a reader. */
         pthread_mutex_unlock(&c->lock);
-        err = send_fresh(c, m, deadline);
+        err = send_fresh(c, dup, deadline);
+        dup = NULL;
         pthread_mutex_lock(&c->lock);
         if (err != TERN_OK) {
             if (!f->done)
@@ -644,6 +662,7 @@ tern_err tn_rpc_start_body(tern_rpc_client *c, uint32_t method, const tern_rpc_o
     }
     tn_rpc_client_unlock(c);
     if (err != TERN_OK) {
+        tern_msg_free(dup);
         tern_msg_free(m);
         free(f);
         return err;
@@ -685,7 +704,6 @@ static tern_err bind_check(tern_rpc_client *c, uint64_t deadline_ns, char *why, 
     if (err != TERN_OK)
         return err;
     err = send_fresh(c, m, deadline_ns);
-    tern_msg_free(m);
     if (err != TERN_OK) {
         snprintf(why, cap, "no server answered at %.200s", c->endpoint);
         return TERN_EUNAVAILABLE;
@@ -796,13 +814,15 @@ tern_err tern_rpc_client_open(tern_ctx *ctx, const char *target, const tern_rpc_
     }
     c->id[0] |= 0x80; /* ids starting with 0 are the ones a ROUTER makes up */
     pthread_mutex_init(&c->lock, NULL);
+    pthread_mutex_init(&c->send_lock, NULL);
+    c->refs = 1;
     pthread_condattr_t ca;
     pthread_condattr_init(&ca);
     pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
     pthread_cond_init(&c->cond, &ca);
     pthread_condattr_destroy(&ca);
 
-    uint64_t deadline = tern_clock_ns() + (uint64_t)c->bind_timeout_ms * 1000000u;
+    uint64_t deadline = tern_clock_ns() + tn_rpc_ms_to_ns(c->bind_timeout_ms);
     char why[256] = "";
     c->resolved = strncmp(target, "tern://", 7) == 0;
     tern_err err = connect_to(c, deadline, why, sizeof why);
@@ -823,6 +843,21 @@ tern_err tern_rpc_client_open(tern_ctx *ctx, const char *target, const tern_rpc_
     return TERN_OK;
 }
 
+/* Frees the client once the last of its handle and futures lets go. */
+void tn_rpc_client_unref(tern_rpc_client *c)
+{
+    pthread_mutex_lock(&c->lock);
+    bool last = --c->refs == 0;
+    pthread_mutex_unlock(&c->lock);
+    if (!last)
+        return;
+    free(c->table);
+    pthread_cond_destroy(&c->cond);
+    pthread_mutex_destroy(&c->send_lock);
+    pthread_mutex_destroy(&c->lock);
+    free(c);
+}
+
 void tern_rpc_client_close(tern_rpc_client *c)
 {
     if (c == NULL)
@@ -833,38 +868,32 @@ void tern_rpc_client_close(tern_rpc_client *c)
     while (c->reading)
         pthread_cond_wait(&c->cond, &c->lock);
     for (size_t i = 0; i < c->table_cap; i++) {
-        while (c->table[i]) {
-            tern_rpc_future *f = c->table[i];
-            tn_rpc_forget(c, f, true);
-            f->done = true;
-            f->status = TERN_ECANCELED;
-            f->error = strdup("client closed");
-            tern_msg_free(f->request);
-            f->request = NULL;
-            f->client = NULL;
-            if (f->done_fn) {
-                f->next = c->callbacks;
-                c->callbacks = f;
-            }
-        }
+        while (c->table[i])
+            tn_rpc_finish(c, c->table[i], TERN_ECANCELED, "client closed");
     }
     tn_rpc_client_unlock(c);
     if (c->bg_started)
         pthread_join(c->bg, NULL);
-    if (c->sock.id)
-        tern_socket_close(c->sock);
-    free(c->table);
-    pthread_cond_destroy(&c->cond);
-    pthread_mutex_destroy(&c->lock);
-    free(c);
+    pthread_mutex_lock(&c->lock);
+    tern_socket sock = c->sock;
+    c->sock.id = 0;
+    pthread_mutex_unlock(&c->lock);
+    if (sock.id)
+        tern_socket_close(sock);
+    /* Futures still held keep the memory (not the socket) until freed. */
+    tn_rpc_client_unref(c);
 }
 
 tern_err tern_rpc_client_endpoint(tern_rpc_client *c, char *buf, size_t cap)
 {
     if (c == NULL || buf == NULL || cap == 0)
         return TERN_EINVAL;
+    tern_err err = TERN_OK;
+    pthread_mutex_lock(&c->lock);
     if (strlen(c->endpoint) >= cap)
-        return TERN_EMSGSIZE;
-    strcpy(buf, c->endpoint);
-    return TERN_OK;
+        err = TERN_EMSGSIZE;
+    else
+        strcpy(buf, c->endpoint);
+    pthread_mutex_unlock(&c->lock);
+    return err;
 }

@@ -10,7 +10,7 @@
 #include "tern/rpc.h"
 
 struct tern_rpc_future {
-    tern_rpc_client *client; /* NULL once the client closed */
+    tern_rpc_client *client; /* kept alive by the future until it is freed */
     tern_rpc_future *next;   /* hash chain, or the callback list once done */
     uint64_t call_id;
     uint32_t method;
@@ -42,6 +42,8 @@ struct tern_rpc_client {
     int retries;
 
     pthread_mutex_t lock;
+    pthread_mutex_t send_lock; /* the socket's send timeout and the send that uses it */
+    size_t refs;         /* the handle, and each future not yet freed (lock) */
     pthread_cond_t cond; /* a call finished or was accepted, or the reader left */
     uint64_t next_call;
     tern_rpc_future **table; /* running calls by call_id, chained */
@@ -72,6 +74,19 @@ void tn_rpc_forget(tern_rpc_client *c, tern_rpc_future *f, bool tell_server);
  * with owner (a message holding them as its first part) when not NULL. */
 tern_err tn_rpc_start_body(tern_rpc_client *c, uint32_t method, const tern_rpc_opts *o, const void *body,
                            size_t body_len, const tern_msg *owner, tern_rpc_future **fp);
+
+/* Drops a reference to the client; the last frees it. */
+void tn_rpc_client_unref(tern_rpc_client *c);
+
+/* Milliseconds to nanoseconds, at most a day: no overflow, no forever. */
+static inline uint64_t tn_rpc_ms_to_ns(int64_t ms)
+{
+    if (ms < 0)
+        ms = 0;
+    if (ms > 86400000)
+        ms = 86400000;
+    return (uint64_t)ms * 1000000u;
+}
 
 /* Records why on this thread for tern_rpc_last_error. */
 void tn_rpc_set_last_error(const char *why);

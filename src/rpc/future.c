@@ -35,7 +35,7 @@ tern_err tern_rpc_future_wait(tern_rpc_future *f, int64_t timeout_ms)
     if (c == NULL)
         return f->status;
     pthread_mutex_lock(&c->lock);
-    uint64_t until = timeout_ms < 0 ? 0 : tern_clock_ns() + (uint64_t)timeout_ms * 1000000u;
+    uint64_t until = timeout_ms < 0 ? 0 : tern_clock_ns() + tn_rpc_ms_to_ns(timeout_ms);
     if (timeout_ms == 0)
         until = tern_clock_ns();
     tn_rpc_client_wait(c, f, false, until);
@@ -137,11 +137,19 @@ void tern_rpc_future_free(tern_rpc_future *f)
     if (f == NULL)
         return;
     tern_rpc_client *c = f->client;
-    if (c != NULL && !f->done) {
+    if (c != NULL) {
         pthread_mutex_lock(&c->lock);
         if (!f->done)
             tn_rpc_forget(c, f, true);
+        /* Finished but its callback not yet run: it must not run now. */
+        for (tern_rpc_future **pp = &c->callbacks; *pp; pp = &(*pp)->next) {
+            if (*pp == f) {
+                *pp = f->next;
+                break;
+            }
+        }
         pthread_mutex_unlock(&c->lock);
+        tn_rpc_client_unref(c);
     }
     tern_msg_free(f->request);
     tern_msg_free(f->reply);

@@ -23,6 +23,7 @@ struct tern_rpc_group {
 };
 
 typedef struct slot {
+    char endpoint[256]; /* the member's, copied: the group may close first */
     tern_rpc_future *f;
     tern_err status;
     char *error;
@@ -33,7 +34,6 @@ struct tern_rpc_multi {
     pthread_mutex_t lock;
     pthread_cond_t cond;
     slot *slots;
-    const member *members;
     size_t n, finished, ok;
 };
 
@@ -179,7 +179,8 @@ tern_err tern_rpc_multicall(tern_rpc_group *g, uint32_t method, const tern_rpc_o
     pthread_mutex_init(&m->lock, NULL);
     pthread_cond_init(&m->cond, NULL);
     m->n = g->n;
-    m->members = g->members;
+    for (size_t i = 0; i < g->n; i++)
+        memcpy(m->slots[i].endpoint, g->members[i].endpoint, sizeof m->slots[i].endpoint);
 
     /* One body per distinct argument encoding, shared by the members'
      * requests rather than copied for each. */
@@ -229,7 +230,18 @@ tern_err tern_rpc_multicall(tern_rpc_group *g, uint32_t method, const tern_rpc_o
     for (size_t i = 0; i < g->n; i++) {
         if (m->slots[i].f) {
             dargs[i] = (done_arg){m, i};
-            tern_rpc_future_on_done(m->slots[i].f, member_done, &dargs[i]);
+            tern_err err = tern_rpc_future_on_done(m->slots[i].f, member_done, &dargs[i]);
+            if (err != TERN_OK) {
+                /* Nobody would report this member: give up on it now. */
+                tern_rpc_future_cancel(m->slots[i].f);
+                pthread_mutex_lock(&m->lock);
+                if (!m->slots[i].finished) {
+                    m->slots[i].finished = true;
+                    m->slots[i].status = err;
+                    m->finished++;
+                }
+                pthread_mutex_unlock(&m->lock);
+            }
         }
     }
     pthread_mutex_lock(&m->lock);
@@ -276,7 +288,7 @@ const char *tern_rpc_multi_error(const tern_rpc_multi *m, size_t i)
 
 const char *tern_rpc_multi_endpoint(const tern_rpc_multi *m, size_t i)
 {
-    return m && i < m->n ? m->members[i].endpoint : "";
+    return m && i < m->n ? m->slots[i].endpoint : "";
 }
 
 tern_err tern_rpc_multi_reply(const tern_rpc_multi *m, size_t i, tern_xdr_dec *d)

@@ -86,11 +86,18 @@ static void run_down(tn_rpc_handle_entry *e, pthread_mutex_t *lock)
     free(e);
 }
 
+/* Whether the owner has been gone longer than gone_ns (it may have been
+ * seen after now_ns was read). */
+static bool gone(const tn_rpc_peer *owner, uint64_t now_ns, uint64_t gone_ns)
+{
+    return owner->last_seen_ns < now_ns && now_ns - owner->last_seen_ns > gone_ns;
+}
+
 void tn_rpc_handles_rundown(tn_rpc_handles *t, uint64_t now_ns, uint64_t gone_ns, pthread_mutex_t *lock)
 {
     for (;;) {
         tn_rpc_handle_entry **pp = &t->list;
-        while (*pp && now_ns - (*pp)->owner->last_seen_ns <= gone_ns)
+        while (*pp && !gone((*pp)->owner, now_ns, gone_ns))
             pp = &(*pp)->next;
         if (*pp == NULL)
             return;
@@ -98,6 +105,7 @@ void tn_rpc_handles_rundown(tn_rpc_handles *t, uint64_t now_ns, uint64_t gone_ns
         tn_trace(TERN_TRACE_RPC, "context handle run down: its client has been gone %llu ms",
                  (unsigned long long)((now_ns - e->owner->last_seen_ns) / 1000000u));
         run_down(e, lock); /* the list may change meanwhile: start over */
+        now_ns = tern_clock_ns();
     }
 }
 

@@ -25,7 +25,10 @@
 #define STEAL_NS 1000000ull
 /* How often idle followers look whether the receiver got stuck in a call. */
 #define IDLE_CHECK_NS 5000000ull
-#define SERVER_HWM 100000
+/* Requests queued per client before its connection is read no further:
+ * bounded so one client cannot make the server hold unbounded memory. */
+#define SERVER_RCVHWM 1024
+#define SERVER_SNDHWM 100000
 #define SERVER_BUSY_POLL_US 50
 #define MAX_ERROR_TEXT 1024
 #define MAX_DEADLINE_US 86400000000ull
@@ -51,11 +54,12 @@ struct tern_rpc_server {
     uint64_t instance;
     int nworkers;
     uint64_t rundown_ns;
+    uint64_t peer_idle_ns; /* a client silent this long is forgotten */
     uint32_t lease_ms;
     char endpoint[256];
 
     pthread_mutex_t lock; /* offers, cache, handles, leases */
-    offer *offers;
+    offer **offers; /* each allocated once, kept until close: calls hold them */
     size_t noffers;
     tn_rpc_cache cache;
     tn_rpc_handles handles;
@@ -70,7 +74,8 @@ struct tern_rpc_server {
     pthread_t *workers;
     struct worker_arg *worker_args;
     pthread_t janitor;
-    bool started, closing;
+    bool started, janitor_started, closing;
+    atomic_bool stopping; /* closing: running calls should give up */
     pthread_cond_t janitor_cv;
 };
 
@@ -159,7 +164,7 @@ bool tern_rpc_call_cancelled(const tern_rpc_call *call)
 {
     if (call == NULL)
         return false;
-    if (tern_clock_ns() >= call->deadline_ns)
+    if (tern_clock_ns() >= call->deadline_ns || atomic_load_explicit(&call->server->stopping, memory_order_relaxed))
         return true;
     return call->entry && atomic_load_explicit(&call->entry->cancelled, memory_order_relaxed);
 }
@@ -294,7 +299,7 @@ static const offer *find_offer(tern_rpc_server *s, const tn_rpc_hdr *h, tern_err
 {
     const offer *same_uuid = NULL;
     for (size_t i = 0; i < s->noffers; i++) {
-        const offer *o = &s->offers[i];
+        const offer *o = s->offers[i];
         if (memcmp(o->iface->uuid.b, h->iface.b, 16) != 0)
             continue;
         same_uuid = o;
@@ -315,6 +320,35 @@ static const offer *find_offer(tern_rpc_server *s, const tn_rpc_hdr *h, tern_err
         snprintf(why, cap, "interface %s is not offered here", id);
     }
     return NULL;
+}
+
+/* What the client is told of a procedure's result. A procedure that gave
+ * up because the client cancelled, time ran out or the server is closing
+ * says so; its other errors are its own (say, from calls it made to other
+ * servers) and travel as application errors, not as this call's transport
+ * trouble. */
+static tern_err procedure_status(tern_rpc_call *call, const tn_rpc_entry *entry, tern_err status)
+{
+    switch (status) {
+    case TERN_OK:
+    case TERN_EBADARGS:
+    case TERN_ENOMETHOD:
+    case TERN_EAPP:
+    case TERN_ENOMEM: return status;
+    case TERN_ECANCELED:
+    case TERN_ETIMEDOUT:
+        if (atomic_load_explicit(&entry->cancelled, memory_order_relaxed))
+            return TERN_ECANCELED;
+        if (tern_clock_ns() >= call->deadline_ns)
+            return TERN_ETIMEDOUT;
+        if (atomic_load_explicit(&call->server->stopping, memory_order_relaxed))
+            return TERN_EUNAVAILABLE;
+        break;
+    default: break;
+    }
+    if (call->error == NULL)
+        tern_rpc_call_fail(call, "the procedure failed: %s", tern_strerror(status));
+    return TERN_EAPP;
 }
 
 static void serve_call(tern_rpc_server *s, tern_rpc_call *call, const tern_msg *req, const tn_rpc_hdr *h)
@@ -396,10 +430,7 @@ static void serve_call(tern_rpc_server *s, tern_rpc_call *call, const tern_msg *
         tern_xdr_enc out;
         tern_xdr_enc_init(&out, call->out, call->out_cap);
         status = o->dispatch(call, h->method, &in, &out, o->impl);
-        /* A procedure that gave up because time ran out reports what the
-         * client sees too: a timeout, not a cancellation. */
-        if (status == TERN_ECANCELED && !atomic_load_explicit(&entry->cancelled, memory_order_relaxed))
-            status = TERN_ETIMEDOUT;
+        status = procedure_status(call, entry, status);
         if (status == TERN_OK && out.err != TERN_OK)
             status = tern_rpc_call_fail(call, "reply did not encode: %s", tern_strerror(out.err));
         if (status == TERN_OK && !oneway) {
@@ -604,6 +635,7 @@ static void *janitor(void *arg)
         if (s->closing)
             break;
         tn_rpc_cache_trim(&s->cache, tern_clock_ns());
+        tn_rpc_cache_sweep(&s->cache, tern_clock_ns(), s->peer_idle_ns);
         if (s->handles.count == 0 || peers == NULL)
             continue;
         pthread_mutex_unlock(&s->lock);
@@ -647,6 +679,9 @@ tern_err tern_rpc_server_open(tern_ctx *ctx, const tern_rpc_server_opts *o, tern
     int64_t cache_ms = o && o->reply_cache_ms > 0 ? o->reply_cache_ms : DEFAULT_CACHE_MS;
     int64_t rundown_ms = o && o->rundown_ms > 0 ? o->rundown_ms : DEFAULT_RUNDOWN_MS;
     s->rundown_ns = (uint64_t)rundown_ms * 1000000u;
+    /* Twice the longer of the reply and rundown times: a resend refused
+     * because its reply was evicted stays refused that long. */
+    s->peer_idle_ns = 2 * (uint64_t)(cache_ms > rundown_ms ? cache_ms : rundown_ms) * 1000000u;
     s->lease_ms = o && o->lease_ms > 0 && o->lease_ms <= 3600000 ? (uint32_t)o->lease_ms : 10000u;
     if (getrandom(&s->instance, sizeof s->instance, 0) != (ssize_t)sizeof s->instance) {
         free(s);
@@ -668,8 +703,8 @@ tern_err tern_rpc_server_open(tern_ctx *ctx, const tern_rpc_server_opts *o, tern
     /* A client reconnecting keeps its routing id: its calls and handles stay
      * its own. */
     tern_setopt_int(s->sock, TERN_OPT_ROUTER_HANDOVER, 1);
-    tern_setopt_int(s->sock, TERN_OPT_RCVHWM, SERVER_HWM);
-    tern_setopt_int(s->sock, TERN_OPT_SNDHWM, SERVER_HWM);
+    tern_setopt_int(s->sock, TERN_OPT_RCVHWM, SERVER_RCVHWM);
+    tern_setopt_int(s->sock, TERN_OPT_SNDHWM, SERVER_SNDHWM);
     tern_setopt_int(s->sock, TERN_OPT_LINGER, 200);
     tern_setopt_int(s->sock, TERN_OPT_BUSY_POLL, SERVER_BUSY_POLL_US);
     tern_setopt_int(s->sock, TERN_OPT_HEARTBEAT_IVL, 1000);
@@ -695,17 +730,21 @@ tern_err tern_rpc_server_add(tern_rpc_server *s, const tern_rpc_iface *iface, te
     tern_err err = TERN_OK;
     pthread_mutex_lock(&s->lock);
     for (size_t i = 0; i < s->noffers; i++) {
-        if (memcmp(s->offers[i].iface->uuid.b, iface->uuid.b, 16) == 0 &&
-            s->offers[i].iface->major == iface->major)
+        if (memcmp(s->offers[i]->iface->uuid.b, iface->uuid.b, 16) == 0 &&
+            s->offers[i]->iface->major == iface->major)
             err = TERN_EEXIST;
     }
     if (err == TERN_OK) {
-        offer *more = realloc(s->offers, (s->noffers + 1) * sizeof *more);
-        if (more == NULL) {
+        offer **more = realloc(s->offers, (s->noffers + 1) * sizeof *more);
+        offer *o = malloc(sizeof *o);
+        if (more)
+            s->offers = more;
+        if (more == NULL || o == NULL) {
+            free(o);
             err = TERN_ENOMEM;
         } else {
-            s->offers = more;
-            s->offers[s->noffers++] = (offer){iface, dispatch, impl, app};
+            *o = (offer){iface, dispatch, impl, app};
+            s->offers[s->noffers++] = o;
         }
     }
     pthread_mutex_unlock(&s->lock);
@@ -718,8 +757,15 @@ static tern_err start(tern_rpc_server *s)
         return TERN_OK;
     s->workers = calloc((size_t)s->nworkers, sizeof *s->workers);
     s->worker_args = calloc((size_t)s->nworkers, sizeof *s->worker_args);
-    if (s->workers == NULL || s->worker_args == NULL)
+    if (s->workers == NULL || s->worker_args == NULL) {
+        free(s->workers);
+        free(s->worker_args);
+        s->workers = NULL;
+        s->worker_args = NULL;
         return TERN_ENOMEM;
+    }
+    /* Started counts as soon as any thread runs, so close joins what did. */
+    s->started = true;
     for (int i = 0; i < s->nworkers; i++) {
         s->worker_args[i] = (worker_arg){s, i};
         if (pthread_create(&s->workers[i], NULL, worker, &s->worker_args[i]) != 0) {
@@ -727,9 +773,11 @@ static tern_err start(tern_rpc_server *s)
             return TERN_ESYSTEM;
         }
     }
-    if (pthread_create(&s->janitor, NULL, janitor, s) != 0)
+    if (pthread_create(&s->janitor, NULL, janitor, s) != 0) {
+        s->janitor_started = false;
         return TERN_ESYSTEM;
-    s->started = true;
+    }
+    s->janitor_started = true;
     return TERN_OK;
 }
 
@@ -774,7 +822,7 @@ tern_err tern_rpc_server_register(tern_rpc_server *s, const char *directory, con
     size_t n = s->noffers;
     const tern_rpc_iface **ifaces = malloc((n ? n : 1) * sizeof *ifaces);
     for (size_t i = 0; ifaces && i < n; i++)
-        ifaces[i] = s->offers[i].iface;
+        ifaces[i] = s->offers[i]->iface;
     pthread_mutex_unlock(&s->lock);
     if (ifaces == NULL)
         return TERN_ENOMEM;
@@ -811,6 +859,7 @@ void tern_rpc_server_close(tern_rpc_server *s)
         return;
     pthread_mutex_lock(&s->lock);
     s->closing = true;
+    atomic_store(&s->stopping, true);
     pthread_cond_broadcast(&s->janitor_cv);
     tn_naming_lease **leases = s->leases;
     size_t nleases = s->nleases;
@@ -821,7 +870,7 @@ void tern_rpc_server_close(tern_rpc_server *s)
     for (size_t i = 0; i < nleases; i++)
         tn_naming_lease_close(leases[i]);
     free(leases);
-    if (s->started)
+    if (s->janitor_started)
         pthread_join(s->janitor, NULL);
     /* Closing the socket wakes every worker blocked in receive; a worker in
      * a handler finishes it first (its reply may still go out). */
@@ -838,6 +887,8 @@ void tern_rpc_server_close(tern_rpc_server *s)
     tn_rpc_handles_fini(&s->handles, &s->lock);
     pthread_mutex_unlock(&s->lock);
     tn_rpc_cache_fini(&s->cache);
+    for (size_t i = 0; i < s->noffers; i++)
+        free(s->offers[i]);
     free(s->offers);
     pthread_cond_destroy(&s->janitor_cv);
     pthread_cond_destroy(&s->role_cv);

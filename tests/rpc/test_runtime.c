@@ -49,6 +49,7 @@ static void sleep_ms(int ms)
 static void session_rundown(void *state)
 {
     app *a = *(app **)state;
+    sleep_ms(200); /* a slow rundown: other clients call meanwhile */
     atomic_fetch_add(&a->rundowns, 1);
     free(state);
 }
@@ -567,12 +568,77 @@ static void context_handles_owned_and_run_down(void **state)
     /* Closed: gone, and no rundown for it. */
     check_ok(handle_call(a, M_CLOSE, &h2));
     check_err(handle_call(a, M_GET, &h2), TERN_EAPP);
-    /* a goes away: h1 is run down after rundown_ms (300). */
+    /* a goes away: h1 is run down after rundown_ms (300); b, which keeps
+     * calling all the while, keeps its own handle. */
+    tern_rpc_handle hb;
+    check_ok(handle_call(b, M_OPEN, &hb));
     tern_rpc_client_close(a);
-    for (int i = 0; i < 400 && atomic_load(&fx->app.rundowns) == 0; i++)
-        sleep_ms(10);
+    uint64_t until = tern_clock_ns() + 1200000000ull;
+    while (tern_clock_ns() < until) {
+        check_ok(handle_call(b, M_GET, &hb));
+        sleep_ms(5);
+    }
     assert_int_equal(atomic_load(&fx->app.rundowns), 1);
+    check_ok(handle_call(b, M_CLOSE, &hb));
     tern_rpc_client_close(b);
+}
+
+static void future_outlives_its_client(void **state)
+{
+    fixture *fx = *state;
+    tern_rpc_client *c = client(fx, 5000);
+    tern_xdr_enc e = {0};
+    tern_xdr_put_u32(&e, 2000);
+    tern_rpc_future *running, *finished;
+    check_ok(tern_rpc_start(c, M_SLEEP, NULL, &e, &running));
+    tern_xdr_enc_free(&e);
+    tern_xdr_put_i32(&e, 1);
+    tern_xdr_put_i32(&e, 2);
+    check_ok(tern_rpc_start(c, M_ADD, NULL, &e, &finished));
+    tern_xdr_enc_free(&e);
+    check_ok(tern_rpc_future_wait(finished, -1));
+    tern_rpc_client_close(c);
+    /* Both futures are still usable, and freed after the client. */
+    check_err(tern_rpc_future_status(running), TERN_ECANCELED);
+    assert_true(tern_rpc_future_done(running));
+    check_err(tern_rpc_future_wait(running, 10), TERN_ECANCELED);
+    check_ok(tern_rpc_future_status(finished));
+    tern_xdr_dec d;
+    check_ok(tern_rpc_future_reply(finished, &d));
+    int32_t v;
+    check_ok(tern_xdr_get_i32(&d, &v));
+    assert_int_equal(v, 3);
+    tern_rpc_future_cancel(running);
+    tern_rpc_future_free(running);
+    tern_rpc_future_free(finished);
+}
+
+static void interface_added_while_serving(void **state)
+{
+    fixture *fx = *state;
+    tern_rpc_client *c = client(fx, 5000);
+    tern_xdr_enc e = {0};
+    tern_xdr_put_u32(&e, 200);
+    tern_rpc_future *f;
+    check_ok(tern_rpc_start(c, M_SLEEP, NULL, &e, &f));
+    tern_xdr_enc_free(&e);
+    sleep_ms(50);
+    /* Several more interfaces while the call runs (the table grows). */
+    static tern_rpc_iface more[8];
+    for (int i = 0; i < 8; i++) {
+        more[i] = test_iface;
+        more[i].uuid.b[0] = (uint8_t)(0x80 + i);
+        check_ok(tern_rpc_server_add(fx->server, &more[i], dispatch, NULL, &fx->app));
+    }
+    check_ok(tern_rpc_future_wait(f, -1));
+    tern_rpc_future_free(f);
+    tern_rpc_client *other;
+    check_ok(tern_rpc_client_open(fx->ctx, fx->endpoint, &more[7], NULL, &other));
+    int32_t sum;
+    check_ok(add(other, 5, 6, &sum));
+    assert_int_equal(sum, 11);
+    tern_rpc_client_close(other);
+    tern_rpc_client_close(c);
 }
 
 /* ---- multicast ------------------------------------------------------------ */
@@ -682,6 +748,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(concurrent_calls_on_one_connection, setup, teardown),
         cmocka_unit_test_setup_teardown(idempotent_resend_runs_once, setup, teardown),
         cmocka_unit_test_setup_teardown(context_handles_owned_and_run_down, setup, teardown),
+        cmocka_unit_test_setup_teardown(future_outlives_its_client, setup, teardown),
+        cmocka_unit_test_setup_teardown(interface_added_while_serving, setup, teardown),
         cmocka_unit_test_setup_teardown(multicast_modes, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
