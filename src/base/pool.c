@@ -4,7 +4,7 @@
 
 #include "base/pool.h"
 
-#define MIN_SHIFT 8  /* 256 B */
+#define MIN_SHIFT 12 /* 4 KiB: malloc's per-thread caches serve smaller blocks best */
 #define MAX_SHIFT 18 /* 256 KiB */
 #define NCLASSES (MAX_SHIFT - MIN_SHIFT + 1)
 #define BYTES_PER_CLASS (2u << 20)
@@ -19,14 +19,14 @@ static struct {
     size_t count;
 } classes[NCLASSES] = {
 #define C {PTHREAD_MUTEX_INITIALIZER, NULL, 0}
-    C, C, C, C, C, C, C, C, C, C, C,
+    C, C, C, C, C, C, C,
 #undef C
 };
 
 /* The class whose blocks fit size, or -1 for sizes outside the pool. */
 static int class_of(size_t size)
 {
-    if (size > (1u << MAX_SHIFT))
+    if (size > (1u << MAX_SHIFT) || size < (1u << (MIN_SHIFT - 1)))
         return -1;
     int shift = MIN_SHIFT;
     while (((size_t)1 << shift) < size)
