@@ -26,10 +26,10 @@ struct tn_idl_def;
 typedef struct tn_idl_expr {
     tn_idl_expr_kind kind;
     tn_idl_loc loc;
-    const char *text;         /* as written, for messages */
-    tn_idl_value value;       /* NUMBER and BOOL; NAME once resolved */
-    struct tn_idl_def *def;   /* NAME: the constant or enum value */
-    bool resolved;            /* value is known */
+    const char *text;       /* as written, for messages */
+    tn_idl_value value;     /* NUMBER and BOOL; NAME once resolved */
+    struct tn_idl_def *def; /* NAME: the constant or enum value */
+    bool resolved;          /* value is known */
 } tn_idl_expr;
 
 typedef enum tn_idl_tkind {
@@ -55,13 +55,13 @@ typedef enum tn_idl_tkind {
 typedef struct tn_idl_type {
     tn_idl_tkind kind;
     tn_idl_loc loc;
-    const char *name;        /* NAMED: as written */
-    struct tn_idl_def *def;  /* NAMED: resolved */
-    tn_idl_expr *bound;      /* STRING, OPAQUE_*: NULL when unbounded */
-    bool sized;              /* string/opaque: a bound followed the keyword */
+    const char *name;                 /* NAMED: as written */
+    struct tn_idl_def *def;           /* NAMED: resolved */
+    tn_idl_expr *bound;               /* STRING, OPAQUE_*: NULL when unbounded */
+    bool sized;                       /* string/opaque: a bound followed the keyword */
     const struct tn_idl_iface *owner; /* the interface it was written in: its name
                                          prefixes the C names of opaques and arrays */
-    uint32_t size;           /* the bound's value; 0: unbounded */
+    uint32_t size;                    /* the bound's value; 0: unbounded */
 } tn_idl_type;
 
 typedef enum tn_idl_array {
@@ -171,13 +171,13 @@ typedef struct tn_idl_def {
     uint32_t number; /* position among the methods */
 
     /* Filled in by the checker for types (STRUCT, UNION, ENUM, TYPEDEF) */
-    bool heap;          /* owns malloc'd memory: strings, opaques, arrays, optionals */
-    bool recursive;     /* on a cycle through optionals or variable arrays */
-    bool is_array;      /* a typedef of a fixed array or opaque[N]: C passes it as an array */
-    uint32_t min_size;  /* fewest bytes its XDR encoding takes (saturated) */
-    int state;          /* walks over the type graph */
-    int scc;            /* strongly connected component: recursive types in one call
-                           each other with a depth */
+    bool heap;              /* owns malloc'd memory: strings, opaques, arrays, optionals */
+    bool recursive;         /* on a cycle through optionals or variable arrays */
+    bool is_array;          /* a typedef of a fixed array or opaque[N]: C passes it as an array */
+    uint32_t min_size;      /* fewest bytes its XDR encoding takes (saturated) */
+    int state;              /* walks over the type graph */
+    int scc;                /* strongly connected component: recursive types in one call
+                               each other with a depth */
     int scc_index, scc_low; /* Tarjan's bookkeeping */
     bool scc_on_stack;
 } tn_idl_def;

@@ -315,7 +315,8 @@ static void resolve_def(tn_idl_chk *c, tn_idl_def *d)
 
 static bool is_composite(const tn_idl_def *d)
 {
-    return d != NULL && (d->kind == TN_D_STRUCT || d->kind == TN_D_UNION || d->kind == TN_D_TYPEDEF);
+    return d != NULL &&
+           (d->kind == TN_D_STRUCT || d->kind == TN_D_UNION || d->kind == TN_D_TYPEDEF);
 }
 
 /* The declarations a type is made of. */
@@ -421,9 +422,9 @@ static void walk_value(tn_idl_chk *c, tn_idl_def *d)
     }
     d->min_size = size;
     if (d->kind == TN_D_TYPEDEF)
-        d->is_array = d->alias.array == TN_A_FIXED ||
-                      (d->alias.array == TN_A_NONE && !d->alias.optional &&
-                       tn_idl_type_is_array(&d->alias.type));
+        d->is_array =
+            d->alias.array == TN_A_FIXED || (d->alias.array == TN_A_NONE && !d->alias.optional &&
+                                             tn_idl_type_is_array(&d->alias.type));
     if (size > MAX_MESSAGE)
         tn_idl_error(c->ctx, &d->loc,
                      "'%s' takes at least %u bytes on the wire, more than a message can hold "
@@ -439,8 +440,8 @@ static void walk_value(tn_idl_chk *c, tn_idl_def *d)
 static void walk_links(tn_idl_chk *c, tn_idl_def *d)
 {
     d->scc_index = d->scc_low = ++c->scc_counter;
-    c->scc_stack = tn_idl_grow(c->ctx, c->scc_stack, &c->scc_stack_cap, c->nscc_stack,
-                               sizeof *c->scc_stack);
+    c->scc_stack =
+        tn_idl_grow(c->ctx, c->scc_stack, &c->scc_stack_cap, c->nscc_stack, sizeof *c->scc_stack);
     c->scc_stack[c->nscc_stack++] = d;
     d->scc_on_stack = true;
 
@@ -491,8 +492,8 @@ void tn_idl_check_decl(tn_idl_chk *c, const tn_idl_decl *d, tn_idl_place where)
         tn_idl_error(c->ctx, &d->loc, "'%s' cannot be both optional and an array; use a typedef",
                      d->name);
     else if (d->array != TN_A_NONE && tn_idl_type_is_array(&d->type))
-        tn_idl_error(c->ctx, &d->loc, "'%s' is an array of arrays; wrap the inner array in a struct",
-                     d->name);
+        tn_idl_error(c->ctx, &d->loc,
+                     "'%s' is an array of arrays; wrap the inner array in a struct", d->name);
     else if (d->optional && tn_idl_type_is_array(&d->type))
         tn_idl_error(c->ctx, &d->loc, "'%s' points to an array; wrap the array in a struct",
                      d->name);

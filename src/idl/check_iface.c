@@ -115,10 +115,9 @@ static bool parse_version(const char *s, uint16_t *major, uint16_t *minor)
  * (put_double_array, serve_add ...): an interface called so, or so
  * followed by '_', could have its names collide with them, and a
  * parameter starting so could hide one. */
-static const char *const helper_words[] = {"put",   "get",   "free",   "restore", "serve",
-                                           "dispatch", "store", "load", "reply",  "args",
-                                           "find",  "merge", "slice",  "reduce",  "append",
-                                           "fail",  "alloc"};
+static const char *const helper_words[] = {
+    "put",  "get",  "free",  "restore", "serve",  "dispatch", "store", "load", "reply",
+    "args", "find", "merge", "slice",   "reduce", "append",   "fail",  "alloc"};
 
 static bool starts_with_word(const char *name, const char *word)
 {
@@ -148,8 +147,8 @@ void tn_idl_check_iface_attrs(tn_idl_chk *c)
                      version->arg != NULL ? version->arg : "");
     for (size_t i = 0; i < sizeof helper_words / sizeof helper_words[0]; i++) {
         if (starts_with_word(iface->name, helper_words[i]))
-            tn_idl_error(c->ctx, &iface->loc, "interface name '%s' is reserved by the generated code",
-                         iface->name);
+            tn_idl_error(c->ctx, &iface->loc,
+                         "interface name '%s' is reserved by the generated code", iface->name);
     }
 }
 
@@ -185,8 +184,8 @@ static void check_params(tn_idl_chk *c, tn_idl_def *m)
 
         tn_idl_check_decl(c, &p->decl, TN_P_PARAM);
         if (!tn_idl_is_c_word(p->decl.name) && reserved_param(c, p->decl.name))
-            tn_idl_error(c->ctx, &p->decl.loc, "parameter name '%s' is reserved by the generated code",
-                         p->decl.name);
+            tn_idl_error(c->ctx, &p->decl.loc,
+                         "parameter name '%s' is reserved by the generated code", p->decl.name);
         for (size_t j = 0; j < i; j++) {
             if (strcmp(m->params[j]->decl.name, p->decl.name) == 0) {
                 tn_idl_error(c->ctx, &p->decl.loc, "duplicate parameter '%s'", p->decl.name);
@@ -208,8 +207,9 @@ static void check_oneway(tn_idl_chk *c, const tn_idl_def *m)
     for (size_t i = 0; i < m->nparams; i++) {
         const tn_idl_param *p = m->params[i];
         if (p->dir & TN_DIR_OUT)
-            tn_idl_error(c->ctx, &p->decl.loc, "[oneway] method '%s' cannot have [out] parameter '%s'",
-                         m->name, p->decl.name);
+            tn_idl_error(c->ctx, &p->decl.loc,
+                         "[oneway] method '%s' cannot have [out] parameter '%s'", m->name,
+                         p->decl.name);
     }
 }
 
@@ -247,7 +247,7 @@ static void check_scatter(tn_idl_chk *c, const tn_idl_def *m)
         tn_idl_loc loc;
         if (i < m->nparams) {
             const tn_idl_param *p = m->params[i];
-            if (p->dir == (TN_DIR_IN | TN_DIR_OUT))
+            if (p->dir == (TN_DIR_IN | TN_DIR_OUT) && !p->scatter)
                 tn_idl_error(c->ctx, &p->decl.loc,
                              "[scatter] method '%s' cannot have [in, out] parameter '%s'", m->name,
                              p->decl.name);
@@ -269,7 +269,7 @@ static void check_scatter(tn_idl_chk *c, const tn_idl_def *m)
                          m->name);
         } else if (s == TN_S_ARRAY) {
             tn_idl_error(c->ctx, &loc,
-                         "[scatter] method '%s' cannot merge the fixed-size array %s (only "
+                         "[scatter] method '%s' cannot merge %s, a fixed-size array (only "
                          "variable-length ones are concatenated)",
                          m->name, name);
         } else if (s != TN_S_SEQ && s != TN_S_BYTES) {
@@ -347,8 +347,8 @@ static void take(tn_idl_chk *c, claims *set, const char *name, const tn_idl_def 
                      set->what, name, owner->name);
     } else if (k->owner != owner && owner != NULL && strcmp(k->owner->name, owner->name) != 0) {
         /* (Two definitions of one name were reported as duplicates.) */
-        tn_idl_error(c->ctx, &owner->loc, "'%s' and '%s' both generate the %s '%s'",
-                     k->owner->name, owner->name, set->what, name);
+        tn_idl_error(c->ctx, &owner->loc, "'%s' and '%s' both generate the %s '%s'", k->owner->name,
+                     owner->name, set->what, name);
         tn_idl_note(c->ctx, &k->owner->loc, "'%s' is defined here", k->owner->name);
     }
 }
@@ -386,8 +386,8 @@ static void take_seqs(tn_idl_chk *c, claims *set)
 static void take_def(tn_idl_chk *c, claims *set, const tn_idl_def *d)
 {
     static const char *const type_suffixes[] = {"", "_enc", "_dec", "_free", "_seq"};
-    static const char *const method_suffixes[] = {"",       "_async",  "_finish",  "_multi",
-                                                  "_multi_reply", "_scatter", "_free", "_reducer"};
+    static const char *const method_suffixes[] = {
+        "", "_async", "_finish", "_multi", "_multi_reply", "_scatter", "_free", "_reducer"};
     const char *p = c->iface->name;
     switch (d->kind) {
     case TN_D_STRUCT:
@@ -440,7 +440,10 @@ static void check_import_prefixes(tn_idl_chk *c)
 {
     for (size_t i = 0; i < c->file->nimports; i++) {
         const tn_idl_file *f = c->file->imports[i].file;
-        if (f == NULL || f->iface == NULL)
+        bool again = false;
+        for (size_t j = 0; j < i; j++)
+            again |= c->file->imports[j].file == f;
+        if (f == NULL || f->iface == NULL || again)
             continue;
         size_t n = strlen(f->iface->name);
         for (size_t j = 0; j < c->iface->ndefs; j++) {

@@ -160,9 +160,8 @@ void tn_idl_buf_printf(tn_idl_ctx *ctx, tn_idl_buf *b, const char *fmt, ...)
     va_end(ap);
 }
 
-__attribute__((format(printf, 4, 0))) static void diag(tn_idl_ctx *ctx, const tn_idl_loc *loc,
-                                                       const char *kind, const char *fmt,
-                                                       va_list ap)
+__attribute__((format(printf, 4, 0))) static void
+diag(tn_idl_ctx *ctx, const tn_idl_loc *loc, const char *kind, const char *fmt, va_list ap)
 {
     if (loc != NULL && loc->line > 0)
         tn_idl_buf_printf(ctx, &ctx->diags, "%s:%u:%u: ", loc->path, (unsigned)loc->line,

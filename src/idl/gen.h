@@ -22,8 +22,8 @@ typedef struct tn_idl_helper {
     const char *name;
     const char *sig;     /* "static tern_err put_x(...)" */
     const char *comment; /* why it exists; NULL when its name says it */
-    bool done;       /* false while its body is being written */
-    bool declared;   /* a prototype was needed (recursion) */
+    bool done;           /* false while its body is being written */
+    bool declared;       /* a prototype was needed (recursion) */
 } tn_idl_helper;
 
 typedef struct tn_idl_cfile {
@@ -86,8 +86,8 @@ const char *tn_idl_wrap(tn_idl_gen *g, const char *text, int indent);
 
 /* ---- values ------------------------------------------------------------------ */
 
-tn_idl_val tn_idl_lv(const char *expr);  /* an lvalue */
-tn_idl_val tn_idl_ptr(const char *expr); /* a pointer to the value */
+tn_idl_val tn_idl_lv(const char *expr);               /* an lvalue */
+tn_idl_val tn_idl_ptr(const char *expr);              /* a pointer to the value */
 const char *tn_idl_v(tn_idl_gen *g, tn_idl_val v);    /* the value */
 const char *tn_idl_addr(tn_idl_gen *g, tn_idl_val v); /* its address */
 tn_idl_val tn_idl_member(tn_idl_gen *g, tn_idl_val v, const char *name);
@@ -108,9 +108,9 @@ void tn_idl_emit_put(const tn_idl_emit *e, const tn_idl_decl *d, tn_idl_val v);
 void tn_idl_emit_get(const tn_idl_emit *e, const tn_idl_decl *d, tn_idl_val v, bool zeroed);
 /* Statements that free what d's value at v owns (nothing if it owns none). */
 void tn_idl_emit_free(const tn_idl_emit *e, const tn_idl_decl *d, tn_idl_val v);
-/* A bool expression: does src fit in dst's memory (copy-restore of
- * [in, out]), copying it there when write is true. Only for d that owns
- * memory; plain values are assigned (tn_idl_emit_assign). */
+/* A bool expression (gen_restore.c): does src fit in dst's memory
+ * (copy-restore of [in, out]), copying it there when write is true. Only
+ * for d that owns memory; plain values are assigned (tn_idl_emit_assign). */
 const char *tn_idl_restore_expr(tn_idl_cfile *cf, const tn_idl_decl *d, tn_idl_val dst,
                                 tn_idl_val src, const char *write);
 /* dst = src for a value that owns no memory. */
@@ -125,6 +125,13 @@ void tn_idl_emit_assign(const tn_idl_emit *e, const tn_idl_decl *d, tn_idl_val d
 bool tn_idl_helper_begin(tn_idl_cfile *cf, const char *name, const char *sig, const char *comment,
                          tn_idl_emit *body);
 void tn_idl_helper_end(tn_idl_cfile *cf, const char *name, tn_idl_emit *body);
+
+/* What helpers for arrays and optionals of t are named after: the C name
+ * of a named type or of an opaque, else the IDL one ("double", "string").
+ * Unique in a file whichever interface t comes from. */
+const char *tn_idl_helper_word(tn_idl_gen *g, const tn_idl_type *t);
+/* A typedef of a fixed array: C passes it as the array itself. */
+bool tn_idl_is_array_typedef(const tn_idl_type *t);
 
 /* Helpers used beyond gen_code.c; each returns the helper's name. */
 const char *tn_idl_h_fail_dec(tn_idl_cfile *cf);
@@ -185,9 +192,9 @@ void tn_idl_cfile_finish(tn_idl_cfile *cf, tn_idl_buf *out, const char *what,
 /* Which shapes a method's parameters take in C, and the lists of them
  * that stubs and skeletons are made of (gen_c.c). */
 typedef enum tn_idl_role {
-    TN_ROLE_IN,     /* an [in] parameter */
-    TN_ROLE_OUT,    /* an [out] parameter or the result */
-    TN_ROLE_INOUT,  /* an [in, out] parameter */
+    TN_ROLE_IN,    /* an [in] parameter */
+    TN_ROLE_OUT,   /* an [out] parameter or the result */
+    TN_ROLE_INOUT, /* an [in, out] parameter */
 } tn_idl_role;
 
 /* The C parameter for d in its role, on side: "int32_t a",

@@ -21,11 +21,13 @@ const char *tn_idl_cname(tn_idl_gen *g, const tn_idl_def *d)
 const char *tn_idl_ctype(tn_idl_gen *g, const tn_idl_type *t, tn_idl_side side)
 {
     static const char *const names[] = {
-        [TN_T_BOOL] = "bool",      [TN_T_CHAR] = "char",      [TN_T_INT8] = "int8_t",
-        [TN_T_INT16] = "int16_t",  [TN_T_INT32] = "int32_t",  [TN_T_INT64] = "int64_t",
-        [TN_T_UINT8] = "uint8_t",  [TN_T_UINT16] = "uint16_t", [TN_T_UINT32] = "uint32_t",
-        [TN_T_UINT64] = "uint64_t", [TN_T_FLOAT] = "float",    [TN_T_DOUBLE] = "double",
-        [TN_T_STRING] = "char *",  [TN_T_OPAQUE_FIXED] = "uint8_t",
+        [TN_T_BOOL] = "bool",       [TN_T_CHAR] = "char",
+        [TN_T_INT8] = "int8_t",     [TN_T_INT16] = "int16_t",
+        [TN_T_INT32] = "int32_t",   [TN_T_INT64] = "int64_t",
+        [TN_T_UINT8] = "uint8_t",   [TN_T_UINT16] = "uint16_t",
+        [TN_T_UINT32] = "uint32_t", [TN_T_UINT64] = "uint64_t",
+        [TN_T_FLOAT] = "float",     [TN_T_DOUBLE] = "double",
+        [TN_T_STRING] = "char *",   [TN_T_OPAQUE_FIXED] = "uint8_t",
     };
     switch (t->kind) {
     case TN_T_VOID:
@@ -196,7 +198,8 @@ const char *tn_idl_cparam(tn_idl_gen *g, const tn_idl_decl *d, const char *name,
         return const_var(g, type, name);
     }
     if (s == TN_S_HANDLE && side == TN_SERVER)
-        return role == TN_ROLE_IN ? tn_idl_cvar(g, "void *", name) : tn_idl_cvar(g, "void **", name);
+        return role == TN_ROLE_IN ? tn_idl_cvar(g, "void *", name)
+                                  : tn_idl_cvar(g, "void **", name);
     if (d->optional) {
         if (role == TN_ROLE_IN)
             return tn_idl_cvar(g, tn_idl_pointer_to_const(g, type), name);
@@ -435,8 +438,7 @@ void tn_idl_cfile_finish(tn_idl_cfile *cf, tn_idl_buf *out, const char *what,
 void tn_idl_generate(tn_idl_ctx *ctx, const tn_idl_file *root, tn_idl_output out[TN_IDL_NOUTPUTS])
 {
     tn_idl_gen g = {.ctx = ctx, .file = root, .iface = root->iface, .prefix = root->iface->name};
-    static const char *const suffixes[TN_IDL_NOUTPUTS] = {".h", "_xdr.c", "_client.c",
-                                                          "_server.c"};
+    static const char *const suffixes[TN_IDL_NOUTPUTS] = {".h", "_xdr.c", "_client.c", "_server.c"};
     for (int i = 0; i < TN_IDL_NOUTPUTS; i++) {
         memset(&out[i], 0, sizeof out[i]);
         out[i].name = tn_idl_sprintf(ctx, "%s%s", root->base, suffixes[i]);

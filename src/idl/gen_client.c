@@ -43,7 +43,8 @@ static void add_params(tn_idl_gen *g, tn_idl_buf *b, const tn_idl_def *m, enum w
             name = "ret";
             role = TN_ROLE_OUT;
         }
-        if ((which == IN_SIDE && role == TN_ROLE_OUT) || (which == OUT_SIDE && role == TN_ROLE_IN) ||
+        if ((which == IN_SIDE && role == TN_ROLE_OUT) ||
+            (which == OUT_SIDE && role == TN_ROLE_IN) ||
             (which == FREED && (role != TN_ROLE_OUT || !tn_idl_decl_heap(d))))
             continue;
         if (which == IN_SIDE)
@@ -84,8 +85,8 @@ const char *tn_idl_stub_sig(tn_idl_gen *g, const tn_idl_def *m, tn_idl_stub kind
     tn_idl_decl r;
     switch (kind) {
     case TN_STUB_SYNC:
-        tn_idl_buf_printf(g->ctx, &b, "tern_err %s_%s(tern_rpc_client *client, const tern_rpc_opts *opts",
-                          p, n);
+        tn_idl_buf_printf(
+            g->ctx, &b, "tern_err %s_%s(tern_rpc_client *client, const tern_rpc_opts *opts", p, n);
         add_params(g, &b, m, ALL, false);
         break;
     case TN_STUB_ASYNC:
@@ -115,8 +116,8 @@ const char *tn_idl_stub_sig(tn_idl_gen *g, const tn_idl_def *m, tn_idl_stub kind
         if (oneway(m))
             return NULL;
         tn_idl_buf_printf(g->ctx, &b,
-                          "tern_err %s_%s_multi_reply(const tern_rpc_multi *multi, size_t member", p,
-                          n);
+                          "tern_err %s_%s_multi_reply(const tern_rpc_multi *multi, size_t member",
+                          p, n);
         add_params(g, &b, m, OUT_SIDE, false);
         break;
     case TN_STUB_SCATTER:
@@ -288,7 +289,8 @@ static void get_reply(stubs *s)
         const tn_idl_param *p = m->params[i];
         if (p->dir == TN_DIR_OUT)
             tn_idl_emit_get(&e, &p->decl,
-                            tn_idl_param_val(&p->decl, p->decl.name, TN_ROLE_OUT, TN_CLIENT), false);
+                            tn_idl_param_val(&p->decl, p->decl.name, TN_ROLE_OUT, TN_CLIENT),
+                            false);
         else if (p->dir & TN_DIR_OUT)
             tn_idl_emit_get(&e, &p->decl,
                             tn_idl_lv(tn_idl_sprintf(g->ctx, "back.%s", p->decl.name)), true);
@@ -310,10 +312,10 @@ static void get_reply(stubs *s)
                 g->ctx, &fits, "%s%s", fits.len > 0 ? " ||\n" : "",
                 tn_idl_sprintf(
                     g->ctx, "!%s",
-                    tn_idl_restore_expr(s->cf, &p->decl,
-                                        tn_idl_param_val(&p->decl, p->decl.name, TN_ROLE_INOUT, TN_CLIENT),
-                                        tn_idl_lv(tn_idl_sprintf(g->ctx, "back.%s", p->decl.name)),
-                                        "false")));
+                    tn_idl_restore_expr(
+                        s->cf, &p->decl,
+                        tn_idl_param_val(&p->decl, p->decl.name, TN_ROLE_INOUT, TN_CLIENT),
+                        tn_idl_lv(tn_idl_sprintf(g->ctx, "back.%s", p->decl.name)), "false")));
         }
         /* One condition per line, lined up under the first. */
         tn_idl_buf cond = {0};
@@ -395,7 +397,8 @@ static void sync_stub(stubs *s)
     if (oneway(m)) {
         tn_idl_line(&e, "    err = tern_rpc_start(client, %s, opts, &args, &future);", s->num);
     } else {
-        tn_idl_line(&e, "    err = tern_rpc_invoke(client, %s, opts, &args, &future, &reply);", s->num);
+        tn_idl_line(&e, "    err = tern_rpc_invoke(client, %s, opts, &args, &future, &reply);",
+                    s->num);
         tn_idl_line(&e, "if (err == TERN_OK)");
         tn_idl_line(&e, "    err = get_%s_reply(&reply%s%s);", m->name,
                     *out_args(s->g, m, NULL, false) ? ", " : "", out_args(s->g, m, NULL, false));
@@ -447,7 +450,8 @@ static void multi_stubs(stubs *s)
     tn_idl_line(&e, "*multi = NULL;");
     start_args(s, &e, false);
     tn_idl_line(&e, "if (err == TERN_OK)");
-    tn_idl_line(&e, "    err = tern_rpc_multicall(group, %s, opts, mode, quorum, &shared, 1, multi);",
+    tn_idl_line(&e,
+                "    err = tern_rpc_multicall(group, %s, opts, mode, quorum, &shared, 1, multi);",
                 s->num);
     tn_idl_line(&e, "tern_xdr_enc_free(&args);");
     tn_idl_line(&e, "return err;");
@@ -476,8 +480,8 @@ static const char *h_slice(tn_idl_cfile *cf, const tn_idl_decl *d)
     const tn_idl_decl *r = tn_idl_resolve(d);
     const char *st = tn_idl_seq_type(g, &r->type);
     const char *name = tn_idl_sprintf(g->ctx, "slice_%s", st);
-    const char *sig = tn_idl_sprintf(g->ctx, "static %s %s(const %s *v, size_t n, size_t i)", st,
-                                     name, st);
+    const char *sig =
+        tn_idl_sprintf(g->ctx, "static %s %s(const %s *v, size_t n, size_t i)", st, name, st);
     tn_idl_emit b;
     if (!tn_idl_helper_begin(cf, name, sig,
                              "Member i's share of v split across n members: contiguous and as "
@@ -502,22 +506,24 @@ static void merge(stubs *s, bool reduced, const tn_idl_decl *red)
     tn_idl_emit top = at(s, 0), e = at(s, 1), in = at(s, 2), in2 = at(s, 3);
     tn_idl_buf sig = {0};
     tn_idl_buf_printf(g->ctx, &sig,
-                      "static tern_err merge_%s(const tern_rpc_multi *multi, size_t nparts", m->name);
+                      "static tern_err merge_%s(const tern_rpc_multi *multi, size_t nparts",
+                      m->name);
     if (reduced)
         tn_idl_buf_printf(g->ctx, &sig, "%s, %s_%s_reducer reducer",
                           tn_idl_is_numeric(red) ? ", int reduce" : "", g->prefix, m->name);
     add_params(g, &sig, m, OUT_SIDE, false);
     tn_idl_buf_puts(g->ctx, &sig, ")");
-    tn_idl_line(&top, "/* The members' replies in member order: arrays concatenated%s. */",
-                reduced ? tn_idl_sprintf(g->ctx, ", %s reduced", red->name) : "");
+    tn_idl_line(&top, "/* The members' replies, in member order: %s. */",
+                reduced ? tn_idl_sprintf(g->ctx, "arrays concatenated, %s reduced", red->name)
+                        : "arrays concatenated");
     tn_idl_line(&top, "%s", sig.p);
     tn_idl_line(&top, "{");
 
-    /* Each out-value: its declaration and name. */
-    const tn_idl_decl *outs[64];
+    /* The out-values: [out] parameters, then the result. */
+    const tn_idl_decl **outs = tn_idl_alloc(g->ctx, (m->nparams + 1) * sizeof *outs);
     tn_idl_decl r = tn_idl_result(m);
     size_t nouts = 0;
-    for (size_t i = 0; i < m->nparams && nouts < 63; i++) {
+    for (size_t i = 0; i < m->nparams; i++) {
         if (m->params[i]->dir == TN_DIR_OUT)
             outs[nouts++] = &m->params[i]->decl;
     }
@@ -525,14 +531,17 @@ static void merge(stubs *s, bool reduced, const tn_idl_decl *red)
         outs[nouts++] = &r;
 
     tn_idl_line(&e, "for (size_t i = 0; i < nparts; i++) {");
-    tn_idl_line(&in, "struct {");
-    for (size_t i = 0; i < nouts; i++)
-        tn_idl_line(&in2, "%s;", tn_idl_cdecl(g, outs[i], outs[i]->name, TN_CLIENT));
-    tn_idl_line(&in, "} part;");
+    if (nouts > 0) {
+        tn_idl_line(&in, "struct {");
+        for (size_t i = 0; i < nouts; i++)
+            tn_idl_line(&in2, "%s;", tn_idl_cdecl(g, outs[i], outs[i]->name, TN_CLIENT));
+        tn_idl_line(&in, "} part;");
+    }
     tn_idl_line(&in, "tern_xdr_dec reply;");
     tn_idl_line(&in, "tern_err err = tern_rpc_multi_reply(multi, i, &reply);");
     tn_idl_line(&in, "if (err == TERN_OK)");
-    tn_idl_line(&in, "    err = get_%s_reply(&reply, %s);", m->name, out_args(g, m, "part", false));
+    tn_idl_line(&in, "    err = get_%s_reply(&reply%s%s);", m->name, nouts > 0 ? ", " : "",
+                out_args(g, m, "part", false));
     bool frees = tn_idl_method_frees(m);
     if (frees) {
         tn_idl_line(&in, "if (err != TERN_OK && i > 0)");
@@ -540,9 +549,16 @@ static void merge(stubs *s, bool reduced, const tn_idl_decl *red)
     }
     tn_idl_line(&in, "if (err != TERN_OK)");
     tn_idl_line(&in, "    return err;");
+    if (nouts == 0) {
+        tn_idl_line(&e, "}");
+        tn_idl_line(&e, "return TERN_OK;");
+        tn_idl_line(&top, "}\n");
+        return;
+    }
     tn_idl_line(&in, "if (i == 0) {");
     for (size_t i = 0; i < nouts; i++)
-        tn_idl_emit_assign(&in2, outs[i], tn_idl_param_val(outs[i], outs[i]->name, TN_ROLE_OUT, TN_CLIENT),
+        tn_idl_emit_assign(&in2, outs[i],
+                           tn_idl_param_val(outs[i], outs[i]->name, TN_ROLE_OUT, TN_CLIENT),
                            tn_idl_lv(tn_idl_sprintf(g->ctx, "part.%s", outs[i]->name)));
     tn_idl_line(&in2, "continue;");
     tn_idl_line(&in, "}");
@@ -572,8 +588,8 @@ static void merge(stubs *s, bool reduced, const tn_idl_decl *red)
             tn_idl_line(&in, "if (reduce == TERN_RPC_REDUCE_FN)");
             tn_idl_line(&in, "    reducer(%s, %s);", tn_idl_addr(g, acc), part);
             tn_idl_line(&in, "else");
-            tn_idl_line(&in, "    %s(%s, %s, reduce);", tn_idl_h_reduce(s->cf, tn_idl_scalar_kind(red)),
-                        tn_idl_addr(g, acc), part);
+            tn_idl_line(&in, "    %s(%s, %s, reduce);",
+                        tn_idl_h_reduce(s->cf, tn_idl_scalar_kind(red)), tn_idl_addr(g, acc), part);
         } else {
             tn_idl_line(&in, "reducer(%s, %s);", tn_idl_addr(g, acc), part);
             tn_idl_emit_free(&in, red, tn_idl_lv(tn_idl_sprintf(g->ctx, "part.%s", red->name)));
@@ -612,8 +628,10 @@ static void scatter_stub(stubs *s)
     if (!reduced) {
         tn_idl_line(&e, "if (nparts == 0)");
     } else if (tn_idl_is_numeric(&red)) {
-        tn_idl_line(&e, "/* A reducer that does not fit is refused: sum, min and max, or a function. */");
-        tn_idl_line(&e, "if (nparts == 0 || (reduce == TERN_RPC_REDUCE_FN) != (reducer != NULL) ||");
+        tn_idl_line(
+            &e, "/* A reducer that does not fit is refused: sum, min and max, or a function. */");
+        tn_idl_line(&e,
+                    "if (nparts == 0 || (reduce == TERN_RPC_REDUCE_FN) != (reducer != NULL) ||");
         tn_idl_line(&e, "    reduce < TERN_RPC_REDUCE_SUM || reduce > TERN_RPC_REDUCE_FN)");
     } else {
         tn_idl_line(&e, "/* Only a function can reduce a %s. */", tn_idl_type_name(&red.type));
@@ -625,23 +643,24 @@ static void scatter_stub(stubs *s)
     tn_idl_line(&e, "tern_rpc_multi *multi = NULL;");
     tn_idl_line(&e, "tern_err err = args != NULL && parts != NULL ? TERN_OK : TERN_ENOMEM;");
     tn_idl_line(&e, "for (size_t i = 0; i < nparts && err == TERN_OK; i++) {");
-    tn_idl_line(&in, "%s slice = %s(%s, nparts, i);", tn_idl_seq_type(g, &tn_idl_resolve(&sp->decl)->type),
-                h_slice(s->cf, &sp->decl), sp->decl.name);
+    tn_idl_line(&in, "%s slice = %s(%s, nparts, i);",
+                tn_idl_seq_type(g, &tn_idl_resolve(&sp->decl)->type), h_slice(s->cf, &sp->decl),
+                sp->decl.name);
     tn_idl_line(&in, "tern_xdr_enc_init(&args[i], NULL, 0);");
     tn_idl_line(&in, "parts[i] = &args[i];");
     tn_idl_line(&in, "err = put_%s_args(&args[i]%s);", m->name, in_args(g, m, false, "&slice"));
     tn_idl_line(&e, "}");
     tn_idl_line(&e, "if (err == TERN_OK)");
-    tn_idl_line(&e, "    err = tern_rpc_multicall(group, %s, opts, TERN_RPC_ALL, 0, parts, nparts, &multi);",
-                s->num);
+    tn_idl_line(
+        &e,
+        "    err = tern_rpc_multicall(group, %s, opts, TERN_RPC_ALL, 0, parts, nparts, &multi);",
+        s->num);
     tn_idl_line(&e, "/* Every member must have succeeded: the first that did not says why. */");
     tn_idl_line(&e, "for (size_t i = 0; i < nparts && err == TERN_OK; i++)");
     tn_idl_line(&e, "    err = tern_rpc_multi_status(multi, i);");
     const char *outs = out_args(g, m, NULL, false);
     tn_idl_line(&e, "if (err == TERN_OK)");
-    const char *how = !reduced                  ? ""
-                      : tn_idl_is_numeric(&red) ? ", reduce, reducer"
-                                                : ", reducer";
+    const char *how = !reduced ? "" : tn_idl_is_numeric(&red) ? ", reduce, reducer" : ", reducer";
     tn_idl_line(&e, "    err = merge_%s(multi, nparts%s%s%s);", m->name, how, *outs ? ", " : "",
                 outs);
     tn_idl_line(&e, "if (multi != NULL)");

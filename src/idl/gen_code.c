@@ -82,10 +82,7 @@ static const char *bound_arg(tn_idl_gen *g, const tn_idl_type *t)
     return has_elem_bound(t) ? tn_idl_sprintf(g->ctx, ", %s", tn_idl_bound(g, t)) : "";
 }
 
-/* What helpers for arrays and optionals of t are named after: the C name
- * of a named type or of an opaque, else the IDL one ("double", "string").
- * Unique in a file whichever interface t comes from. */
-static const char *word(tn_idl_gen *g, const tn_idl_type *t)
+const char *tn_idl_helper_word(tn_idl_gen *g, const tn_idl_type *t)
 {
     if (t->kind == TN_T_NAMED)
         return tn_idl_cname(g, t->def);
@@ -99,7 +96,7 @@ static const char *elem_type(tn_idl_gen *g, const tn_idl_type *t)
     return tn_idl_ctype(g, t, TN_CLIENT);
 }
 
-static bool is_array_typedef(const tn_idl_type *t)
+bool tn_idl_is_array_typedef(const tn_idl_type *t)
 {
     const tn_idl_def *d = tn_idl_named(t);
     return d != NULL && d->kind == TN_D_TYPEDEF && d->is_array;
@@ -157,10 +154,9 @@ static const char *h_be(tn_idl_cfile *cf, int bits, bool store)
     tn_idl_gen *g = cf->g;
     tn_idl_emit b;
     const char *name = tn_idl_sprintf(g->ctx, "%s_be%d", store ? "store" : "load", bits);
-    const char *sig = store ? tn_idl_sprintf(g->ctx, "static void %s(uint8_t *p, uint%d_t v)", name,
-                                             bits)
-                            : tn_idl_sprintf(g->ctx, "static uint%d_t %s(const uint8_t *p)", bits,
-                                             name);
+    const char *sig =
+        store ? tn_idl_sprintf(g->ctx, "static void %s(uint8_t *p, uint%d_t v)", name, bits)
+              : tn_idl_sprintf(g->ctx, "static uint%d_t %s(const uint8_t *p)", bits, name);
     if (!tn_idl_helper_begin(cf, name, sig, NULL, &b))
         return name;
     if (bits == 32 && store) {
@@ -169,7 +165,8 @@ static const char *h_be(tn_idl_cfile *cf, int bits, bool store)
         tn_idl_line(&b, "p[2] = (uint8_t)(v >> 8);");
         tn_idl_line(&b, "p[3] = (uint8_t)v;");
     } else if (bits == 32) {
-        tn_idl_line(&b, "return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];");
+        tn_idl_line(
+            &b, "return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];");
     } else if (store) {
         const char *half = h_be(cf, 32, true);
         tn_idl_line(&b, "%s(p, (uint32_t)(v >> 32));", half);
@@ -186,11 +183,11 @@ static const char *h_be(tn_idl_cfile *cf, int bits, bool store)
  * small ones (sent as 4-byte ints and checked when they come back). */
 typedef struct scalar_info {
     int bytes;
-    const char *wire;     /* uint32_t or uint64_t */
-    const char *cast;     /* turns an element into wire bits (bool: a test instead) */
+    const char *wire;      /* uint32_t or uint64_t */
+    const char *cast;      /* turns an element into wire bits (bool: a test instead) */
     const char *min, *max; /* range check on decode; NULL: none */
     bool is_signed;
-    bool bits;            /* float/double: copied bit for bit */
+    bool bits; /* float/double: copied bit for bit */
 } scalar_info;
 
 static scalar_info scalar(tn_idl_tkind k)
@@ -201,10 +198,10 @@ static scalar_info scalar(tn_idl_tkind k)
     case TN_T_CHAR:
         return (scalar_info){4, "uint32_t", "(uint32_t)(int32_t)", "-128", "255", true, false};
     case TN_T_INT8:
-        return (scalar_info){4, "uint32_t", "(uint32_t)(int32_t)", "INT8_MIN", "INT8_MAX", true,
-                             false};
+        return (scalar_info){4,    "uint32_t", "(uint32_t)(int32_t)", "INT8_MIN", "INT8_MAX",
+                             true, false};
     case TN_T_INT16:
-        return (scalar_info){4, "uint32_t", "(uint32_t)(int32_t)", "INT16_MIN", "INT16_MAX",
+        return (scalar_info){4,    "uint32_t", "(uint32_t)(int32_t)", "INT16_MIN", "INT16_MAX",
                              true, false};
     case TN_T_INT32:
         return (scalar_info){4, "uint32_t", "(uint32_t)", NULL, NULL, true, false};
@@ -243,10 +240,11 @@ static const char *h_get_small(tn_idl_cfile *cf, const tn_idl_type *t)
     const char *name = tn_idl_sprintf(g->ctx, "get_%s", kind);
     const char *sig = tn_idl_sprintf(g->ctx, "static tern_err %s(tern_xdr_dec *xdr, %s *v)", name,
                                      tn_idl_ctype(g, t, TN_CLIENT));
-    const char *why = tn_idl_sprintf(g->ctx,
-                                     "XDR sends %s %s as a 4-byte integer: a value out of its "
-                                     "range is a protocol error.",
-                                     t->kind == TN_T_INT8 || t->kind == TN_T_INT16 ? "an" : "a", kind);
+    const char *why =
+        tn_idl_sprintf(g->ctx,
+                       "XDR sends %s %s as a 4-byte integer: a value out of its "
+                       "range is a protocol error.",
+                       t->kind == TN_T_INT8 || t->kind == TN_T_INT16 ? "an" : "a", kind);
     if (!tn_idl_helper_begin(cf, name, sig, why, &b))
         return name;
     tn_idl_line(&b, "%s w;", s.is_signed ? "int32_t" : "uint32_t");
@@ -297,8 +295,8 @@ static void put_type(const tn_idl_emit *e, const tn_idl_type *t, tn_idl_val v, c
         tn_idl_line(e, "tern_xdr_put_string(%s, %s, %s);", x, tn_idl_v(g, v), bound);
         break;
     case TN_T_OPAQUE_VAR:
-        tn_idl_line(e, "tern_xdr_put_bytes(%s, %s, %s, %s);", x,
-                    tn_idl_member(g, v, "val").expr, tn_idl_member(g, v, "len").expr, bound);
+        tn_idl_line(e, "tern_xdr_put_bytes(%s, %s, %s, %s);", x, tn_idl_member(g, v, "val").expr,
+                    tn_idl_member(g, v, "len").expr, bound);
         break;
     case TN_T_OPAQUE_FIXED:
         tn_idl_line(e, "tern_xdr_put_fixed(%s, %s, %s);", x, tn_idl_v(g, v), bound);
@@ -309,7 +307,7 @@ static void put_type(const tn_idl_emit *e, const tn_idl_type *t, tn_idl_val v, c
             tn_idl_line(e, "tern_xdr_put_fixed(%s, %s, sizeof %s);", x, b, b);
         } else {
             tn_idl_line(e, "%s_enc(%s, %s);", tn_idl_cname(g, t->def), x,
-                        is_array_typedef(t) ? tn_idl_v(g, v) : tn_idl_addr(g, v));
+                        tn_idl_is_array_typedef(t) ? tn_idl_v(g, v) : tn_idl_addr(g, v));
         }
         break;
     case TN_T_VOID:
@@ -371,7 +369,7 @@ static void get_type(const tn_idl_emit *e, const tn_idl_type *t, tn_idl_val v, c
             tn_idl_line(e, "tern_xdr_get_fixed(%s, %s, sizeof %s);", x, b, b);
         } else {
             tn_idl_line(e, "%s_dec(%s, %s);", tn_idl_cname(g, t->def), x,
-                        is_array_typedef(t) ? tn_idl_v(g, v) : tn_idl_addr(g, v));
+                        tn_idl_is_array_typedef(t) ? tn_idl_v(g, v) : tn_idl_addr(g, v));
         }
         break;
     case TN_T_VOID:
@@ -388,7 +386,7 @@ static void free_type(const tn_idl_emit *e, const tn_idl_type *t, tn_idl_val v)
         tn_idl_line(e, "free(%s);", tn_idl_member(g, v, "val").expr);
     else if (tn_idl_type_heap(t))
         tn_idl_line(e, "%s_free(%s);", tn_idl_cname(g, t->def),
-                    is_array_typedef(t) ? tn_idl_v(g, v) : tn_idl_addr(g, v));
+                    tn_idl_is_array_typedef(t) ? tn_idl_v(g, v) : tn_idl_addr(g, v));
 }
 
 /* ---- array and optional helpers ------------------------------------------------------ */
@@ -450,7 +448,7 @@ static const char *h_put_array(tn_idl_cfile *cf, const tn_idl_type *t)
 {
     tn_idl_gen *g = cf->g;
     tn_idl_emit b;
-    const char *name = tn_idl_sprintf(g->ctx, "put_%s_array", word(g, t));
+    const char *name = tn_idl_sprintf(g->ctx, "put_%s_array", tn_idl_helper_word(g, t));
     const char *sig = tn_idl_sprintf(
         g->ctx, "static tern_err %s(tern_xdr_enc *xdr, %s, size_t n%s)", name,
         tn_idl_cvar(g, tn_idl_pointer_to_const(g, elem_type(g, t)), "v"), bound_param(t));
@@ -476,10 +474,10 @@ static const char *h_get_array(tn_idl_cfile *cf, const tn_idl_type *t)
 {
     tn_idl_gen *g = cf->g;
     tn_idl_emit b;
-    const char *name = tn_idl_sprintf(g->ctx, "get_%s_array", word(g, t));
-    const char *sig = tn_idl_sprintf(
-        g->ctx, "static tern_err %s(tern_xdr_dec *xdr, %s, size_t n%s)", name,
-        tn_idl_cvar(g, tn_idl_pointer_to(g, elem_type(g, t)), "v"), bound_param(t));
+    const char *name = tn_idl_sprintf(g->ctx, "get_%s_array", tn_idl_helper_word(g, t));
+    const char *sig =
+        tn_idl_sprintf(g->ctx, "static tern_err %s(tern_xdr_dec *xdr, %s, size_t n%s)", name,
+                       tn_idl_cvar(g, tn_idl_pointer_to(g, elem_type(g, t)), "v"), bound_param(t));
     if (!tn_idl_helper_begin(cf, name, sig, NULL, &b))
         return name;
     if (is_bulk(t)) {
@@ -502,10 +500,9 @@ static const char *h_free_array(tn_idl_cfile *cf, const tn_idl_type *t)
 {
     tn_idl_gen *g = cf->g;
     tn_idl_emit b;
-    const char *name = tn_idl_sprintf(g->ctx, "free_%s_array", word(g, t));
-    const char *sig =
-        tn_idl_sprintf(g->ctx, "static void %s(%s, size_t n)", name,
-                       tn_idl_cvar(g, tn_idl_pointer_to(g, elem_type(g, t)), "v"));
+    const char *name = tn_idl_sprintf(g->ctx, "free_%s_array", tn_idl_helper_word(g, t));
+    const char *sig = tn_idl_sprintf(g->ctx, "static void %s(%s, size_t n)", name,
+                                     tn_idl_cvar(g, tn_idl_pointer_to(g, elem_type(g, t)), "v"));
     if (!tn_idl_helper_begin(cf, name, sig, NULL, &b))
         return name;
     tn_idl_line(&b, "for (size_t i = 0; i < n; i++)");
@@ -520,9 +517,9 @@ static const char *h_put_seq(tn_idl_cfile *cf, const tn_idl_type *t)
     tn_idl_gen *g = cf->g;
     tn_idl_emit b;
     const char *name = tn_idl_sprintf(g->ctx, "put_%s", tn_idl_seq_type(g, t));
-    const char *sig = tn_idl_sprintf(
-        g->ctx, "static tern_err %s(tern_xdr_enc *xdr, const %s *v, uint32_t max%s)", name,
-        tn_idl_seq_type(g, t), has_elem_bound(t) ? ", uint32_t elem_max" : "");
+    const char *sig =
+        tn_idl_sprintf(g->ctx, "static tern_err %s(tern_xdr_enc *xdr, const %s *v, uint32_t max%s)",
+                       name, tn_idl_seq_type(g, t), has_elem_bound(t) ? ", uint32_t elem_max" : "");
     if (!tn_idl_helper_begin(cf, name, sig, NULL, &b))
         return name;
     tn_idl_line(&b, "if (tern_xdr_put_count(xdr, v->len, max) == TERN_OK)");
@@ -566,8 +563,7 @@ static const char *h_free_seq(tn_idl_cfile *cf, const tn_idl_type *t)
     tn_idl_gen *g = cf->g;
     tn_idl_emit b;
     const char *name = tn_idl_sprintf(g->ctx, "free_%s", tn_idl_seq_type(g, t));
-    const char *sig =
-        tn_idl_sprintf(g->ctx, "static void %s(%s *v)", name, tn_idl_seq_type(g, t));
+    const char *sig = tn_idl_sprintf(g->ctx, "static void %s(%s *v)", name, tn_idl_seq_type(g, t));
     if (!tn_idl_helper_begin(cf, name, sig, NULL, &b))
         return name;
     if (tn_idl_type_heap(t))
@@ -581,7 +577,7 @@ static const char *h_put_opt(tn_idl_cfile *cf, const tn_idl_type *t)
 {
     tn_idl_gen *g = cf->g;
     tn_idl_emit b;
-    const char *name = tn_idl_sprintf(g->ctx, "put_%s_opt", word(g, t));
+    const char *name = tn_idl_sprintf(g->ctx, "put_%s_opt", tn_idl_helper_word(g, t));
     const char *sig = tn_idl_sprintf(
         g->ctx, "static tern_err %s(tern_xdr_enc *xdr, %s%s)", name,
         tn_idl_cvar(g, tn_idl_pointer_to_const(g, elem_type(g, t)), "v"), bound_param(t));
@@ -599,7 +595,7 @@ static const char *h_get_opt(tn_idl_cfile *cf, const tn_idl_type *t)
 {
     tn_idl_gen *g = cf->g;
     tn_idl_emit b;
-    const char *name = tn_idl_sprintf(g->ctx, "get_%s_opt", word(g, t));
+    const char *name = tn_idl_sprintf(g->ctx, "get_%s_opt", tn_idl_helper_word(g, t));
     const char *sig = tn_idl_sprintf(
         g->ctx, "static tern_err %s(tern_xdr_dec *xdr, %s%s)", name,
         tn_idl_cvar(g, tn_idl_pointer_to(g, tn_idl_pointer_to(g, elem_type(g, t))), "v"),
@@ -625,7 +621,7 @@ static const char *h_free_opt(tn_idl_cfile *cf, const tn_idl_type *t)
 {
     tn_idl_gen *g = cf->g;
     tn_idl_emit b;
-    const char *name = tn_idl_sprintf(g->ctx, "free_%s_opt", word(g, t));
+    const char *name = tn_idl_sprintf(g->ctx, "free_%s_opt", tn_idl_helper_word(g, t));
     const char *sig = tn_idl_sprintf(g->ctx, "static void %s(%s)", name,
                                      tn_idl_cvar(g, tn_idl_pointer_to(g, elem_type(g, t)), "v"));
     if (!tn_idl_helper_begin(cf, name, sig, NULL, &b))
@@ -715,284 +711,6 @@ void tn_idl_emit_assign(const tn_idl_emit *e, const tn_idl_decl *d, tn_idl_val d
     tn_idl_line(e, "memcpy(%s, %s, %s);", tn_idl_v(g, dst), tn_idl_v(g, src), size);
 }
 
-/* ---- copy-restore ([in, out] on the client) ---------------------------------------------- */
-
-static const char *h_restore_string(tn_idl_cfile *cf)
-{
-    tn_idl_emit b;
-    const char *name = "restore_string";
-    if (!tn_idl_helper_begin(cf, name,
-                             "static bool restore_string(char *dst, const char *src, bool write)",
-                             "Copy-restore of a string: what came back must fit where the "
-                             "caller's string is.",
-                             &b))
-        return name;
-    tn_idl_line(&b, "size_t n = src != NULL ? strlen(src) : 0;");
-    tn_idl_line(&b, "if (n > (dst != NULL ? strlen(dst) : 0))");
-    tn_idl_line(&b, "    return false;");
-    tn_idl_line(&b, "if (write && dst != NULL)");
-    tn_idl_line(&b, "    memcpy(dst, src != NULL ? src : \"\", n + 1);");
-    tn_idl_line(&b, "return true;");
-    tn_idl_helper_end(cf, name, &b);
-    return name;
-}
-
-static const char *h_restore_bytes(tn_idl_cfile *cf, const tn_idl_type *t)
-{
-    tn_idl_gen *g = cf->g;
-    tn_idl_emit b;
-    const char *bt = tn_idl_ctype(g, t, TN_CLIENT);
-    const char *name = tn_idl_sprintf(g->ctx, "restore_%s", bt);
-    const char *sig = tn_idl_sprintf(g->ctx, "static bool %s(%s *dst, const %s *src, bool write)",
-                                     name, bt, bt);
-    if (!tn_idl_helper_begin(cf, name, sig, NULL, &b))
-        return name;
-    tn_idl_line(&b, "if (src->len > dst->len)");
-    tn_idl_line(&b, "    return false;");
-    tn_idl_line(&b, "if (write && src->len > 0)");
-    tn_idl_line(&b, "    memcpy(dst->val, src->val, src->len);");
-    tn_idl_line(&b, "if (write)");
-    tn_idl_line(&b, "    dst->len = src->len;");
-    tn_idl_line(&b, "return true;");
-    tn_idl_helper_end(cf, name, &b);
-    return name;
-}
-
-static const char *restore_type(tn_idl_cfile *cf, const tn_idl_type *t, tn_idl_val dst,
-                                tn_idl_val src, const char *write);
-
-static const char *h_restore_array(tn_idl_cfile *cf, const tn_idl_type *t)
-{
-    tn_idl_gen *g = cf->g;
-    tn_idl_emit b;
-    const char *et = elem_type(g, t);
-    const char *name = tn_idl_sprintf(g->ctx, "restore_%s_array", word(g, t));
-    const char *sig = tn_idl_sprintf(g->ctx, "static bool %s(%s, %s, size_t n, bool write)", name,
-                                     tn_idl_cvar(g, tn_idl_pointer_to(g, et), "dst"),
-                                     tn_idl_cvar(g, tn_idl_pointer_to_const(g, et), "src"));
-    if (!tn_idl_helper_begin(cf, name, sig, NULL, &b))
-        return name;
-    tn_idl_line(&b, "for (size_t i = 0; i < n; i++) {");
-    tn_idl_line(&b, "    if (!%s)",
-                restore_type(cf, t, tn_idl_lv("dst[i]"), tn_idl_lv("src[i]"), "write"));
-    tn_idl_line(&b, "        return false;");
-    tn_idl_line(&b, "}");
-    tn_idl_line(&b, "return true;");
-    tn_idl_helper_end(cf, name, &b);
-    return name;
-}
-
-static const char *h_restore_seq(tn_idl_cfile *cf, const tn_idl_type *t)
-{
-    tn_idl_gen *g = cf->g;
-    tn_idl_emit b;
-    const char *st = tn_idl_seq_type(g, t);
-    const char *name = tn_idl_sprintf(g->ctx, "restore_%s", tn_idl_seq_type(g, t));
-    const char *sig = tn_idl_sprintf(g->ctx, "static bool %s(%s *dst, const %s *src, bool write)",
-                                     name, st, st);
-    if (!tn_idl_helper_begin(cf, name, sig, NULL, &b))
-        return name;
-    tn_idl_line(&b, "if (src->len > dst->len)");
-    tn_idl_line(&b, "    return false;");
-    if (tn_idl_type_heap(t)) {
-        tn_idl_line(&b, "if (!%s(dst->val, src->val, src->len, write))", h_restore_array(cf, t));
-        tn_idl_line(&b, "    return false;");
-    } else {
-        tn_idl_line(&b, "if (write && src->len > 0)");
-        tn_idl_line(&b, "    memcpy(dst->val, src->val, src->len * sizeof *dst->val);");
-    }
-    tn_idl_line(&b, "if (write)");
-    tn_idl_line(&b, "    dst->len = src->len;");
-    tn_idl_line(&b, "return true;");
-    tn_idl_helper_end(cf, name, &b);
-    return name;
-}
-
-static const char *h_restore_opt(tn_idl_cfile *cf, const tn_idl_type *t)
-{
-    tn_idl_gen *g = cf->g;
-    tn_idl_emit b;
-    const char *et = elem_type(g, t);
-    const char *name = tn_idl_sprintf(g->ctx, "restore_%s_opt", word(g, t));
-    const char *sig = tn_idl_sprintf(g->ctx, "static bool %s(%s, %s, bool write)", name,
-                                     tn_idl_cvar(g, tn_idl_pointer_to(g, et), "dst"),
-                                     tn_idl_cvar(g, tn_idl_pointer_to_const(g, et), "src"));
-    if (!tn_idl_helper_begin(cf, name, sig, NULL, &b))
-        return name;
-    tn_idl_line(&b, "if (dst == NULL || src == NULL)");
-    tn_idl_line(&b, "    return dst == src; /* present in both or in neither */");
-    if (tn_idl_type_heap(t)) {
-        tn_idl_line(&b, "return %s;",
-                    restore_type(cf, t, tn_idl_ptr("dst"), tn_idl_ptr("src"), "write"));
-    } else {
-        tn_idl_line(&b, "if (write)");
-        tn_idl_line(&b, "    *dst = *src;");
-        tn_idl_line(&b, "return true;");
-    }
-    tn_idl_helper_end(cf, name, &b);
-    return name;
-}
-
-static void restore_struct_body(tn_idl_emit *b, const tn_idl_def *d)
-{
-    tn_idl_gen *g = b->cf->g;
-    tn_idl_val dst = tn_idl_ptr("dst"), src = tn_idl_ptr("src");
-    bool plain = false;
-    for (size_t i = 0; i < d->nfields; i++) {
-        const tn_idl_decl *f = d->fields[i];
-        if (!tn_idl_decl_heap(f)) {
-            plain = true;
-            continue;
-        }
-        tn_idl_line(b, "if (!%s)",
-                    tn_idl_restore_expr(b->cf, f, tn_idl_member(g, dst, f->name),
-                                        tn_idl_member(g, src, f->name), "write"));
-        tn_idl_line(b, "    return false;");
-    }
-    if (plain) {
-        tn_idl_line(b, "if (write) {");
-        tn_idl_emit in = tn_idl_deeper(b);
-        for (size_t i = 0; i < d->nfields; i++) {
-            const tn_idl_decl *f = d->fields[i];
-            if (!tn_idl_decl_heap(f))
-                tn_idl_emit_assign(&in, f, tn_idl_member(g, dst, f->name),
-                                   tn_idl_member(g, src, f->name));
-        }
-        tn_idl_line(b, "}");
-    }
-    tn_idl_line(b, "return true;");
-}
-
-/* The case labels of arm k of union d, each on its own line. */
-static void case_labels(tn_idl_emit *b, const tn_idl_def *d, const tn_idl_case *k)
-{
-    tn_idl_emit at = *b;
-    at.indent--;
-    (void)d;
-    for (size_t i = 0; i < k->nvalues; i++)
-        tn_idl_line(&at, "case %s:", tn_idl_cexpr(b->cf->g, k->values[i]));
-    if (k->is_default)
-        tn_idl_line(&at, "default:");
-}
-
-static const tn_idl_case *default_case(const tn_idl_def *d)
-{
-    for (size_t i = 0; i < d->ncases; i++) {
-        if (d->cases[i]->is_default)
-            return d->cases[i];
-    }
-    return NULL;
-}
-
-static bool arm_heap(const tn_idl_case *k)
-{
-    return k->arm != NULL && tn_idl_decl_heap(k->arm);
-}
-
-static void restore_union_body(tn_idl_emit *b, const tn_idl_def *d)
-{
-    tn_idl_gen *g = b->cf->g;
-    tn_idl_val u_dst = tn_idl_lv("dst->u"), u_src = tn_idl_lv("src->u");
-    const tn_idl_case *def = default_case(d);
-    bool heap_default = def != NULL && arm_heap(def);
-    tn_idl_line(b, "if (dst->%s != src->%s)", d->disc.name, d->disc.name);
-    tn_idl_line(b, "    return false; /* another arm would need other memory */");
-    tn_idl_line(b, "switch (src->%s) {", d->disc.name);
-    tn_idl_emit in = tn_idl_deeper(b);
-    bool plain_listed = false;
-    for (size_t i = 0; i < d->ncases; i++) {
-        const tn_idl_case *k = d->cases[i];
-        if (k->is_default)
-            continue;
-        if (arm_heap(k)) {
-            case_labels(&in, d, k);
-            tn_idl_line(&in, "return %s;",
-                        tn_idl_restore_expr(b->cf, k->arm, tn_idl_member(g, u_dst, k->arm->name),
-                                            tn_idl_member(g, u_src, k->arm->name), "write"));
-        } else if (heap_default) {
-            case_labels(&in, d, k);
-            plain_listed = true;
-        }
-    }
-    if (plain_listed) {
-        tn_idl_line(&in, "if (write)");
-        tn_idl_line(&in, "    *dst = *src;");
-        tn_idl_line(&in, "return true;");
-    }
-    tn_idl_line(b, "default:");
-    if (heap_default) {
-        tn_idl_line(&in, "return %s;",
-                    tn_idl_restore_expr(b->cf, def->arm, tn_idl_member(g, u_dst, def->arm->name),
-                                        tn_idl_member(g, u_src, def->arm->name), "write"));
-    } else {
-        tn_idl_line(&in, "if (write)");
-        tn_idl_line(&in, "    *dst = *src;");
-        tn_idl_line(&in, "return true;");
-    }
-    tn_idl_line(b, "}");
-}
-
-static const char *h_restore_def(tn_idl_cfile *cf, const tn_idl_def *d)
-{
-    tn_idl_gen *g = cf->g;
-    tn_idl_emit b;
-    const char *ct = tn_idl_cname(g, d);
-    const char *name = tn_idl_sprintf(g->ctx, "restore_%s", ct);
-    const char *sig = d->kind == TN_D_TYPEDEF && d->is_array
-                          ? tn_idl_sprintf(g->ctx, "static bool %s(%s dst, const %s src, bool write)",
-                                           name, ct, ct)
-                          : tn_idl_sprintf(g->ctx,
-                                           "static bool %s(%s *dst, const %s *src, bool write)",
-                                           name, ct, ct);
-    if (!tn_idl_helper_begin(cf, name, sig, NULL, &b))
-        return name;
-    if (d->kind == TN_D_STRUCT) {
-        restore_struct_body(&b, d);
-    } else if (d->kind == TN_D_UNION) {
-        restore_union_body(&b, d);
-    } else {
-        bool arr = d->is_array;
-        tn_idl_line(&b, "return %s;",
-                    tn_idl_restore_expr(cf, &d->alias, arr ? tn_idl_lv("dst") : tn_idl_ptr("dst"),
-                                        arr ? tn_idl_lv("src") : tn_idl_ptr("src"), "write"));
-    }
-    tn_idl_helper_end(cf, name, &b);
-    return name;
-}
-
-static const char *restore_type(tn_idl_cfile *cf, const tn_idl_type *t, tn_idl_val dst,
-                                tn_idl_val src, const char *write)
-{
-    tn_idl_gen *g = cf->g;
-    if (t->kind == TN_T_STRING)
-        return tn_idl_sprintf(g->ctx, "%s(%s, %s, %s)", h_restore_string(cf), tn_idl_v(g, dst),
-                              tn_idl_v(g, src), write);
-    if (t->kind == TN_T_OPAQUE_VAR)
-        return tn_idl_sprintf(g->ctx, "%s(%s, %s, %s)", h_restore_bytes(cf, t), tn_idl_addr(g, dst),
-                              tn_idl_addr(g, src), write);
-    bool arr = is_array_typedef(t);
-    return tn_idl_sprintf(g->ctx, "%s(%s, %s, %s)", h_restore_def(cf, t->def),
-                          arr ? tn_idl_v(g, dst) : tn_idl_addr(g, dst),
-                          arr ? tn_idl_v(g, src) : tn_idl_addr(g, src), write);
-}
-
-const char *tn_idl_restore_expr(tn_idl_cfile *cf, const tn_idl_decl *d, tn_idl_val dst,
-                                tn_idl_val src, const char *write)
-{
-    tn_idl_gen *g = cf->g;
-    const tn_idl_type *t = &d->type;
-    if (d->optional)
-        return tn_idl_sprintf(g->ctx, "%s(%s, %s, %s)", h_restore_opt(cf, t), tn_idl_v(g, dst),
-                              tn_idl_v(g, src), write);
-    if (d->array == TN_A_FIXED)
-        return tn_idl_sprintf(g->ctx, "%s(%s, %s, %s, %s)", h_restore_array(cf, t),
-                              tn_idl_v(g, dst), tn_idl_v(g, src), tn_idl_count(g, d), write);
-    if (d->array == TN_A_VAR)
-        return tn_idl_sprintf(g->ctx, "%s(%s, %s, %s)", h_restore_seq(cf, t), tn_idl_addr(g, dst),
-                              tn_idl_addr(g, src), write);
-    return restore_type(cf, t, dst, src, write);
-}
-
 /* ---- scatter-gather merging ------------------------------------------------------------ */
 
 const char *tn_idl_h_append(tn_idl_cfile *cf, const tn_idl_decl *d)
@@ -1020,7 +738,8 @@ const char *tn_idl_h_append(tn_idl_cfile *cf, const tn_idl_decl *d)
     tn_idl_line(&b, "    %s;", free_src);
     tn_idl_line(&b, "    return TERN_EMSGSIZE;");
     tn_idl_line(&b, "}");
-    tn_idl_line(&b, "void *grown = realloc(dst->val, ((size_t)dst->len + src->len) * sizeof *dst->val);");
+    tn_idl_line(
+        &b, "void *grown = realloc(dst->val, ((size_t)dst->len + src->len) * sizeof *dst->val);");
     tn_idl_line(&b, "if (grown == NULL) {");
     tn_idl_line(&b, "    %s;", free_src);
     tn_idl_line(&b, "    return TERN_ENOMEM;");
@@ -1040,18 +759,20 @@ const char *tn_idl_h_reduce(tn_idl_cfile *cf, tn_idl_tkind k)
     tn_idl_type t = {.kind = k};
     const char *ct = tn_idl_ctype(g, &t, TN_CLIENT);
     const char *name = tn_idl_sprintf(g->ctx, "reduce_%s", tn_idl_type_name(&t));
-    const char *sig = tn_idl_sprintf(g->ctx, "static void %s(%s *acc, const %s *part, int reduce)",
-                                     name, ct, ct);
+    const char *sig =
+        tn_idl_sprintf(g->ctx, "static void %s(%s *acc, const %s *part, int reduce)", name, ct, ct);
     tn_idl_emit b;
     if (!tn_idl_helper_begin(cf, name, sig, NULL, &b))
         return name;
     const char *sum;
     switch (k) {
     case TN_T_INT32:
-        sum = "*acc = (int32_t)((uint32_t)*acc + (uint32_t)*part); /* wraps instead of overflowing */";
+        sum = "*acc = (int32_t)((uint32_t)*acc + (uint32_t)*part); /* wraps instead of overflowing "
+              "*/";
         break;
     case TN_T_INT64:
-        sum = "*acc = (int64_t)((uint64_t)*acc + (uint64_t)*part); /* wraps instead of overflowing */";
+        sum = "*acc = (int64_t)((uint64_t)*acc + (uint64_t)*part); /* wraps instead of overflowing "
+              "*/";
         break;
     case TN_T_CHAR:
     case TN_T_INT8:

@@ -17,10 +17,10 @@ typedef struct hdr {
 
 /* A typedef, struct, union or variable-length array type to define. */
 typedef struct item {
-    const tn_idl_def *def;    /* NULL for a sequence */
-    const tn_idl_type *elem;  /* a sequence's element */
-    const char *seq;          /* a sequence's C name */
-    int state;                /* 0 waiting, 1 being placed, 2 written */
+    const tn_idl_def *def;   /* NULL for a sequence */
+    const tn_idl_type *elem; /* a sequence's element */
+    const char *seq;         /* a sequence's C name */
+    int state;               /* 0 waiting, 1 being placed, 2 written */
 } item;
 
 typedef struct items {
@@ -207,8 +207,9 @@ static void write_union(hdr *h, const tn_idl_def *d)
                 tn_idl_buf_printf(g->ctx, &labels, "%s%s", j > 0 ? ", " : "", k->values[j]->text);
             if (k->is_default)
                 tn_idl_buf_printf(g->ctx, &labels, "%sdefault", k->nvalues > 0 ? ", " : "");
-            putf(h, "        %s; /* %s%s: %s */\n", tn_idl_cdecl(g, k->arm, k->arm->name, TN_CLIENT),
-                 k->nvalues > 0 ? "case " : "", labels.p, tn_idl_idl_decl(g, k->arm));
+            putf(h, "        %s; /* %s%s: %s */\n",
+                 tn_idl_cdecl(g, k->arm, k->arm->name, TN_CLIENT), k->nvalues > 0 ? "case " : "",
+                 labels.p, tn_idl_idl_decl(g, k->arm));
         }
         putf(h, "    } u; /* the arm %s selects */\n", d->disc.name);
     }
@@ -359,9 +360,10 @@ static void write_coders(hdr *h)
             continue;
         if (!any) {
             section(h, "XDR coders");
-            putf(h, "/* In %s_xdr.c. _enc appends a value to xdr. _dec reads one, its memory from "
-                    "the\n * decoder's allocator, and leaves it freeable even when it fails. _free "
-                    "frees\n * what a value owns, not the value itself. */\n",
+            putf(h,
+                 "/* In %s_xdr.c. _enc appends a value to xdr. _dec reads one, its memory from "
+                 "the\n * decoder's allocator, and leaves it freeable even when it fails. _free "
+                 "frees\n * what a value owns, not the value itself. */\n",
                  g->file->base);
         }
         any = true;
@@ -369,7 +371,8 @@ static void write_coders(hdr *h)
         bool arr = d->kind == TN_D_TYPEDEF && d->is_array;
         const char *in = arr ? tn_idl_sprintf(g->ctx, "const %s v", n)
                              : tn_idl_sprintf(g->ctx, "const %s *v", n);
-        const char *io = arr ? tn_idl_sprintf(g->ctx, "%s v", n) : tn_idl_sprintf(g->ctx, "%s *v", n);
+        const char *io =
+            arr ? tn_idl_sprintf(g->ctx, "%s v", n) : tn_idl_sprintf(g->ctx, "%s *v", n);
         putf(h, "tern_err %s_enc(tern_xdr_enc *xdr, %s);\n", n, in);
         putf(h, "tern_err %s_dec(tern_xdr_dec *xdr, %s);\n", n, io);
         if (d->heap)
@@ -423,12 +426,13 @@ static void write_client(hdr *h)
         tn_idl_decl r;
         if (tn_idl_scatter_param(m) != NULL && tn_idl_reduced(m, &r)) {
             const char *vt = tn_idl_value_type(g, &r, TN_CLIENT);
-            putf(h, "%s\n", tn_idl_wrap(g, tn_idl_sprintf(g->ctx,
-                                                          "typedef void (*%s_%s_reducer)(%s, %s);",
-                                                          g->prefix, m->name,
-                                                          tn_idl_cvar(g, tn_idl_pointer_to(g, vt), "acc"),
-                                                          tn_idl_cvar(g, tn_idl_pointer_to_const(g, vt), "part")),
-                                        0));
+            putf(h, "%s\n",
+                 tn_idl_wrap(g,
+                             tn_idl_sprintf(g->ctx, "typedef void (*%s_%s_reducer)(%s, %s);",
+                                            g->prefix, m->name,
+                                            tn_idl_cvar(g, tn_idl_pointer_to(g, vt), "acc"),
+                                            tn_idl_cvar(g, tn_idl_pointer_to_const(g, vt), "part")),
+                             0));
         }
         for (int k = TN_STUB_SYNC; k <= TN_STUB_FREE; k++) {
             const char *sig = tn_idl_stub_sig(g, m, (tn_idl_stub)k);
@@ -447,7 +451,8 @@ static size_t handles_used(hdr *h, const tn_idl_def ***out)
     for (size_t i = 0; i < iface->ndefs; i++) {
         const tn_idl_def *m = iface->defs[i];
         for (size_t j = 0; m->kind == TN_D_METHOD && j <= m->nparams; j++) {
-            const tn_idl_def *t = tn_idl_named(j < m->nparams ? &m->params[j]->decl.type : &m->result);
+            const tn_idl_def *t =
+                tn_idl_named(j < m->nparams ? &m->params[j]->decl.type : &m->result);
             bool seen = false;
             for (size_t k = 0; k < n; k++)
                 seen |= v[k] == t;
@@ -487,12 +492,14 @@ static void write_server(hdr *h)
         tn_idl_buf_printf(g->ctx, &b, "tern_err (*%s)(tern_rpc_call *call", m->name);
         for (size_t j = 0; j < m->nparams; j++) {
             const tn_idl_param *p = m->params[j];
-            tn_idl_buf_printf(g->ctx, &b, ", %s",
-                              tn_idl_cparam(g, &p->decl, p->decl.name, tn_idl_role_of(p), TN_SERVER));
+            tn_idl_buf_printf(
+                g->ctx, &b, ", %s",
+                tn_idl_cparam(g, &p->decl, p->decl.name, tn_idl_role_of(p), TN_SERVER));
         }
         if (tn_idl_has_result(m)) {
             tn_idl_decl r = tn_idl_result(m);
-            tn_idl_buf_printf(g->ctx, &b, ", %s", tn_idl_cparam(g, &r, "ret", TN_ROLE_OUT, TN_SERVER));
+            tn_idl_buf_printf(g->ctx, &b, ", %s",
+                              tn_idl_cparam(g, &r, "ret", TN_ROLE_OUT, TN_SERVER));
         }
         tn_idl_buf_puts(g->ctx, &b, ");");
         tn_idl_line(&e, "/* %s */", tn_idl_idl_method(g, m));
@@ -501,7 +508,8 @@ static void write_server(hdr *h)
     const tn_idl_def **handles;
     size_t nh = handles_used(h, &handles);
     for (size_t i = 0; i < nh; i++) {
-        tn_idl_line(&e, "/* Runs when the client holding a %s handle has gone (or the server", handles[i]->name);
+        tn_idl_line(&e, "/* Runs when the client holding a %s handle has gone (or the server",
+                    handles[i]->name);
         tn_idl_line(&e, " * closes) with the state the handle stood for; NULL: nothing runs. */");
         tn_idl_line(&e, "void (*rundown_%s)(void *state);", handles[i]->name);
     }
@@ -548,7 +556,8 @@ void tn_idl_gen_header(tn_idl_gen *g, tn_idl_buf *out)
                        g->prefix, base, base, base, base, base, base));
     const char *gd = guard(&h);
     putf(&h, "#ifndef %s\n#define %s\n\n", gd, gd);
-    put(&h, "#include <stdbool.h>\n#include <stddef.h>\n#include <stdint.h>\n\n#include <tern/rpc.h>\n");
+    put(&h, "#include <stdbool.h>\n#include <stddef.h>\n#include <stdint.h>\n\n#include "
+            "<tern/rpc.h>\n");
     bool first = true;
     for (size_t i = 0; i < g->file->nimports; i++) {
         const tn_idl_file *f = g->file->imports[i].file;

@@ -140,8 +140,10 @@ static const char *handler_arg(tn_idl_gen *g, const tn_idl_decl *d, const char *
     tn_idl_shape s = tn_idl_shape_of(d);
     if (s == TN_S_ARRAY)
         return name;
+    /* As tn_idl_cparam passes them: an optional declarator (not a typedef
+     * of one) goes by its pointer. */
     if (role == TN_ROLE_IN &&
-        (s == TN_S_SCALAR || s == TN_S_STRING || s == TN_S_HANDLE || s == TN_S_OPTIONAL))
+        (s == TN_S_SCALAR || s == TN_S_STRING || s == TN_S_HANDLE || d->optional))
         return name;
     return tn_idl_sprintf(g->ctx, "&%s", name);
 }
@@ -192,8 +194,9 @@ static void serve_method(skel *s)
     bool ret = tn_idl_has_result(m);
 
     tn_idl_line(&top, "/* %s */", tn_idl_idl_method(g, m));
-    tn_idl_line(&top, "static tern_err serve_%s(tern_rpc_call *call, const %s_server *impl, "
-                      "tern_xdr_dec *in%s)",
+    tn_idl_line(&top,
+                "static tern_err serve_%s(tern_rpc_call *call, const %s_server *impl, "
+                "tern_xdr_dec *in%s)",
                 m->name, g->prefix, sends(m) ? ", tern_xdr_enc *out" : "");
     tn_idl_line(&top, "{");
 
@@ -233,11 +236,9 @@ static void serve_method(skel *s)
         const tn_idl_param *p = m->params[i];
         if (!(p->dir & TN_DIR_IN))
             continue;
-        const char *local = is_handle(&p->decl)
-                                ? tn_idl_sprintf(g->ctx, "handles.%s", p->decl.name)
-                                : p->decl.name;
-        tn_idl_emit_get(&in, &p->decl, tn_idl_lv(local),
-                        tn_idl_shape_of(&p->decl) == TN_S_STRING);
+        const char *local =
+            is_handle(&p->decl) ? tn_idl_sprintf(g->ctx, "handles.%s", p->decl.name) : p->decl.name;
+        tn_idl_emit_get(&in, &p->decl, tn_idl_lv(local), tn_idl_shape_of(&p->decl) == TN_S_STRING);
     }
     tn_idl_line(&in, "tern_err err = %s(in);", h_args_end(s->cf));
     tn_idl_line(&in, "if (err != TERN_OK)");
@@ -347,24 +348,27 @@ void tn_idl_gen_server(tn_idl_gen *g, tn_idl_buf *out)
             if (m->kind != TN_D_METHOD)
                 continue;
             tn_idl_line(&e, "case %s_METHOD_%s:", g->prefix, m->name);
-            tn_idl_line(&e, "    return serve_%s(call, impl, in%s);", m->name, sends(m) ? ", out" : "");
+            tn_idl_line(&e, "    return serve_%s(call, impl, in%s);", m->name,
+                        sends(m) ? ", out" : "");
         }
         tn_idl_line(&e, "default:");
         tn_idl_line(&e, "    return TERN_ENOMETHOD;");
         tn_idl_line(&e, "}");
         tn_idl_line(&top, "}\n");
-        tn_idl_line(&top, "tern_err %s_serve(tern_rpc_server *server, const %s_server *impl, void *app)",
+        tn_idl_line(&top,
+                    "tern_err %s_serve(tern_rpc_server *server, const %s_server *impl, void *app)",
                     g->prefix, g->prefix);
         tn_idl_line(&top, "{");
         tn_idl_line(&e, "return tern_rpc_server_add(server, &%s_iface, dispatch, impl, app);",
                     g->prefix);
         tn_idl_line(&top, "}");
     }
-    tn_idl_cfile_finish(&cf, out,
-                        tn_idl_sprintf(g->ctx,
-                                       "The server skeleton of interface %s (declared in %s.h): it "
-                                       "decodes each call's\nin-parameters, runs the procedure from "
-                                       "%s_server and encodes the out-parameters.",
-                                       iface->name, g->file->base, g->prefix),
-                        &text);
+    tn_idl_cfile_finish(
+        &cf, out,
+        tn_idl_sprintf(g->ctx,
+                       "The server skeleton of interface %s (declared in %s.h): it "
+                       "decodes each call's\nin-parameters, runs the procedure from "
+                       "%s_server and encodes the out-parameters.",
+                       iface->name, g->file->base, g->prefix),
+        &text);
 }

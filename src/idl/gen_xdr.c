@@ -65,11 +65,11 @@ static void union_switch(const tn_idl_emit *e, const tn_idl_def *u, bool put)
     if (default_case(u) == NULL) {
         tn_idl_line(e, "default:");
         if (put)
-            tn_idl_line(&in, "%s(xdr, TERN_EINVAL); /* no arm for this %s */", tn_idl_h_fail_enc(e->cf),
-                        u->disc.name);
+            tn_idl_line(&in, "%s(xdr, TERN_EINVAL); /* no arm for this %s */",
+                        tn_idl_h_fail_enc(e->cf), u->disc.name);
         else
-            tn_idl_line(&in, "%s(xdr, TERN_EPROTO); /* no arm for this %s */", tn_idl_h_fail_dec(e->cf),
-                        u->disc.name);
+            tn_idl_line(&in, "%s(xdr, TERN_EPROTO); /* no arm for this %s */",
+                        tn_idl_h_fail_dec(e->cf), u->disc.name);
         tn_idl_line(&in, "break;");
     }
     tn_idl_line(e, "}");
@@ -89,12 +89,14 @@ static void union_free(const tn_idl_emit *e, const tn_idl_def *u)
             continue;
         labels(e, k);
         if (heap)
-            tn_idl_emit_free(&in, k->arm, tn_idl_lv(tn_idl_sprintf(g->ctx, "v->u.%s", k->arm->name)));
+            tn_idl_emit_free(&in, k->arm,
+                             tn_idl_lv(tn_idl_sprintf(g->ctx, "v->u.%s", k->arm->name)));
         tn_idl_line(&in, "break;");
     }
     tn_idl_line(e, "default:");
     if (heap_default)
-        tn_idl_emit_free(&in, def->arm, tn_idl_lv(tn_idl_sprintf(g->ctx, "v->u.%s", def->arm->name)));
+        tn_idl_emit_free(&in, def->arm,
+                         tn_idl_lv(tn_idl_sprintf(g->ctx, "v->u.%s", def->arm->name)));
     tn_idl_line(&in, "break;");
     tn_idl_line(e, "}");
 }
@@ -107,7 +109,14 @@ static void enum_coders(tn_idl_emit *e, const tn_idl_def *d)
     b.indent = 0;
     tn_idl_line(&b, "tern_err %s_enc(tern_xdr_enc *xdr, const %s *v)", n, n);
     tn_idl_line(&b, "{");
-    tn_idl_line(e, "return tern_xdr_put_i32(xdr, (int32_t)*v);");
+    tn_idl_line(e, "switch (*v) {");
+    for (size_t i = 0; i < d->nvals; i++)
+        tn_idl_line(e, "case %s:", tn_idl_cname(g, d->vals[i]));
+    tn_idl_line(e, "    return tern_xdr_put_i32(xdr, (int32_t)*v);");
+    tn_idl_line(e, "default:");
+    tn_idl_line(e, "    return %s(xdr, TERN_EINVAL); /* not one of %s's values */",
+                tn_idl_h_fail_enc(e->cf), d->name);
+    tn_idl_line(e, "}");
     tn_idl_line(&b, "}\n");
     tn_idl_line(&b, "tern_err %s_dec(tern_xdr_dec *xdr, %s *v)", n, n);
     tn_idl_line(&b, "{");
@@ -157,8 +166,8 @@ static void type_coders(tn_idl_emit *e, const tn_idl_def *d)
     const char *n = tn_idl_cname(g, d);
     const char *in = is_array(d) ? tn_idl_sprintf(g->ctx, "const %s v", n)
                                  : tn_idl_sprintf(g->ctx, "const %s *v", n);
-    const char *io = is_array(d) ? tn_idl_sprintf(g->ctx, "%s v", n)
-                                 : tn_idl_sprintf(g->ctx, "%s *v", n);
+    const char *io =
+        is_array(d) ? tn_idl_sprintf(g->ctx, "%s v", n) : tn_idl_sprintf(g->ctx, "%s *v", n);
     /* A record decoder clears the value first, so it can be freed whatever
      * happens; typedefs' coders of one declaration clear what they need. */
     bool clears = d->heap && d->kind != TN_D_TYPEDEF;
@@ -238,7 +247,10 @@ static void iface_descriptor(tn_idl_emit *e)
     tn_idl_line(e, ".name = \"%s\",", iface->name);
     tn_idl_buf u = {0};
     for (int i = 0; i < 16; i++)
-        tn_idl_buf_printf(g->ctx, &u, "%s0x%02x", i == 0 ? "" : i == 8 ? ",\n             " : ", ",
+        tn_idl_buf_printf(g->ctx, &u, "%s0x%02x",
+                          i == 0   ? ""
+                          : i == 8 ? ",\n             "
+                                   : ", ",
                           iface->uuid[i]);
     tn_idl_line(e, ".uuid = {{%s}},", u.p);
     tn_idl_line(e, ".major = %u,", (unsigned)iface->major);

@@ -5,10 +5,10 @@
 #include <string.h>
 
 static const char *const keywords[] = {
-    "bool",   "case",     "char",   "const",  "context_handle", "default", "double",
-    "enum",   "false",    "float",  "import", "int16",          "int32",   "int64",
-    "int8",   "interface", "opaque", "string", "struct",         "switch",  "true",
-    "typedef", "uint16",  "uint32", "uint64", "uint8",          "union",   "void",
+    "bool",    "case",      "char",   "const",  "context_handle", "default", "double",
+    "enum",    "false",     "float",  "import", "int16",          "int32",   "int64",
+    "int8",    "interface", "opaque", "string", "struct",         "switch",  "true",
+    "typedef", "uint16",    "uint32", "uint64", "uint8",          "union",   "void",
 };
 
 bool tn_idl_is_keyword(const char *name)
@@ -202,8 +202,10 @@ bool tn_idl_lex_raw(tn_idl_lexer *lx, const char **text, tn_idl_loc *loc)
     const char *start = p;
     while (p < lx->end && *p != ')')
         p++;
-    if (p >= lx->end)
+    if (p >= lx->end) {
+        lx->p = lx->end; /* the rest is not worth lexing */
         return false;
+    }
     const char *stop = p;
     while (stop > start && isspace((unsigned char)stop[-1]))
         stop--;

@@ -38,7 +38,7 @@ void tn_idl_lex_init(tn_idl_lexer *lx, tn_idl_ctx *ctx, const char *path, const 
 void tn_idl_lex_next(tn_idl_lexer *lx, tn_idl_tok *tok);
 /* The raw text up to the next ')', trimmed, for attribute arguments such as
  * uuid(6f1c...) and version(1.2); the ')' is left for tn_idl_lex_next.
- * false if the file ends first (nothing is consumed). */
+ * false if the file ends first (all of the rest is consumed). */
 bool tn_idl_lex_raw(tn_idl_lexer *lx, const char **text, tn_idl_loc *loc);
 
 /* Whether name is a reserved word of the language. */

@@ -116,7 +116,8 @@ static const char *base_name(tn_idl_ctx *ctx, const char *path)
     const char *slash = strrchr(path, '/');
     const char *name = slash != NULL ? slash + 1 : path;
     const char *dot = strrchr(name, '.');
-    return tn_idl_strndup(ctx, name, dot != NULL && dot != name ? (size_t)(dot - name) : strlen(name));
+    return tn_idl_strndup(ctx, name,
+                          dot != NULL && dot != name ? (size_t)(dot - name) : strlen(name));
 }
 
 static tn_idl_file *find_loaded(tn_idl_ctx *ctx, const char *path)
@@ -182,9 +183,9 @@ static void resolve_import(tn_idl_ctx *ctx, tn_idl_file *f, tn_idl_import *imp, 
         if (imp->name[0] == '/')
             cand = imp->name;
         else if (i == 0)
-            cand = slash != NULL ? tn_idl_sprintf(ctx, "%.*s/%s", (int)(slash - f->path), f->path,
-                                                  imp->name)
-                                 : imp->name;
+            cand = slash != NULL
+                       ? tn_idl_sprintf(ctx, "%.*s/%s", (int)(slash - f->path), f->path, imp->name)
+                       : imp->name;
         else
             cand = tn_idl_sprintf(ctx, "%s/%s", ctx->import_dirs[i - 1], imp->name);
         cand = tn_idl_path_normalize(ctx, cand);

@@ -83,7 +83,7 @@ static bool expect_name(parser *p, const char **name, tn_idl_loc *loc)
  * missing '}' or ';' costs one error, not the rest of the file. */
 static bool at_definition(const parser *p)
 {
-    static const char *const starts[] = {"const",  "enum",      "struct", "union",
+    static const char *const starts[] = {"const",   "enum",      "struct", "union",
                                          "typedef", "interface", "import"};
     for (size_t i = 0; i < sizeof starts / sizeof starts[0]; i++) {
         if (is_word(p, starts[i]))
@@ -277,7 +277,8 @@ static bool unsized_opaque(parser *p, const tn_idl_type *t)
 {
     if (t->kind != TN_T_OPAQUE_VAR || t->sized)
         return false;
-    tn_idl_error(p->ctx, &t->loc, "opaque needs a size: opaque[N] or opaque<N>, or name[N] or name<N>");
+    tn_idl_error(p->ctx, &t->loc,
+                 "opaque needs a size: opaque[N] or opaque<N>, or name[N] or name<N>");
     return true;
 }
 
@@ -319,8 +320,8 @@ static tn_idl_def *new_def(parser *p, tn_idl_iface *iface, tn_idl_dkind kind)
 
 static void add_def(parser *p, tn_idl_iface *iface, tn_idl_def *d)
 {
-    iface->defs = tn_idl_grow(p->ctx, iface->defs, &iface->defs_cap, iface->ndefs,
-                              sizeof *iface->defs);
+    iface->defs =
+        tn_idl_grow(p->ctx, iface->defs, &iface->defs_cap, iface->ndefs, sizeof *iface->defs);
     iface->defs[iface->ndefs++] = d;
 }
 
@@ -388,8 +389,8 @@ static bool parse_struct(parser *p, tn_idl_def *d)
     while ((more = body_next(p)) > 0) {
         tn_idl_decl *f = parse_decl(p);
         if (f != NULL && expect(p, ';')) {
-            d->fields = tn_idl_grow(p->ctx, d->fields, &d->fields_cap, d->nfields,
-                                    sizeof *d->fields);
+            d->fields =
+                tn_idl_grow(p->ctx, d->fields, &d->fields_cap, d->nfields, sizeof *d->fields);
             d->fields[d->nfields++] = f;
         } else {
             d->incomplete = true;
@@ -499,8 +500,8 @@ static bool parse_params(parser *p, tn_idl_def *d)
                     continue;
                 return false;
             }
-            d->params = tn_idl_grow(p->ctx, d->params, &d->params_cap, d->nparams,
-                                    sizeof *d->params);
+            d->params =
+                tn_idl_grow(p->ctx, d->params, &d->params_cap, d->nparams, sizeof *d->params);
             d->params[d->nparams++] = prm;
         } while (accept(p, ','));
     }

@@ -21,13 +21,13 @@ extern "C" {
 typedef tern_err tern_idl_read_fn(void *arg, const char *path, char **text, size_t *len);
 
 typedef struct tern_idl_opts {
-    const char *out_dir;             /* where the files go; NULL: the current directory */
-    const char *const *import_dirs;  /* searched, in order, after the importing */
-    size_t nimport_dirs;             /* file's own directory */
-    const char *depfile;             /* NULL, or where to write a make rule naming every
-                                        source read (for build systems) */
-    FILE *diag;                      /* diagnostics; NULL: stderr */
-    tern_idl_read_fn *read;          /* NULL: the file system */
+    const char *out_dir;            /* where the files go; NULL: the current directory */
+    const char *const *import_dirs; /* searched, in order, after the importing */
+    size_t nimport_dirs;            /* file's own directory */
+    const char *depfile;            /* NULL, or where to write a make rule naming every
+                                       source read (for build systems) */
+    FILE *diag;                     /* diagnostics; NULL: stderr */
+    tern_idl_read_fn *read;         /* NULL: the file system */
     void *read_arg;
 } tern_idl_opts;
 

@@ -115,7 +115,9 @@ uint32_t tn_idl_type_min_size(const tn_idl_type *t)
     case TN_T_OPAQUE_FIXED:
         return t->size > UINT32_MAX - 3 ? UINT32_MAX : (t->size + 3) / 4 * 4;
     case TN_T_NAMED:
-        return t->def != NULL ? t->def->min_size : 4;
+        if (t->def == NULL || t->def->kind == TN_D_ENUM)
+            return 4;
+        return t->def->kind == TN_D_HANDLE ? 16 : t->def->min_size;
     default:
         return 4;
     }
@@ -138,11 +140,11 @@ bool tn_idl_type_is_array(const tn_idl_type *t)
 }
 
 static const char *const kind_names[] = {
-    [TN_T_VOID] = "void",     [TN_T_BOOL] = "bool",     [TN_T_CHAR] = "char",
-    [TN_T_INT8] = "int8",     [TN_T_INT16] = "int16",   [TN_T_INT32] = "int32",
-    [TN_T_INT64] = "int64",   [TN_T_UINT8] = "uint8",   [TN_T_UINT16] = "uint16",
-    [TN_T_UINT32] = "uint32", [TN_T_UINT64] = "uint64", [TN_T_FLOAT] = "float",
-    [TN_T_DOUBLE] = "double", [TN_T_STRING] = "string", [TN_T_OPAQUE_FIXED] = "opaque",
+    [TN_T_VOID] = "void",         [TN_T_BOOL] = "bool",     [TN_T_CHAR] = "char",
+    [TN_T_INT8] = "int8",         [TN_T_INT16] = "int16",   [TN_T_INT32] = "int32",
+    [TN_T_INT64] = "int64",       [TN_T_UINT8] = "uint8",   [TN_T_UINT16] = "uint16",
+    [TN_T_UINT32] = "uint32",     [TN_T_UINT64] = "uint64", [TN_T_FLOAT] = "float",
+    [TN_T_DOUBLE] = "double",     [TN_T_STRING] = "string", [TN_T_OPAQUE_FIXED] = "opaque",
     [TN_T_OPAQUE_VAR] = "opaque",
 };
 
@@ -209,25 +211,27 @@ const char *tn_idl_seq_elem(tn_idl_ctx *ctx, const tn_idl_iface *self, const tn_
 
 const char *const tn_idl_reserved_params[] = {
     /* the client stubs' own parameters and locals */
-    "client", "opts", "future", "group", "multi", "member", "mode", "quorum", "reduce",
-    "reducer", "ret", "xdr", "args", "reply", "err", "buf", "shared", "back", "part", "parts",
-    "nparts", "slice", "i",
+    "client", "opts", "future", "group", "multi", "member", "mode", "quorum", "reduce", "reducer",
+    "ret", "xdr", "args", "reply", "err", "buf", "shared", "back", "part", "parts", "nparts",
+    "slice", "i",
     /* the skeleton's */
     "call", "impl", "in", "out", "handles", "held",
     /* library functions they call */
-    "free", "malloc", "calloc", "realloc", "memset", "memcpy", "memcmp", "strlen",
-    NULL,
-};
+    "free", "malloc", "calloc", "realloc", "memset", "memcpy", "memcmp", "strlen", NULL};
 
 static const char *const c_words[] = {
-    "auto",     "break",     "case",       "char",     "const",     "continue",
-    "default",  "do",        "double",     "else",     "enum",      "extern",
-    "float",    "for",       "goto",       "if",       "inline",    "int",
-    "long",     "register",  "restrict",   "return",   "short",     "signed",
-    "sizeof",   "static",    "struct",     "switch",   "typedef",   "union",
-    "unsigned", "void",      "volatile",   "while",    "_Alignas",  "_Alignof",
-    "_Atomic",  "_Bool",     "_Complex",   "_Generic", "_Imaginary", "_Noreturn",
-    "_Static_assert", "_Thread_local", "bool", "true", "false",  "NULL",
+    "auto",       "break",     "case",           "char",
+    "const",      "continue",  "default",        "do",
+    "double",     "else",      "enum",           "extern",
+    "float",      "for",       "goto",           "if",
+    "inline",     "int",       "long",           "register",
+    "restrict",   "return",    "short",          "signed",
+    "sizeof",     "static",    "struct",         "switch",
+    "typedef",    "union",     "unsigned",       "void",
+    "volatile",   "while",     "_Alignas",       "_Alignof",
+    "_Atomic",    "_Bool",     "_Complex",       "_Generic",
+    "_Imaginary", "_Noreturn", "_Static_assert", "_Thread_local",
+    "bool",       "true",      "false",          "NULL",
 };
 
 bool tn_idl_is_c_word(const char *name)

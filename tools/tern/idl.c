@@ -43,9 +43,9 @@ static int idl_run(const struct cli_cmd *cmd, int argc, char **argv)
     int nargs;
     int rc = cli_parse(cmd, idl_opts, 1, &conf, argc, argv, &nargs);
     if (rc == CLI_CONTINUE && nargs != 1)
-        rc = cli_usage_error(cmd, nargs == 0 ? "give the .tidl file to compile"
-                                             : "give one .tidl file, not %d",
-                             nargs);
+        rc = cli_usage_error(
+            cmd, nargs == 0 ? "give the .tidl file to compile" : "give one .tidl file, not %d",
+            nargs);
     if (rc != CLI_CONTINUE) {
         cli_opts_free(idl_opts, &conf);
         return rc;
