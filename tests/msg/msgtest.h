@@ -84,33 +84,43 @@ static inline unsigned mt_unique(void)
     return atomic_fetch_add(&counter, 1u) + 1u;
 }
 
-/* A free TCP port on the loopback of family (AF_INET or AF_INET6), found
- * by binding port 0 and closing again: for tests that must connect before
- * anything is bound. */
+/* A free TCP port on the loopback of family (AF_INET or AF_INET6): for
+ * tests that must connect before anything is bound. */
 static inline int mt_free_tcp_port(int family)
 {
-    int fd = socket(family, SOCK_STREAM, 0);
-    assert_true(fd >= 0);
-    struct sockaddr_storage ss;
-    socklen_t sl;
-    memset(&ss, 0, sizeof ss);
-    if (family == AF_INET6) {
-        struct sockaddr_in6 *s6 = (struct sockaddr_in6 *)&ss;
-        s6->sin6_family = AF_INET6;
-        s6->sin6_addr = in6addr_loopback;
-        sl = sizeof *s6;
-    } else {
-        struct sockaddr_in *s4 = (struct sockaddr_in *)&ss;
-        s4->sin_family = AF_INET;
-        s4->sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-        sl = sizeof *s4;
+    /* Below the kernel's ephemeral range (32768 and up), so no one binding
+     * port 0 can take it meanwhile, and a connect to it can never meet its
+     * own source port (a TCP self-connect). */
+    static unsigned next;
+    if (next == 0)
+        next = 20000u + (unsigned)getpid() % 12000u;
+    for (int tries = 0; tries < 12000; tries++) {
+        int port = (int)(20000u + next++ % 12000u);
+        int fd = socket(family, SOCK_STREAM, 0);
+        assert_true(fd >= 0);
+        struct sockaddr_storage ss;
+        socklen_t sl;
+        memset(&ss, 0, sizeof ss);
+        if (family == AF_INET6) {
+            struct sockaddr_in6 *s6 = (struct sockaddr_in6 *)&ss;
+            s6->sin6_family = AF_INET6;
+            s6->sin6_addr = in6addr_loopback;
+            s6->sin6_port = htons((uint16_t)port);
+            sl = sizeof *s6;
+        } else {
+            struct sockaddr_in *s4 = (struct sockaddr_in *)&ss;
+            s4->sin_family = AF_INET;
+            s4->sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+            s4->sin_port = htons((uint16_t)port);
+            sl = sizeof *s4;
+        }
+        int ok = bind(fd, (struct sockaddr *)&ss, sl) == 0;
+        close(fd);
+        if (ok)
+            return port;
     }
-    assert_int_equal(bind(fd, (struct sockaddr *)&ss, sl), 0);
-    assert_int_equal(getsockname(fd, (struct sockaddr *)&ss, &sl), 0);
-    int port = family == AF_INET6 ? ntohs(((struct sockaddr_in6 *)&ss)->sin6_port)
-                                  : ntohs(((struct sockaddr_in *)&ss)->sin_port);
-    close(fd);
-    return port;
+    fail_msg("no free tcp port between 20000 and 32000");
+    return 0;
 }
 
 /* An endpoint of transport tr nobody uses yet. With any_port, tcp gets
