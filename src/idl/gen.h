@@ -126,6 +126,18 @@ bool tn_idl_helper_begin(tn_idl_cfile *cf, const char *name, const char *sig, co
                          tn_idl_emit *body);
 void tn_idl_helper_end(tn_idl_cfile *cf, const char *name, tn_idl_emit *body);
 
+/* A helper whose text is the same in every file. */
+typedef struct tn_idl_text_helper {
+    const char *name;
+    const char *sig;
+    const char *comment;
+    const char *const *body;                /* its lines, up to a NULL */
+    const struct tn_idl_text_helper *calls; /* one its body calls, defined first; or NULL */
+} tn_idl_text_helper;
+
+/* Writes h into the file unless the file has it; returns its name. */
+const char *tn_idl_h_text(tn_idl_cfile *cf, const tn_idl_text_helper *h);
+
 /* What helpers for arrays and optionals of t are named after: the C name
  * of a named type or of an opaque, else the IDL one ("double", "string").
  * Unique in a file whichever interface t comes from. */

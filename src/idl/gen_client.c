@@ -233,20 +233,17 @@ static void put_args(stubs *s)
     tn_idl_line(&top, "}\n");
 }
 
-static const char *h_reply_end(tn_idl_cfile *cf)
-{
-    tn_idl_emit b;
-    const char *name = "reply_end";
-    if (tn_idl_helper_begin(cf, name, "static tern_err reply_end(tern_xdr_dec *xdr)",
-                            "A reply that does not decode, or has bytes left over, broke the "
-                            "protocol.",
-                            &b)) {
-        tn_idl_line(&b, "tern_err err = xdr->err != TERN_OK ? xdr->err : tern_xdr_dec_end(xdr);");
-        tn_idl_line(&b, "return err == TERN_OK || err == TERN_ENOMEM ? err : TERN_EPROTO;");
-        tn_idl_helper_end(cf, name, &b);
-    }
-    return name;
-}
+static const tn_idl_text_helper reply_end = {
+    .name = "reply_end",
+    .sig = "static tern_err reply_end(tern_xdr_dec *xdr)",
+    .comment = "A reply that does not decode, or has bytes left over, broke the protocol.",
+    .body =
+        (const char *const[]){
+            "tern_err err = xdr->err != TERN_OK ? xdr->err : tern_xdr_dec_end(xdr);",
+            "return err == TERN_OK || err == TERN_ENOMEM ? err : TERN_EPROTO;",
+            NULL,
+        },
+};
 
 static void get_reply(stubs *s)
 {
@@ -296,11 +293,11 @@ static void get_reply(stubs *s)
                             tn_idl_lv(tn_idl_sprintf(g->ctx, "back.%s", p->decl.name)), true);
     }
     if (!inout && !tn_idl_method_frees(m)) {
-        tn_idl_line(&e, "return %s(xdr);", h_reply_end(s->cf));
+        tn_idl_line(&e, "return %s(xdr);", tn_idl_h_text(s->cf, &reply_end));
         tn_idl_line(&top, "}\n");
         return;
     }
-    tn_idl_line(&e, "tern_err err = %s(xdr);", h_reply_end(s->cf));
+    tn_idl_line(&e, "tern_err err = %s(xdr);", tn_idl_h_text(s->cf, &reply_end));
 
     if (heap_inout) {
         tn_idl_buf fits = {0};

@@ -53,6 +53,19 @@ void tn_idl_helper_end(tn_idl_cfile *cf, const char *name, tn_idl_emit *body)
                       body->out->p != NULL ? body->out->p : "");
 }
 
+const char *tn_idl_h_text(tn_idl_cfile *cf, const tn_idl_text_helper *h)
+{
+    tn_idl_emit b;
+    if (h->calls != NULL)
+        tn_idl_h_text(cf, h->calls);
+    if (tn_idl_helper_begin(cf, h->name, h->sig, h->comment, &b)) {
+        for (size_t i = 0; h->body[i] != NULL; i++)
+            tn_idl_line(&b, "%s", h->body[i]);
+        tn_idl_helper_end(cf, h->name, &b);
+    }
+    return h->name;
+}
+
 /* ---- small pieces ---------------------------------------------------------------- */
 
 static tn_idl_gen *gen_of(const tn_idl_emit *e)
@@ -60,8 +73,9 @@ static tn_idl_gen *gen_of(const tn_idl_emit *e)
     return e->cf->g;
 }
 
-/* Arrays of these are coded in bulk. */
-static bool is_bulk(const tn_idl_type *t)
+/* The scalar kinds, which tern_xdr_* codes directly; arrays of them are
+ * coded in bulk. */
+static bool is_scalar(const tn_idl_type *t)
 {
     return t->kind >= TN_T_BOOL && t->kind <= TN_T_DOUBLE;
 }
@@ -102,51 +116,53 @@ bool tn_idl_is_array_typedef(const tn_idl_type *t)
     return d != NULL && d->kind == TN_D_TYPEDEF && d->is_array;
 }
 
+/* The same body serves both streams: both have an err. */
+static const char *const fail_body[] = {
+    "if (xdr->err == TERN_OK)",
+    "    xdr->err = err;",
+    "return xdr->err;",
+    NULL,
+};
+
+static const tn_idl_text_helper fail_dec = {
+    .name = "fail_dec",
+    .sig = "static tern_err fail_dec(tern_xdr_dec *xdr, tern_err err)",
+    .comment = "Makes err the decoder's error, unless it already failed.",
+    .body = fail_body,
+};
+
+static const tn_idl_text_helper fail_enc = {
+    .name = "fail_enc",
+    .sig = "static tern_err fail_enc(tern_xdr_enc *xdr, tern_err err)",
+    .comment = "Makes err the encoder's error, unless it already failed.",
+    .body = fail_body,
+};
+
+static const tn_idl_text_helper alloc_array = {
+    .name = "alloc_array",
+    .sig = "static void *alloc_array(tern_xdr_dec *xdr, size_t n, size_t size)",
+    .comment = "n elements from the decoder's allocator; NULL, with the decoder's error set, when "
+               "out\n * of memory or when n * size overflows.",
+    .body =
+        (const char *const[]){
+            "if (n > SIZE_MAX / size) {",
+            "    fail_dec(xdr, TERN_ENOMEM);",
+            "    return NULL;",
+            "}",
+            "return tern_xdr_alloc(xdr, n * size);",
+            NULL,
+        },
+    .calls = &fail_dec,
+};
+
 const char *tn_idl_h_fail_dec(tn_idl_cfile *cf)
 {
-    tn_idl_emit b;
-    const char *name = "fail_dec";
-    if (tn_idl_helper_begin(cf, name, "static tern_err fail_dec(tern_xdr_dec *xdr, tern_err err)",
-                            "Makes err the decoder's error, unless it already failed.", &b)) {
-        tn_idl_line(&b, "if (xdr->err == TERN_OK)");
-        tn_idl_line(&b, "    xdr->err = err;");
-        tn_idl_line(&b, "return xdr->err;");
-        tn_idl_helper_end(cf, name, &b);
-    }
-    return name;
+    return tn_idl_h_text(cf, &fail_dec);
 }
 
 const char *tn_idl_h_fail_enc(tn_idl_cfile *cf)
 {
-    tn_idl_emit b;
-    const char *name = "fail_enc";
-    if (tn_idl_helper_begin(cf, name, "static tern_err fail_enc(tern_xdr_enc *xdr, tern_err err)",
-                            "Makes err the encoder's error, unless it already failed.", &b)) {
-        tn_idl_line(&b, "if (xdr->err == TERN_OK)");
-        tn_idl_line(&b, "    xdr->err = err;");
-        tn_idl_line(&b, "return xdr->err;");
-        tn_idl_helper_end(cf, name, &b);
-    }
-    return name;
-}
-
-static const char *h_alloc_array(tn_idl_cfile *cf)
-{
-    tn_idl_emit b;
-    const char *name = "alloc_array";
-    if (tn_idl_helper_begin(cf, name,
-                            "static void *alloc_array(tern_xdr_dec *xdr, size_t n, size_t size)",
-                            "n elements from the decoder's allocator; NULL, with the decoder's "
-                            "error set, when out\n * of memory or when n * size overflows.",
-                            &b)) {
-        tn_idl_line(&b, "if (n > SIZE_MAX / size) {");
-        tn_idl_line(&b, "    %s(xdr, TERN_ENOMEM);", tn_idl_h_fail_dec(cf));
-        tn_idl_line(&b, "    return NULL;");
-        tn_idl_line(&b, "}");
-        tn_idl_line(&b, "return tern_xdr_alloc(xdr, n * size);");
-        tn_idl_helper_end(cf, name, &b);
-    }
-    return name;
+    return tn_idl_h_text(cf, &fail_enc);
 }
 
 static const char *h_be(tn_idl_cfile *cf, int bits, bool store)
@@ -179,9 +195,11 @@ static const char *h_be(tn_idl_cfile *cf, int bits, bool store)
     return name;
 }
 
-/* What the wire takes for a scalar kind: its size, and the C range of the
- * small ones (sent as 4-byte ints and checked when they come back). */
+/* What the wire takes for a scalar kind: the tern_xdr_* coder of one value,
+ * its size, and the C range of the small ones (sent as 4-byte ints and
+ * checked when they come back). */
 typedef struct scalar_info {
+    const char *xdr; /* tern_xdr_put_<xdr> and tern_xdr_get_<xdr> */
     int bytes;
     const char *wire;      /* uint32_t or uint64_t */
     const char *cast;      /* turns an element into wire bits (bool: a test instead) */
@@ -190,36 +208,29 @@ typedef struct scalar_info {
     bool bits; /* float/double: copied bit for bit */
 } scalar_info;
 
-static scalar_info scalar(tn_idl_tkind k)
+/* Indexed by kind, TN_T_BOOL to TN_T_DOUBLE (is_scalar). */
+static const scalar_info scalars[] = {
+    [TN_T_BOOL] = {"bool", 4, "uint32_t", "", NULL, "1", false, false},
+    [TN_T_CHAR] = {"i32", 4, "uint32_t", "(uint32_t)(int32_t)", "-128", "255", true, false},
+    [TN_T_INT8] = {"i32", 4, "uint32_t", "(uint32_t)(int32_t)", "INT8_MIN", "INT8_MAX", true,
+                   false},
+    [TN_T_INT16] = {"i32", 4, "uint32_t", "(uint32_t)(int32_t)", "INT16_MIN", "INT16_MAX", true,
+                    false},
+    [TN_T_INT32] = {"i32", 4, "uint32_t", "(uint32_t)", NULL, NULL, true, false},
+    [TN_T_INT64] = {"i64", 8, "uint64_t", "(uint64_t)", NULL, NULL, true, false},
+    [TN_T_UINT8] = {"u32", 4, "uint32_t", "", NULL, "UINT8_MAX", false, false},
+    [TN_T_UINT16] = {"u32", 4, "uint32_t", "", NULL, "UINT16_MAX", false, false},
+    [TN_T_UINT32] = {"u32", 4, "uint32_t", "", NULL, NULL, false, false},
+    [TN_T_UINT64] = {"u64", 8, "uint64_t", "", NULL, NULL, false, false},
+    [TN_T_FLOAT] = {"float", 4, "uint32_t", NULL, NULL, NULL, false, true},
+    [TN_T_DOUBLE] = {"double", 8, "uint64_t", NULL, NULL, NULL, false, true},
+};
+
+/* The kinds narrower than the 4-byte int that carries them: they decode
+ * through get_<kind>. (tern_xdr_get_bool checks its own range.) */
+static bool is_small(const tn_idl_type *t)
 {
-    switch (k) {
-    case TN_T_BOOL:
-        return (scalar_info){4, "uint32_t", "", NULL, "1", false, false};
-    case TN_T_CHAR:
-        return (scalar_info){4, "uint32_t", "(uint32_t)(int32_t)", "-128", "255", true, false};
-    case TN_T_INT8:
-        return (scalar_info){4,    "uint32_t", "(uint32_t)(int32_t)", "INT8_MIN", "INT8_MAX",
-                             true, false};
-    case TN_T_INT16:
-        return (scalar_info){4,    "uint32_t", "(uint32_t)(int32_t)", "INT16_MIN", "INT16_MAX",
-                             true, false};
-    case TN_T_INT32:
-        return (scalar_info){4, "uint32_t", "(uint32_t)", NULL, NULL, true, false};
-    case TN_T_UINT8:
-        return (scalar_info){4, "uint32_t", "", NULL, "UINT8_MAX", false, false};
-    case TN_T_UINT16:
-        return (scalar_info){4, "uint32_t", "", NULL, "UINT16_MAX", false, false};
-    case TN_T_INT64:
-        return (scalar_info){8, "uint64_t", "(uint64_t)", NULL, NULL, true, false};
-    case TN_T_UINT64:
-        return (scalar_info){8, "uint64_t", "", NULL, NULL, false, false};
-    case TN_T_FLOAT:
-        return (scalar_info){4, "uint32_t", NULL, NULL, NULL, false, true};
-    case TN_T_DOUBLE:
-        return (scalar_info){8, "uint64_t", NULL, NULL, NULL, false, true};
-    default: /* TN_T_UINT32 */
-        return (scalar_info){4, "uint32_t", "", NULL, NULL, false, false};
-    }
+    return is_scalar(t) && t->kind != TN_T_BOOL && scalars[t->kind].max != NULL;
 }
 
 /* The decoded wire value w out of range for the kind, as a C condition. */
@@ -235,7 +246,7 @@ static const char *h_get_small(tn_idl_cfile *cf, const tn_idl_type *t)
 {
     tn_idl_gen *g = cf->g;
     tn_idl_emit b;
-    scalar_info s = scalar(t->kind);
+    const scalar_info *s = &scalars[t->kind];
     const char *kind = tn_idl_type_name(t);
     const char *name = tn_idl_sprintf(g->ctx, "get_%s", kind);
     const char *sig = tn_idl_sprintf(g->ctx, "static tern_err %s(tern_xdr_dec *xdr, %s *v)", name,
@@ -247,10 +258,10 @@ static const char *h_get_small(tn_idl_cfile *cf, const tn_idl_type *t)
                        t->kind == TN_T_INT8 || t->kind == TN_T_INT16 ? "an" : "a", kind);
     if (!tn_idl_helper_begin(cf, name, sig, why, &b))
         return name;
-    tn_idl_line(&b, "%s w;", s.is_signed ? "int32_t" : "uint32_t");
-    tn_idl_line(&b, "if (tern_xdr_get_%s(xdr, &w) != TERN_OK)", s.is_signed ? "i32" : "u32");
+    tn_idl_line(&b, "%s w;", s->is_signed ? "int32_t" : "uint32_t");
+    tn_idl_line(&b, "if (tern_xdr_get_%s(xdr, &w) != TERN_OK)", s->xdr);
     tn_idl_line(&b, "    return xdr->err;");
-    tn_idl_line(&b, "if (%s)", out_of_range(g, &s));
+    tn_idl_line(&b, "if (%s)", out_of_range(g, s));
     tn_idl_line(&b, "    return %s(xdr, TERN_EPROTO);", tn_idl_h_fail_dec(cf));
     tn_idl_line(&b, "*v = (%s)w;", tn_idl_ctype(g, t, TN_CLIENT));
     tn_idl_line(&b, "return TERN_OK;");
@@ -260,121 +271,67 @@ static const char *h_get_small(tn_idl_cfile *cf, const tn_idl_type *t)
 
 /* ---- one value of a plain type ------------------------------------------------------- */
 
-static void put_type(const tn_idl_emit *e, const tn_idl_type *t, tn_idl_val v, const char *bound)
+/* One value through its coder: tern_xdr_put_* and NAME_enc when encoding,
+ * tern_xdr_get_* and NAME_dec when decoding. The decoders take the value's
+ * address where the encoders take the value. */
+static void code_type(const tn_idl_emit *e, const tn_idl_type *t, tn_idl_val v, const char *bound,
+                      bool decode)
 {
     tn_idl_gen *g = gen_of(e);
     const char *x = e->xdr;
+    const char *op = decode ? "get" : "put";
+    const char *arg = decode ? tn_idl_addr(g, v) : tn_idl_v(g, v);
+    if (decode && is_small(t)) {
+        tn_idl_line(e, "%s(%s, %s);", h_get_small(e->cf, t), x, arg);
+        return;
+    }
+    if (is_scalar(t)) {
+        tn_idl_line(e, "tern_xdr_%s_%s(%s, %s);", op, scalars[t->kind].xdr, x, arg);
+        return;
+    }
     switch (t->kind) {
-    case TN_T_BOOL:
-        tn_idl_line(e, "tern_xdr_put_bool(%s, %s);", x, tn_idl_v(g, v));
-        break;
-    case TN_T_CHAR:
-    case TN_T_INT8:
-    case TN_T_INT16:
-    case TN_T_INT32:
-        tn_idl_line(e, "tern_xdr_put_i32(%s, %s);", x, tn_idl_v(g, v));
-        break;
-    case TN_T_UINT8:
-    case TN_T_UINT16:
-    case TN_T_UINT32:
-        tn_idl_line(e, "tern_xdr_put_u32(%s, %s);", x, tn_idl_v(g, v));
-        break;
-    case TN_T_INT64:
-        tn_idl_line(e, "tern_xdr_put_i64(%s, %s);", x, tn_idl_v(g, v));
-        break;
-    case TN_T_UINT64:
-        tn_idl_line(e, "tern_xdr_put_u64(%s, %s);", x, tn_idl_v(g, v));
-        break;
-    case TN_T_FLOAT:
-        tn_idl_line(e, "tern_xdr_put_float(%s, %s);", x, tn_idl_v(g, v));
-        break;
-    case TN_T_DOUBLE:
-        tn_idl_line(e, "tern_xdr_put_double(%s, %s);", x, tn_idl_v(g, v));
-        break;
     case TN_T_STRING:
-        tn_idl_line(e, "tern_xdr_put_string(%s, %s, %s);", x, tn_idl_v(g, v), bound);
+        tn_idl_line(e, "tern_xdr_%s_string(%s, %s, %s);", op, x, arg, bound);
         break;
-    case TN_T_OPAQUE_VAR:
-        tn_idl_line(e, "tern_xdr_put_bytes(%s, %s, %s, %s);", x, tn_idl_member(g, v, "val").expr,
-                    tn_idl_member(g, v, "len").expr, bound);
+    case TN_T_OPAQUE_VAR: {
+        const char *amp = decode ? "&" : "";
+        tn_idl_line(e, "tern_xdr_%s_bytes(%s, %s%s, %s%s, %s);", op, x, amp,
+                    tn_idl_member(g, v, "val").expr, amp, tn_idl_member(g, v, "len").expr, bound);
         break;
+    }
     case TN_T_OPAQUE_FIXED:
-        tn_idl_line(e, "tern_xdr_put_fixed(%s, %s, %s);", x, tn_idl_v(g, v), bound);
+        tn_idl_line(e, "tern_xdr_%s_fixed(%s, %s, %s);", op, x, tn_idl_v(g, v), bound);
         break;
     case TN_T_NAMED:
         if (t->def->kind == TN_D_HANDLE) {
             const char *b = tn_idl_member(g, v, "b").expr;
-            tn_idl_line(e, "tern_xdr_put_fixed(%s, %s, sizeof %s);", x, b, b);
+            tn_idl_line(e, "tern_xdr_%s_fixed(%s, %s, sizeof %s);", op, x, b, b);
         } else {
-            tn_idl_line(e, "%s_enc(%s, %s);", tn_idl_cname(g, t->def), x,
+            tn_idl_line(e, "%s_%s(%s, %s);", tn_idl_cname(g, t->def), decode ? "dec" : "enc", x,
                         tn_idl_is_array_typedef(t) ? tn_idl_v(g, v) : tn_idl_addr(g, v));
         }
         break;
-    case TN_T_VOID:
+    default: /* TN_T_VOID, nothing to code; scalars went above */
         break;
     }
 }
 
+static void put_type(const tn_idl_emit *e, const tn_idl_type *t, tn_idl_val v, const char *bound)
+{
+    code_type(e, t, v, bound, false);
+}
+
+/* zeroed: v is already all zeros, as a string or opaque must be before its
+ * decoder runs. */
 static void get_type(const tn_idl_emit *e, const tn_idl_type *t, tn_idl_val v, const char *bound,
                      bool zeroed)
 {
     tn_idl_gen *g = gen_of(e);
-    const char *x = e->xdr;
-    switch (t->kind) {
-    case TN_T_BOOL:
-        tn_idl_line(e, "tern_xdr_get_bool(%s, %s);", x, tn_idl_addr(g, v));
-        break;
-    case TN_T_INT32:
-        tn_idl_line(e, "tern_xdr_get_i32(%s, %s);", x, tn_idl_addr(g, v));
-        break;
-    case TN_T_UINT32:
-        tn_idl_line(e, "tern_xdr_get_u32(%s, %s);", x, tn_idl_addr(g, v));
-        break;
-    case TN_T_INT64:
-        tn_idl_line(e, "tern_xdr_get_i64(%s, %s);", x, tn_idl_addr(g, v));
-        break;
-    case TN_T_UINT64:
-        tn_idl_line(e, "tern_xdr_get_u64(%s, %s);", x, tn_idl_addr(g, v));
-        break;
-    case TN_T_FLOAT:
-        tn_idl_line(e, "tern_xdr_get_float(%s, %s);", x, tn_idl_addr(g, v));
-        break;
-    case TN_T_DOUBLE:
-        tn_idl_line(e, "tern_xdr_get_double(%s, %s);", x, tn_idl_addr(g, v));
-        break;
-    case TN_T_CHAR:
-    case TN_T_INT8:
-    case TN_T_INT16:
-    case TN_T_UINT8:
-    case TN_T_UINT16:
-        tn_idl_line(e, "%s(%s, %s);", h_get_small(e->cf, t), x, tn_idl_addr(g, v));
-        break;
-    case TN_T_STRING:
-        if (!zeroed)
-            tn_idl_line(e, "%s = NULL;", tn_idl_v(g, v));
-        tn_idl_line(e, "tern_xdr_get_string(%s, %s, %s);", x, tn_idl_addr(g, v), bound);
-        break;
-    case TN_T_OPAQUE_VAR:
-        if (!zeroed)
-            tn_idl_line(e, "memset(%s, 0, sizeof %s);", tn_idl_addr(g, v), tn_idl_v(g, v));
-        tn_idl_line(e, "tern_xdr_get_bytes(%s, &%s, &%s, %s);", x, tn_idl_member(g, v, "val").expr,
-                    tn_idl_member(g, v, "len").expr, bound);
-        break;
-    case TN_T_OPAQUE_FIXED:
-        tn_idl_line(e, "tern_xdr_get_fixed(%s, %s, %s);", x, tn_idl_v(g, v), bound);
-        break;
-    case TN_T_NAMED:
-        if (t->def->kind == TN_D_HANDLE) {
-            const char *b = tn_idl_member(g, v, "b").expr;
-            tn_idl_line(e, "tern_xdr_get_fixed(%s, %s, sizeof %s);", x, b, b);
-        } else {
-            tn_idl_line(e, "%s_dec(%s, %s);", tn_idl_cname(g, t->def), x,
-                        tn_idl_is_array_typedef(t) ? tn_idl_v(g, v) : tn_idl_addr(g, v));
-        }
-        break;
-    case TN_T_VOID:
-        break;
-    }
+    if (!zeroed && t->kind == TN_T_STRING)
+        tn_idl_line(e, "%s = NULL;", tn_idl_v(g, v));
+    else if (!zeroed && t->kind == TN_T_OPAQUE_VAR)
+        tn_idl_line(e, "memset(%s, 0, sizeof %s);", tn_idl_addr(g, v), tn_idl_v(g, v));
+    code_type(e, t, v, bound, true);
 }
 
 static void free_type(const tn_idl_emit *e, const tn_idl_type *t, tn_idl_val v)
@@ -452,14 +409,14 @@ static const char *h_put_array(tn_idl_cfile *cf, const tn_idl_type *t)
     const char *sig = tn_idl_sprintf(
         g->ctx, "static tern_err %s(tern_xdr_enc *xdr, %s, size_t n%s)", name,
         tn_idl_cvar(g, tn_idl_pointer_to_const(g, elem_type(g, t)), "v"), bound_param(t));
-    const char *why = is_bulk(t) ? "A whole array through one put_space: one bounds check for all "
-                                   "of it."
-                                 : NULL;
+    const char *why = is_scalar(t)
+                          ? "A whole array through one put_space: one bounds check for all "
+                            "of it."
+                          : NULL;
     if (!tn_idl_helper_begin(cf, name, sig, why, &b))
         return name;
-    if (is_bulk(t)) {
-        scalar_info s = scalar(t->kind);
-        bulk_put_body(&b, cf, t, &s);
+    if (is_scalar(t)) {
+        bulk_put_body(&b, cf, t, &scalars[t->kind]);
     } else {
         tn_idl_line(&b, "for (size_t i = 0; i < n && xdr->err == TERN_OK; i++)");
         tn_idl_emit in = tn_idl_deeper(&b);
@@ -480,9 +437,8 @@ static const char *h_get_array(tn_idl_cfile *cf, const tn_idl_type *t)
                        tn_idl_cvar(g, tn_idl_pointer_to(g, elem_type(g, t)), "v"), bound_param(t));
     if (!tn_idl_helper_begin(cf, name, sig, NULL, &b))
         return name;
-    if (is_bulk(t)) {
-        scalar_info s = scalar(t->kind);
-        bulk_get_body(&b, cf, t, &s);
+    if (is_scalar(t)) {
+        bulk_get_body(&b, cf, t, &scalars[t->kind]);
     } else {
         if (tn_idl_type_heap(t))
             tn_idl_line(&b, "memset(v, 0, n * sizeof *v); /* a failure part-way leaves every "
@@ -548,7 +504,7 @@ static const char *h_get_seq(tn_idl_cfile *cf, const tn_idl_type *t)
     tn_idl_line(&b, "if (tern_xdr_get_count(xdr, &n, max, %u) != TERN_OK || n == 0)",
                 tn_idl_type_min_size(t));
     tn_idl_line(&b, "    return xdr->err;");
-    tn_idl_line(&b, "v->val = %s(xdr, n, sizeof *v->val);", h_alloc_array(cf));
+    tn_idl_line(&b, "v->val = %s(xdr, n, sizeof *v->val);", tn_idl_h_text(cf, &alloc_array));
     tn_idl_line(&b, "if (v->val == NULL)");
     tn_idl_line(&b, "    return xdr->err;");
     tn_idl_line(&b, "v->len = n;");

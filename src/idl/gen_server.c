@@ -27,109 +27,91 @@ static bool is_handle(const tn_idl_decl *d)
 
 /* ---- helpers ------------------------------------------------------------------------ */
 
-static const char *h_args_end(tn_idl_cfile *cf)
-{
-    tn_idl_emit b;
-    const char *name = "args_end";
-    if (tn_idl_helper_begin(cf, name, "static tern_err args_end(tern_xdr_dec *in)",
-                            "In-parameters that do not decode are the caller's fault, unless "
-                            "memory ran out.",
-                            &b)) {
-        tn_idl_line(&b, "tern_err err = in->err != TERN_OK ? in->err : tern_xdr_dec_end(in);");
-        tn_idl_line(&b, "return err == TERN_OK || err == TERN_ENOMEM ? err : TERN_EBADARGS;");
-        tn_idl_helper_end(cf, name, &b);
-    }
-    return name;
-}
+static const tn_idl_text_helper args_end = {
+    .name = "args_end",
+    .sig = "static tern_err args_end(tern_xdr_dec *in)",
+    .comment = "In-parameters that do not decode are the caller's fault, unless memory ran out.",
+    .body =
+        (const char *const[]){
+            "tern_err err = in->err != TERN_OK ? in->err : tern_xdr_dec_end(in);",
+            "return err == TERN_OK || err == TERN_ENOMEM ? err : TERN_EBADARGS;",
+            NULL,
+        },
+};
 
-static const char *h_find_state(tn_idl_cfile *cf)
-{
-    tn_idl_emit b;
-    const char *name = "find_state";
-    if (tn_idl_helper_begin(cf, name,
-                            "static tern_err find_state(tern_rpc_call *call, const tern_rpc_handle "
-                            "*h, void **state)",
-                            "The state a context handle stands for: one the calling client does "
-                            "not hold is a bad\n * argument.",
-                            &b)) {
-        tn_idl_line(&b, "tern_err err = tern_rpc_handle_get(call, h, state);");
-        tn_idl_line(&b, "return err == TERN_ENOENT ? TERN_EBADARGS : err;");
-        tn_idl_helper_end(cf, name, &b);
-    }
-    return name;
-}
+static const tn_idl_text_helper find_state = {
+    .name = "find_state",
+    .sig =
+        "static tern_err find_state(tern_rpc_call *call, const tern_rpc_handle *h, void **state)",
+    .comment = "The state a context handle stands for: one the calling client does not hold is a "
+               "bad\n * argument.",
+    .body =
+        (const char *const[]){
+            "tern_err err = tern_rpc_handle_get(call, h, state);",
+            "return err == TERN_ENOENT ? TERN_EBADARGS : err;",
+            NULL,
+        },
+};
 
-static const char *h_find_state_or_none(tn_idl_cfile *cf)
-{
-    tn_idl_emit b;
-    const char *name = "find_state_or_none";
-    const char *find = h_find_state(cf);
-    if (tn_idl_helper_begin(cf, name,
-                            "static tern_err find_state_or_none(tern_rpc_call *call, const "
-                            "tern_rpc_handle *h, void **state)",
-                            "An [in, out] context handle may also be all zeros: no state yet.",
-                            &b)) {
-        tn_idl_line(&b, "static const tern_rpc_handle none;");
-        tn_idl_line(&b, "*state = NULL;");
-        tn_idl_line(&b, "if (memcmp(h, &none, sizeof none) == 0)");
-        tn_idl_line(&b, "    return TERN_OK;");
-        tn_idl_line(&b, "return %s(call, h, state);", find);
-        tn_idl_helper_end(cf, name, &b);
-    }
-    return name;
-}
+static const tn_idl_text_helper find_state_or_none = {
+    .name = "find_state_or_none",
+    .sig = "static tern_err find_state_or_none(tern_rpc_call *call, const tern_rpc_handle *h, "
+           "void **state)",
+    .comment = "An [in, out] context handle may also be all zeros: no state yet.",
+    .body =
+        (const char *const[]){
+            "static const tern_rpc_handle none;",
+            "*state = NULL;",
+            "if (memcmp(h, &none, sizeof none) == 0)",
+            "    return TERN_OK;",
+            "return find_state(call, h, state);",
+            NULL,
+        },
+    .calls = &find_state,
+};
 
-static const char *h_put_state(tn_idl_cfile *cf)
-{
-    tn_idl_emit b;
-    const char *name = "put_state";
-    if (tn_idl_helper_begin(cf, name,
-                            "static tern_err put_state(tern_rpc_call *call, tern_xdr_enc *out, "
-                            "void *state, tern_rpc_rundown_fn *rundown)",
-                            "Sends a new context handle for the state a procedure set; all zeros "
-                            "for none.",
-                            &b)) {
-        tn_idl_line(&b, "tern_rpc_handle h;");
-        tn_idl_line(&b, "memset(&h, 0, sizeof h);");
-        tn_idl_line(&b, "if (state != NULL) {");
-        tn_idl_line(&b, "    tern_err err = tern_rpc_handle_new(call, state, rundown, &h);");
-        tn_idl_line(&b, "    if (err != TERN_OK)");
-        tn_idl_line(&b, "        return err;");
-        tn_idl_line(&b, "}");
-        tn_idl_line(&b, "tern_xdr_put_fixed(out, h.b, sizeof h.b);");
-        tn_idl_line(&b, "return out->err;");
-        tn_idl_helper_end(cf, name, &b);
-    }
-    return name;
-}
+static const tn_idl_text_helper put_state = {
+    .name = "put_state",
+    .sig = "static tern_err put_state(tern_rpc_call *call, tern_xdr_enc *out, void *state, "
+           "tern_rpc_rundown_fn *rundown)",
+    .comment = "Sends a new context handle for the state a procedure set; all zeros for none.",
+    .body =
+        (const char *const[]){
+            "tern_rpc_handle h;",
+            "memset(&h, 0, sizeof h);",
+            "if (state != NULL) {",
+            "    tern_err err = tern_rpc_handle_new(call, state, rundown, &h);",
+            "    if (err != TERN_OK)",
+            "        return err;",
+            "}",
+            "tern_xdr_put_fixed(out, h.b, sizeof h.b);",
+            "return out->err;",
+            NULL,
+        },
+};
 
-static const char *h_put_state_again(tn_idl_cfile *cf)
-{
-    tn_idl_emit b;
-    const char *name = "put_state_again";
-    const char *put = h_put_state(cf);
-    if (tn_idl_helper_begin(cf, name,
-                            "static tern_err put_state_again(tern_rpc_call *call, tern_xdr_enc "
-                            "*out, const tern_rpc_handle *h, void *was, void *state, "
-                            "tern_rpc_rundown_fn *rundown)",
-                            "An [in, out] context handle after the procedure: the same state "
-                            "keeps its handle,\n * another gets a new one, NULL closes it (its "
-                            "rundown does not run).",
-                            &b)) {
-        tn_idl_line(&b, "if (state == was) {");
-        tn_idl_line(&b, "    tern_xdr_put_fixed(out, h->b, sizeof h->b);");
-        tn_idl_line(&b, "    return out->err;");
-        tn_idl_line(&b, "}");
-        tn_idl_line(&b, "if (was != NULL) {");
-        tn_idl_line(&b, "    tern_err err = tern_rpc_handle_drop(call, h);");
-        tn_idl_line(&b, "    if (err != TERN_OK)");
-        tn_idl_line(&b, "        return err;");
-        tn_idl_line(&b, "}");
-        tn_idl_line(&b, "return %s(call, out, state, rundown);", put);
-        tn_idl_helper_end(cf, name, &b);
-    }
-    return name;
-}
+static const tn_idl_text_helper put_state_again = {
+    .name = "put_state_again",
+    .sig = "static tern_err put_state_again(tern_rpc_call *call, tern_xdr_enc *out, const "
+           "tern_rpc_handle *h, void *was, void *state, tern_rpc_rundown_fn *rundown)",
+    .comment = "An [in, out] context handle after the procedure: the same state keeps its "
+               "handle,\n * another gets a new one, NULL closes it (its rundown does not run).",
+    .body =
+        (const char *const[]){
+            "if (state == was) {",
+            "    tern_xdr_put_fixed(out, h->b, sizeof h->b);",
+            "    return out->err;",
+            "}",
+            "if (was != NULL) {",
+            "    tern_err err = tern_rpc_handle_drop(call, h);",
+            "    if (err != TERN_OK)",
+            "        return err;",
+            "}",
+            "return put_state(call, out, state, rundown);",
+            NULL,
+        },
+    .calls = &put_state,
+};
 
 /* ---- per method ----------------------------------------------------------------------- */
 
@@ -240,7 +222,7 @@ static void serve_method(skel *s)
             is_handle(&p->decl) ? tn_idl_sprintf(g->ctx, "handles.%s", p->decl.name) : p->decl.name;
         tn_idl_emit_get(&in, &p->decl, tn_idl_lv(local), tn_idl_shape_of(&p->decl) == TN_S_STRING);
     }
-    tn_idl_line(&in, "tern_err err = %s(in);", h_args_end(s->cf));
+    tn_idl_line(&in, "tern_err err = %s(in);", tn_idl_h_text(s->cf, &args_end));
     tn_idl_line(&in, "if (err != TERN_OK)");
     tn_idl_line(&in, "    return err;");
     for (size_t i = 0; i < m->nparams; i++) {
@@ -250,7 +232,7 @@ static void serve_method(skel *s)
             continue;
         bool inout = p->dir & TN_DIR_OUT;
         tn_idl_line(&in, "err = %s(call, &handles.%s, &%s);",
-                    inout ? h_find_state_or_none(s->cf) : h_find_state(s->cf), n, n);
+                    tn_idl_h_text(s->cf, inout ? &find_state_or_none : &find_state), n, n);
         tn_idl_line(&in, "if (err != TERN_OK)");
         tn_idl_line(&in, "    return err;");
         if (inout)
@@ -310,9 +292,10 @@ static void serve_method(skel *s)
         }
         if (inout)
             tn_idl_line(&out, "err = %s(call, out, &handles.%s, held.%s, %s, %s);",
-                        h_put_state_again(s->cf), n, n, n, rundown(g, d));
+                        tn_idl_h_text(s->cf, &put_state_again), n, n, n, rundown(g, d));
         else
-            tn_idl_line(&out, "err = %s(call, out, %s, %s);", h_put_state(s->cf), n, rundown(g, d));
+            tn_idl_line(&out, "err = %s(call, out, %s, %s);", tn_idl_h_text(s->cf, &put_state), n,
+                        rundown(g, d));
         tn_idl_line(&out, "if (err != TERN_OK)");
         tn_idl_line(&out, "    return err;");
     }
