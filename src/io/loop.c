@@ -3,6 +3,8 @@
  * burst of posts costs one wake-up. */
 #include <errno.h>
 #include <pthread.h>
+#include <sched.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
@@ -20,6 +22,7 @@ struct tn_loop {
     tn_task *head, *tail;
     tn_timer **heap;
     size_t nheap, capheap;
+    atomic_int spinners; /* connections that asked for low latency */
 };
 
 static _Thread_local const tn_loop *current_loop;
@@ -196,14 +199,38 @@ void tn_loop_unwatch(tn_loop *l, tn_ioh *ioh)
 
 /* ---- the thread -------------------------------------------------------- */
 
+/* How long the loop polls after a batch of events while low-latency
+ * connections are open. */
+#define LOOP_SPIN_NS 50000u
+
+void tn_loop_spin(tn_loop *l, int delta)
+{
+    atomic_fetch_add_explicit(&l->spinners, delta, memory_order_relaxed);
+}
+
 static void *loop_main(void *arg)
 {
     tn_loop *l = arg;
     struct epoll_event evs[64];
     current_loop = l;
+    uint64_t spin_until = 0;
     while (!l->stopping) {
         int timeout = run_timers(l);
-        int n = epoll_wait(l->epfd, evs, 64, timeout);
+        int n;
+        if (spin_until && tern_clock_ns() < spin_until) {
+            /* Busy-polling: right after traffic the next event is likely
+             * soon, and being woken for it costs more than looking. */
+            n = epoll_wait(l->epfd, evs, 64, 0);
+            if (n == 0) {
+                sched_yield();
+                continue;
+            }
+        } else {
+            n = epoll_wait(l->epfd, evs, 64, timeout);
+        }
+        spin_until = n > 0 && atomic_load_explicit(&l->spinners, memory_order_relaxed) > 0
+                         ? tern_clock_ns() + LOOP_SPIN_NS
+                         : 0;
         if (n < 0 && errno != EINTR) {
             tn_trace(TERN_TRACE_IO, "epoll_wait failed: errno %d", errno);
             break;

@@ -44,6 +44,10 @@ void tn_loop_post(tn_loop *loop, tn_task *task);
 tern_err tn_loop_watch(tn_loop *loop, tn_ioh *ioh, uint32_t events);
 void tn_loop_rewatch(tn_loop *loop, tn_ioh *ioh, uint32_t events);
 void tn_loop_unwatch(tn_loop *loop, tn_ioh *ioh);
+/* A connection that wants low latency joins (+1) or leaves (-1): while any
+ * is there, the loop busy-polls for a short while after each batch of
+ * events instead of sleeping at once. Any thread. */
+void tn_loop_spin(tn_loop *loop, int delta);
 
 void tn_timer_arm(tn_loop *loop, tn_timer *t, uint64_t when);
 void tn_timer_cancel(tn_loop *loop, tn_timer *t);

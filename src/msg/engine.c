@@ -109,6 +109,8 @@ static uint32_t out_pending(tn_engine *e)
 static void engine_free(void *arg)
 {
     tn_engine *e = arg;
+    if (e->direct)
+        tn_loop_spin(e->loop, -1);
     tn_zmtp_dec_fini(&e->dec);
     tn_ring_fini(&e->ring);
     tn_ring_fini(&e->shells);
@@ -923,9 +925,12 @@ tern_err tn_engine_start(tn_sock *s, int fd, tn_ep *ep, const char *endpoint, in
     tern_err err = tn_loop_watch(e->loop, &e->ioh, EPOLLIN);
     if (err != TERN_OK) {
         close(fd);
+        e->direct = 0;
         engine_free(e);
         return err;
     }
+    if (e->direct)
+        tn_loop_spin(e->loop, 1);
     uint8_t hello[TN_ZMTP_GREETING_SIZE + 512]; /* READY with a 255-byte Identity fits */
     /* 23/ZMTP: with the NULL mechanism as-server is always 0. */
     tn_zmtp_greeting_build(hello, "NULL", 0);
