@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/random.h>
 
 #include "base/trace.h"
 #include "naming/directory.h"
@@ -27,6 +28,7 @@ struct tern_directory {
     pthread_mutex_t lock;
     reg *regs; /* in registration order */
     size_t n, cap;
+    uint64_t id_key; /* random: registration ids cannot be guessed */
     uint64_t next_id;
 };
 
@@ -62,6 +64,20 @@ static void expire(tern_directory *d, uint64_t now)
     d->n = k;
 }
 
+/* Ids are what renew and remove act on, so they must not be guessable
+ * from another registration's: a counter mixed with a random key, unique
+ * because the mix is a bijection. */
+static uint64_t registration_id(tern_directory *d)
+{
+    uint64_t x = ++d->next_id ^ d->id_key;
+    x ^= x >> 31;
+    x *= 0x7fb5d329728ea185ull;
+    x ^= x >> 27;
+    x *= 0x81dadef4bc2dd44dull;
+    x ^= x >> 33;
+    return x;
+}
+
 static tern_err dir_add(tern_rpc_call *call, const char *name, const uint8_t iface[16], uint32_t major,
                         uint32_t minor, const char *endpoint, const char *attrs, uint32_t lease_ms,
                         uint64_t *ret)
@@ -89,7 +105,7 @@ static tern_err dir_add(tern_rpc_call *call, const char *name, const uint8_t ifa
         }
     }
     if (err == TERN_OK) {
-        reg r = {.id = ++d->next_id,
+        reg r = {.id = registration_id(d),
                  .name = strdup(name),
                  .endpoint = strdup(endpoint),
                  .attrs = strdup(attrs),
@@ -207,6 +223,8 @@ tern_err tern_directory_open(tern_ctx *ctx, const char *endpoint, tern_directory
     if (d == NULL)
         return TERN_ENOMEM;
     pthread_mutex_init(&d->lock, NULL);
+    if (getrandom(&d->id_key, sizeof d->id_key, 0) != (ssize_t)sizeof d->id_key)
+        d->id_key = tern_clock_wall_ns() ^ (uint64_t)(uintptr_t)d;
     /* Registrations and lookups are quick: two workers are plenty. */
     tern_rpc_server_opts so = {.workers = 2};
     tern_err err = tern_rpc_server_open(ctx, &so, &d->server);
