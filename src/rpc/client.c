@@ -114,8 +114,8 @@ static void free_msg(void *data, void *arg);
 /* [header, body]. The body is copied, or shared with owner (a message
  * whose first part it is) when owner is not NULL. */
 static tern_err build_request(tern_rpc_client *c, uint8_t kind, uint64_t call_id, uint32_t method,
-                              uint32_t flags, uint64_t deadline_ns, const void *body, size_t len,
-                              const tern_msg *owner, tern_msg **mp)
+                              uint32_t flags, uint64_t deadline_ns, uint64_t instance, const void *body,
+                              size_t len, const tern_msg *owner, tern_msg **mp)
 {
     tn_rpc_hdr h = {.kind = kind,
                     .flags = flags,
@@ -125,7 +125,7 @@ static tern_err build_request(tern_rpc_client *c, uint8_t kind, uint64_t call_id
                     .minor = c->iface->minor,
                     .method = method,
                     .deadline_us = deadline_ns ? remaining_us(deadline_ns) : 0,
-                    .instance = c->instance};
+                    .instance = instance};
     uint8_t hdr[TN_RPC_HDR_SIZE];
     tn_rpc_hdr_encode(&h, hdr);
     tern_msg *m;
@@ -217,14 +217,14 @@ static tern_err send_copy(tern_rpc_client *c, const tern_msg *m, uint32_t extra_
 }
 
 /* Sends a request just built (its header is fresh), keeping m. */
-static tern_err send_fresh(tern_rpc_client *c, tern_msg *dup, uint64_t deadline_ns)
+static tern_err send_fresh(tern_rpc_client *c, tern_socket sock, tern_msg *dup, uint64_t deadline_ns)
 {
     int64_t ms = (int64_t)(remaining_us(deadline_ns) / 1000u);
     /* The send timeout is the socket's: set and used as one step, so
      * concurrent calls do not wait by each other's deadlines. */
     pthread_mutex_lock(&c->send_lock);
-    tern_setopt_int(c->sock, TERN_OPT_SNDTIMEO, ms);
-    tern_err err = tern_msg_send(c->sock, dup, ms == 0 ? TERN_DONTWAIT : 0);
+    tern_setopt_int(sock, TERN_OPT_SNDTIMEO, ms);
+    tern_err err = tern_msg_send(sock, dup, ms == 0 ? TERN_DONTWAIT : 0);
     pthread_mutex_unlock(&c->send_lock);
     if (err != TERN_OK)
         tern_msg_free(dup);
@@ -277,7 +277,7 @@ void tn_rpc_forget(tern_rpc_client *c, tern_rpc_future *f, bool tell_server)
 {
     if (!f->done && tell_server) {
         tern_msg *m;
-        if (build_request(c, TN_RPC_CANCEL, f->call_id, f->method, 0, 0, NULL, 0, NULL, &m) == TERN_OK &&
+        if (build_request(c, TN_RPC_CANCEL, f->call_id, f->method, 0, 0, c->instance, NULL, 0, NULL, &m) == TERN_OK &&
             tern_msg_send(c->sock, m, TERN_DONTWAIT) != TERN_OK)
             tern_msg_free(m);
     }
@@ -418,15 +418,16 @@ static void read_once(tern_rpc_client *c, uint64_t until_ns)
     if (wait > SLICE_NS)
         wait = SLICE_NS;
     c->reading = true;
+    tern_socket sock = c->sock;
     pthread_mutex_unlock(&c->lock);
-    tern_setopt_int(c->sock, TERN_OPT_RCVTIMEO, (int64_t)((wait + 999999u) / 1000000u));
+    tern_setopt_int(sock, TERN_OPT_RCVTIMEO, (int64_t)((wait + 999999u) / 1000000u));
     tern_msg *m = NULL;
-    tern_err err = tern_msg_recv(c->sock, &m, wait ? 0 : TERN_DONTWAIT);
+    tern_err err = tern_msg_recv(sock, &m, wait ? 0 : TERN_DONTWAIT);
     pthread_mutex_lock(&c->lock);
     if (err == TERN_OK) {
         handle_reply(c, m);
         /* Take whatever else already arrived without sleeping again. */
-        while (tern_msg_recv(c->sock, &m, TERN_DONTWAIT) == TERN_OK)
+        while (tern_msg_recv(sock, &m, TERN_DONTWAIT) == TERN_OK)
             handle_reply(c, m);
     } else {
         bool lost = connection_lost(c); /* before now: it may set lost_since_ns */
@@ -522,29 +523,57 @@ tern_err tn_rpc_client_background(tern_rpc_client *c)
 
 /* ---- calls -------------------------------------------------------------- */
 
-static tern_err connect_to(tern_rpc_client *c, uint64_t deadline_ns, char *why, size_t cap);
+/* Where a client is bound: its DEALER, the endpoint and the server instance. */
+typedef struct binding {
+    tern_socket sock;
+    char endpoint[256];
+    uint64_t instance;
+} binding;
+
+static tern_err connect_to(tern_rpc_client *c, uint64_t deadline_ns, binding *b, char *why, size_t cap);
+
+/* Makes b the client's binding (lock held) and returns the old socket. */
+static tern_socket adopt(tern_rpc_client *c, const binding *b)
+{
+    tern_socket old = c->sock;
+    c->sock = b->sock;
+    memcpy(c->endpoint, b->endpoint, sizeof c->endpoint);
+    c->instance = b->instance;
+    tern_sock_stats st;
+    c->disconnects = tern_socket_stats(c->sock, &st) == TERN_OK ? st.disconnects : 0;
+    c->lost_since_ns = 0;
+    return old;
+}
 
 /* A client bound through the directory whose server went away asks the
- * directory again, and binds to whichever server it names now (lock held,
- * no call running, nobody reading). */
+ * directory again and binds to whichever server it names now. Called with
+ * the lock held, no call running and nobody reading; the lock is dropped
+ * while it talks to the directory and the server, so other threads are not
+ * held up (their calls go to the old binding meanwhile, and fail). */
 static void rebind(tern_rpc_client *c)
 {
     c->rebind = false;
+    c->rebinding = true;
+    pthread_mutex_unlock(&c->lock);
     char why[256] = "";
-    tern_socket old = c->sock;
+    binding b;
     uint64_t deadline = tern_clock_ns() + tn_rpc_ms_to_ns(c->bind_timeout_ms);
-    tern_err err = connect_to(c, deadline, why, sizeof why);
-    if (err != TERN_OK) {
+    tern_err err = connect_to(c, deadline, &b, why, sizeof why);
+    pthread_mutex_lock(&c->lock);
+    c->rebinding = false;
+    pthread_cond_broadcast(&c->cond); /* close may be waiting for this */
+    if (err != TERN_OK || c->closing) {
+        if (err == TERN_OK)
+            tern_socket_close(b.sock);
         tn_trace(TERN_TRACE_RPC, "re-resolving %s: %s", c->target, why);
-        c->rebind = true; /* try again at the next call */
+        c->rebind = err != TERN_OK; /* try again at the next call */
         return;
     }
+    tern_socket old = adopt(c, &b);
+    pthread_mutex_unlock(&c->lock);
     tern_socket_close(old);
-    tern_sock_stats st;
-    if (tern_socket_stats(c->sock, &st) == TERN_OK)
-        c->disconnects = st.disconnects;
-    c->lost_since_ns = 0;
-    tn_trace(TERN_TRACE_RPC, "%s now bound to %s", c->target, c->endpoint);
+    tn_trace(TERN_TRACE_RPC, "%s now bound to %s", c->target, b.endpoint);
+    pthread_mutex_lock(&c->lock);
 }
 
 static uint64_t call_deadline(const tern_rpc_client *c, const tern_rpc_opts *o)
@@ -603,17 +632,20 @@ tern_err tn_rpc_start_body(tern_rpc_client *c, uint32_t method, const tern_rpc_o
         pthread_mutex_unlock(&c->lock);
         return TERN_ECANCELED;
     }
-    if (c->rebind && c->running == 0 && !c->reading)
+    if (c->rebind && c->running == 0 && !c->reading && !c->rebinding)
         rebind(c);
     uint64_t id = ++c->next_call;
+    uint64_t instance = c->instance;
+    tern_socket sock = c->sock;
     pthread_mutex_unlock(&c->lock);
 
     tern_msg *m;
-    tern_err err = build_request(c, TN_RPC_CALL, id, method, flags, deadline, body, body_len, owner, &m);
+    tern_err err =
+        build_request(c, TN_RPC_CALL, id, method, flags, deadline, instance, body, body_len, owner, &m);
     if (err != TERN_OK)
         return err;
     if (flags & TN_RPC_F_ONEWAY) {
-        err = send_fresh(c, m, deadline);
+        err = send_fresh(c, sock, m, deadline);
         if (err != TERN_OK)
             tn_rpc_set_last_error("no server took the one-way call before its deadline");
         return err;
@@ -649,7 +681,7 @@ tern_err tn_rpc_start_body(tern_rpc_client *c, uint32_t method, const tern_rpc_o
          * copy sent was taken before unlocking: once registered, f may be
          * finished (and its request freed) by a reader. */
         pthread_mutex_unlock(&c->lock);
-        err = send_fresh(c, dup, deadline);
+        err = send_fresh(c, sock, dup, deadline);
         dup = NULL;
         pthread_mutex_lock(&c->lock);
         if (err != TERN_OK) {
@@ -695,28 +727,30 @@ tern_err tern_rpc_invoke(tern_rpc_client *c, uint32_t method, const tern_rpc_opt
 
 /* ---- binding ------------------------------------------------------------ */
 
-/* Asks the server whether it offers the interface (BIND), waiting up to
- * deadline_ns. */
-static tern_err bind_check(tern_rpc_client *c, uint64_t deadline_ns, char *why, size_t cap)
+/* Asks the server at b whether it offers the interface (BIND), waiting up
+ * to deadline_ns; sets b->instance. b->sock is the caller's alone. */
+static tern_err bind_check(tern_rpc_client *c, binding *b, uint64_t deadline_ns, char *why, size_t cap)
 {
     tern_msg *m;
-    tern_err err = build_request(c, TN_RPC_BIND, 0, 0, 0, deadline_ns, NULL, 0, NULL, &m);
+    tern_err err = build_request(c, TN_RPC_BIND, 0, 0, 0, deadline_ns, 0, NULL, 0, NULL, &m);
     if (err != TERN_OK)
         return err;
-    err = send_fresh(c, m, deadline_ns);
+    tern_setopt_int(b->sock, TERN_OPT_SNDTIMEO, (int64_t)(remaining_us(deadline_ns) / 1000u));
+    err = tern_msg_send(b->sock, m, 0);
     if (err != TERN_OK) {
-        snprintf(why, cap, "no server answered at %.200s", c->endpoint);
+        tern_msg_free(m);
+        snprintf(why, cap, "no server answered at %.200s", b->endpoint);
         return TERN_EUNAVAILABLE;
     }
     for (;;) {
         uint64_t left = remaining_us(deadline_ns);
         if (left == 0) {
-            snprintf(why, cap, "server at %.200s did not answer the bind in time", c->endpoint);
+            snprintf(why, cap, "server at %.200s did not answer the bind in time", b->endpoint);
             return TERN_EUNAVAILABLE;
         }
-        tern_setopt_int(c->sock, TERN_OPT_RCVTIMEO, (int64_t)(left / 1000u) + 1);
+        tern_setopt_int(b->sock, TERN_OPT_RCVTIMEO, (int64_t)(left / 1000u) + 1);
         tern_msg *r;
-        err = tern_msg_recv(c->sock, &r, 0);
+        err = tern_msg_recv(b->sock, &r, 0);
         if (err == TERN_ETIMEDOUT)
             continue;
         if (err != TERN_OK)
@@ -729,7 +763,7 @@ static tern_err bind_check(tern_rpc_client *c, uint64_t deadline_ns, char *why, 
             if (err != TERN_OK)
                 reply_error(r, why, cap);
             else
-                c->instance = h.instance;
+                b->instance = h.instance;
             tern_msg_free(r);
             return err;
         }
@@ -737,59 +771,46 @@ static tern_err bind_check(tern_rpc_client *c, uint64_t deadline_ns, char *why, 
     }
 }
 
-static tern_err open_socket(tern_rpc_client *c, const char *endpoint)
+static tern_err open_socket(tern_rpc_client *c, binding *b)
 {
-    tern_err err = tern_socket_open(c->ctx, TERN_DEALER, &c->sock);
+    tern_err err = tern_socket_open(c->ctx, TERN_DEALER, &b->sock);
     if (err != TERN_OK)
         return err;
-    tern_setopt_bytes(c->sock, TERN_OPT_ROUTING_ID, c->id, sizeof c->id);
-    tern_setopt_int(c->sock, TERN_OPT_RCVHWM, CLIENT_HWM);
-    tern_setopt_int(c->sock, TERN_OPT_SNDHWM, CLIENT_HWM);
-    tern_setopt_int(c->sock, TERN_OPT_LINGER, 0);
-    tern_setopt_int(c->sock, TERN_OPT_BUSY_POLL, CLIENT_BUSY_POLL_US);
-    tern_setopt_int(c->sock, TERN_OPT_RECONNECT_IVL, 50);
-    tern_setopt_int(c->sock, TERN_OPT_RECONNECT_IVL_MAX, 1000);
+    tern_setopt_bytes(b->sock, TERN_OPT_ROUTING_ID, c->id, sizeof c->id);
+    tern_setopt_int(b->sock, TERN_OPT_RCVHWM, CLIENT_HWM);
+    tern_setopt_int(b->sock, TERN_OPT_SNDHWM, CLIENT_HWM);
+    tern_setopt_int(b->sock, TERN_OPT_LINGER, 0);
+    tern_setopt_int(b->sock, TERN_OPT_BUSY_POLL, CLIENT_BUSY_POLL_US);
+    tern_setopt_int(b->sock, TERN_OPT_RECONNECT_IVL, 50);
+    tern_setopt_int(b->sock, TERN_OPT_RECONNECT_IVL_MAX, 1000);
     /* A silent server is noticed within seconds, not at the next call. */
-    tern_setopt_int(c->sock, TERN_OPT_HEARTBEAT_IVL, 1000);
-    tern_setopt_int(c->sock, TERN_OPT_HEARTBEAT_TIMEOUT, 3000);
-    err = tern_connect(c->sock, endpoint);
-    if (err != TERN_OK) {
-        tern_socket_close(c->sock);
-        c->sock.id = 0;
-        return err;
-    }
-    snprintf(c->endpoint, sizeof c->endpoint, "%s", endpoint);
-    return TERN_OK;
+    tern_setopt_int(b->sock, TERN_OPT_HEARTBEAT_IVL, 1000);
+    tern_setopt_int(b->sock, TERN_OPT_HEARTBEAT_TIMEOUT, 3000);
+    err = tern_connect(b->sock, b->endpoint);
+    if (err != TERN_OK)
+        tern_socket_close(b->sock);
+    return err;
 }
 
 /* Resolves the target if it is a directory name, opens a DEALER to the
- * server and binds (sets c->sock; on failure leaves c->sock as it was). */
-static tern_err connect_to(tern_rpc_client *c, uint64_t deadline_ns, char *why, size_t cap)
+ * server and binds, filling b. Touches nothing of c that can change. */
+static tern_err connect_to(tern_rpc_client *c, uint64_t deadline_ns, binding *b, char *why, size_t cap)
 {
-    char endpoint[256];
+    memset(b, 0, sizeof *b);
     tern_err err = TERN_OK;
     if (c->resolved) {
         size_t n;
-        err = tn_rpc_resolve(c->ctx, c->target, c->iface, &endpoint, 1, &n, why, cap);
+        err = tn_rpc_resolve(c->ctx, c->target, c->iface, &b->endpoint, 1, &n, why, cap);
     } else {
-        snprintf(endpoint, sizeof endpoint, "%s", c->target);
+        snprintf(b->endpoint, sizeof b->endpoint, "%s", c->target);
     }
+    if (err == TERN_OK)
+        err = open_socket(c, b);
     if (err != TERN_OK)
         return err;
-    tern_socket old = c->sock;
-    char old_endpoint[256];
-    memcpy(old_endpoint, c->endpoint, sizeof old_endpoint);
-    err = open_socket(c, endpoint);
-    if (err == TERN_OK) {
-        err = bind_check(c, deadline_ns, why, cap);
-        if (err != TERN_OK) {
-            tern_socket_close(c->sock);
-            c->sock = old;
-            memcpy(c->endpoint, old_endpoint, sizeof old_endpoint);
-        }
-    } else {
-        c->sock = old;
-    }
+    err = bind_check(c, b, deadline_ns, why, cap);
+    if (err != TERN_OK)
+        tern_socket_close(b->sock);
     return err;
 }
 
@@ -825,7 +846,10 @@ tern_err tern_rpc_client_open(tern_ctx *ctx, const char *target, const tern_rpc_
     uint64_t deadline = tern_clock_ns() + tn_rpc_ms_to_ns(c->bind_timeout_ms);
     char why[256] = "";
     c->resolved = strncmp(target, "tern://", 7) == 0;
-    tern_err err = connect_to(c, deadline, why, sizeof why);
+    binding b;
+    tern_err err = connect_to(c, deadline, &b, why, sizeof why);
+    if (err == TERN_OK)
+        adopt(c, &b);
     if (err != TERN_OK) {
         if (why[0] == '\0')
             snprintf(why, sizeof why, "cannot bind %s at %s: %s", iface->name, target,
@@ -835,9 +859,6 @@ tern_err tern_rpc_client_open(tern_ctx *ctx, const char *target, const tern_rpc_
         tern_rpc_client_close(c);
         return err;
     }
-    tern_sock_stats st;
-    if (tern_socket_stats(c->sock, &st) == TERN_OK)
-        c->disconnects = st.disconnects;
     tn_rpc_set_last_error("");
     *cp = c;
     return TERN_OK;
@@ -865,7 +886,7 @@ void tern_rpc_client_close(tern_rpc_client *c)
     pthread_mutex_lock(&c->lock);
     c->closing = true;
     pthread_cond_broadcast(&c->cond);
-    while (c->reading)
+    while (c->reading || c->rebinding)
         pthread_cond_wait(&c->cond, &c->lock);
     for (size_t i = 0; i < c->table_cap; i++) {
         while (c->table[i])

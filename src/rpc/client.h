@@ -31,13 +31,14 @@ struct tern_rpc_future {
 struct tern_rpc_client {
     tern_ctx *ctx;
     const tern_rpc_iface *iface;
-    tern_socket sock; /* DEALER */
+    tern_socket sock; /* DEALER (lock: rebinding replaces it) */
     char target[256]; /* as opened: an endpoint or tern://DIR/NAME */
-    char endpoint[256]; /* the server it is bound to */
+    char endpoint[256]; /* the server it is bound to (lock) */
     uint8_t id[16];   /* routing id: the server's key for at-most-once */
     uint64_t instance; /* the server's, from its bind reply */
     bool resolved;     /* target is a tern:// name */
     bool rebind;       /* the server went away: resolve again before the next call */
+    bool rebinding;    /* a thread is doing that now, without the lock */
     int64_t timeout_ms, bind_timeout_ms;
     int retries;
 
