@@ -216,6 +216,8 @@ typedef struct tern_rpc_server_opts {
     int64_t rundown_ms;       /* a client gone this long loses its context handles (<= 0: 10000) */
     int64_t lease_ms;         /* directory registrations last this long unless renewed,
                                  which happens every third of it (<= 0: 10000) */
+    int64_t max_request;      /* largest request accepted, bytes; a bigger one drops
+                                 the connection (<= 0: 16 MiB) */
 } tern_rpc_server_opts;
 
 /* Decodes the in-parameters of method from in, runs the procedure and

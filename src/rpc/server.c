@@ -25,9 +25,11 @@
 #define STEAL_NS 1000000ull
 /* How often idle followers look whether the receiver got stuck in a call. */
 #define IDLE_CHECK_NS 5000000ull
-/* Requests queued per client before its connection is read no further:
- * bounded so one client cannot make the server hold unbounded memory. */
-#define SERVER_RCVHWM 1024
+/* Requests queued per client before its connection is read no further,
+ * and the largest one: together they bound what one client can make the
+ * server hold (128 x 16 MiB by default), while 128 keeps the workers fed. */
+#define SERVER_RCVHWM 128
+#define DEFAULT_MAX_REQUEST (16 << 20)
 #define SERVER_SNDHWM 100000
 #define SERVER_BUSY_POLL_US 50
 #define MAX_ERROR_TEXT 1024
@@ -704,6 +706,8 @@ tern_err tern_rpc_server_open(tern_ctx *ctx, const tern_rpc_server_opts *o, tern
      * its own. */
     tern_setopt_int(s->sock, TERN_OPT_ROUTER_HANDOVER, 1);
     tern_setopt_int(s->sock, TERN_OPT_RCVHWM, SERVER_RCVHWM);
+    tern_setopt_int(s->sock, TERN_OPT_MAXMSGSIZE,
+                    o && o->max_request > 0 ? o->max_request : DEFAULT_MAX_REQUEST);
     tern_setopt_int(s->sock, TERN_OPT_SNDHWM, SERVER_SNDHWM);
     tern_setopt_int(s->sock, TERN_OPT_LINGER, 200);
     tern_setopt_int(s->sock, TERN_OPT_BUSY_POLL, SERVER_BUSY_POLL_US);

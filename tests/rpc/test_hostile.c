@@ -301,6 +301,22 @@ static void resent_call_answered_from_cache(void **state)
     assert_int_equal(atomic_load(&bumps), 1);
 }
 
+static void oversized_request_drops_only_its_connection(void **state)
+{
+    fixture *fx = *state;
+    uint8_t h[56];
+    header(h, 1, 0, 41, M_NAME);
+    size_t big = (16u << 20) + 4096;
+    uint8_t *body = calloc(1, big);
+    send_raw(fx, h, 56, body, big, 2);
+    free(body);
+    /* No answer comes to the oversized call: its connection was dropped. */
+    check_ok(tern_setopt_int(fx->raw, TERN_OPT_RCVTIMEO, 500));
+    tern_msg *m;
+    check_err(tern_msg_recv(fx->raw, &m, 0), TERN_ETIMEDOUT);
+    still_serving(fx);
+}
+
 static void flood_of_garbage(void **state)
 {
     fixture *fx = *state;
@@ -331,6 +347,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(unknown_interface_method_version, setup, teardown),
         cmocka_unit_test_setup_teardown(bad_bodies, setup, teardown),
         cmocka_unit_test_setup_teardown(resent_call_answered_from_cache, setup, teardown),
+        cmocka_unit_test_setup_teardown(oversized_request_drops_only_its_connection, setup, teardown),
         cmocka_unit_test_setup_teardown(flood_of_garbage, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
