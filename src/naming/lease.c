@@ -7,6 +7,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "base/cond.h"
 #include "base/trace.h"
 #include "naming/directory.h"
 #include "naming/naming.h"
@@ -75,8 +76,7 @@ static void *renewer(void *arg)
     pthread_mutex_lock(&l->lock);
     while (!l->closing) {
         uint64_t at = tern_clock_ns() + (uint64_t)l->lease_ms * 1000000u / 3u;
-        struct timespec ts = {.tv_sec = (time_t)(at / 1000000000u), .tv_nsec = (long)(at % 1000000000u)};
-        while (!l->closing && pthread_cond_timedwait(&l->cond, &l->lock, &ts) == 0) {
+        while (!l->closing && tn_cond_wait_until(&l->cond, &l->lock, at) == 0) {
         }
         if (l->closing)
             break;
@@ -121,11 +121,7 @@ tern_err tn_naming_lease_open(tern_ctx *ctx, const char *dir, const char *name, 
     if (l == NULL)
         return TERN_ENOMEM;
     pthread_mutex_init(&l->lock, NULL);
-    pthread_condattr_t ca;
-    pthread_condattr_init(&ca);
-    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
-    pthread_cond_init(&l->cond, &ca);
-    pthread_condattr_destroy(&ca);
+    tn_cond_init(&l->cond);
     l->ctx = ctx;
     l->iface = iface;
     l->lease_ms = lease_ms;

@@ -11,6 +11,7 @@
 #include <string.h>
 #include <sys/random.h>
 
+#include "base/cond.h"
 #include "base/trace.h"
 #include "rpc/client.h"
 #include "rpc/proto.h"
@@ -437,14 +438,6 @@ static void read_once(tern_rpc_client *c, uint64_t until_ns)
     pthread_cond_broadcast(&c->cond);
 }
 
-static void cond_wait_until(pthread_cond_t *cv, pthread_mutex_t *mu, uint64_t until_ns)
-{
-    /* The condition variable runs on CLOCK_MONOTONIC, like tern_clock_ns. */
-    struct timespec ts = {.tv_sec = (time_t)(until_ns / 1000000000u),
-                          .tv_nsec = (long)(until_ns % 1000000000u)};
-    pthread_cond_timedwait(cv, mu, &ts);
-}
-
 void tn_rpc_client_wait(tern_rpc_client *c, tern_rpc_future *f, bool want_accept, uint64_t until_ns)
 {
     bool looked = false;
@@ -482,7 +475,7 @@ void tn_rpc_client_wait(tern_rpc_client *c, tern_rpc_future *f, bool want_accept
             uint64_t t = limit;
             if (t > now + SLICE_NS)
                 t = now + SLICE_NS;
-            cond_wait_until(&c->cond, &c->lock, t);
+            tn_cond_wait_until(&c->cond, &c->lock, t);
         }
     }
 }
@@ -498,7 +491,7 @@ static void *background(void *arg)
             uint64_t t = now + 100000000ull;
             if (next && next < t)
                 t = next;
-            cond_wait_until(&c->cond, &c->lock, t);
+            tn_cond_wait_until(&c->cond, &c->lock, t);
         } else {
             read_once(c, next ? next : now + SLICE_NS);
         }
@@ -837,11 +830,7 @@ tern_err tern_rpc_client_open(tern_ctx *ctx, const char *target, const tern_rpc_
     pthread_mutex_init(&c->lock, NULL);
     pthread_mutex_init(&c->send_lock, NULL);
     c->refs = 1;
-    pthread_condattr_t ca;
-    pthread_condattr_init(&ca);
-    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
-    pthread_cond_init(&c->cond, &ca);
-    pthread_condattr_destroy(&ca);
+    tn_cond_init(&c->cond);
 
     uint64_t deadline = tern_clock_ns() + tn_rpc_ms_to_ns(c->bind_timeout_ms);
     char why[256] = "";

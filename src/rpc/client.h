@@ -7,7 +7,7 @@
 
 #include <pthread.h>
 
-#include "tern/rpc.h"
+#include "rpc/proto.h"
 
 struct tern_rpc_future {
     tern_rpc_client *client; /* kept alive by the future until it is freed */
@@ -84,8 +84,8 @@ static inline uint64_t tn_rpc_ms_to_ns(int64_t ms)
 {
     if (ms < 0)
         ms = 0;
-    if (ms > 86400000)
-        ms = 86400000;
+    if (ms > TN_RPC_MAX_DEADLINE_MS)
+        ms = TN_RPC_MAX_DEADLINE_MS;
     return (uint64_t)ms * 1000000u;
 }
 

@@ -7,6 +7,8 @@
 
 #define TN_RPC_HDR_SIZE 56
 #define TN_RPC_VERSION 1
+/* No deadline is longer than a day: no overflow, no call held forever. */
+#define TN_RPC_MAX_DEADLINE_MS 86400000
 
 /* What a message is. */
 enum {

@@ -8,6 +8,7 @@
 #include <sys/random.h>
 
 #include "base/pool.h"
+#include "base/cond.h"
 #include "base/trace.h"
 #include "naming/naming.h"
 #include "rpc/cache.h"
@@ -33,7 +34,6 @@
 #define SERVER_SNDHWM 100000
 #define SERVER_BUSY_POLL_US 50
 #define MAX_ERROR_TEXT 1024
-#define MAX_DEADLINE_US 86400000000ull
 /* A call's memory starts in the worker's own buffer. */
 #define ARENA_INLINE 8192
 /* The largest reply buffer a worker keeps between calls; replies up to it
@@ -418,8 +418,8 @@ static void serve_call(tern_rpc_server *s, tern_rpc_call *call, const tern_msg *
     call->offer = o;
     call->peer = peer;
     call->entry = entry;
-    /* A deadline beyond a day is a day: no overflow, no call held forever. */
-    uint64_t left_us = h->deadline_us < MAX_DEADLINE_US ? h->deadline_us : MAX_DEADLINE_US;
+    uint64_t max_us = (uint64_t)TN_RPC_MAX_DEADLINE_MS * 1000u;
+    uint64_t left_us = h->deadline_us < max_us ? h->deadline_us : max_us;
     call->deadline_ns = tern_clock_ns() + left_us * 1000u;
     tern_msg *reply = NULL;
     if (h->deadline_us == 0) {
@@ -562,8 +562,7 @@ static void become_receiver(tern_rpc_server *s, int me)
         }
         /* Followers only need to wake to steal from a busy receiver. */
         uint64_t until = s->busy_since ? s->busy_since + STEAL_NS : now + IDLE_CHECK_NS;
-        struct timespec ts = {.tv_sec = (time_t)(until / 1000000000u), .tv_nsec = (long)(until % 1000000000u)};
-        pthread_cond_timedwait(&s->role_cv, &s->role_lock, &ts);
+        tn_cond_wait_until(&s->role_cv, &s->role_lock, until);
     }
     s->receiver = me;
     s->busy_since = 0;
@@ -631,9 +630,7 @@ static void *janitor(void *arg)
     pthread_mutex_lock(&s->lock);
     while (!s->closing) {
         uint64_t now = tern_clock_ns();
-        struct timespec ts = {.tv_sec = (time_t)((now + JANITOR_NS) / 1000000000u),
-                              .tv_nsec = (long)((now + JANITOR_NS) % 1000000000u)};
-        pthread_cond_timedwait(&s->janitor_cv, &s->lock, &ts);
+        tn_cond_wait_until(&s->janitor_cv, &s->lock, now + JANITOR_NS);
         if (s->closing)
             break;
         tn_rpc_cache_trim(&s->cache, tern_clock_ns());
@@ -716,12 +713,8 @@ tern_err tern_rpc_server_open(tern_ctx *ctx, const tern_rpc_server_opts *o, tern
     pthread_mutex_init(&s->lock, NULL);
     pthread_mutex_init(&s->role_lock, NULL);
     s->receiver = -1;
-    pthread_condattr_t ca;
-    pthread_condattr_init(&ca);
-    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
-    pthread_cond_init(&s->janitor_cv, &ca);
-    pthread_cond_init(&s->role_cv, &ca);
-    pthread_condattr_destroy(&ca);
+    tn_cond_init(&s->janitor_cv);
+    tn_cond_init(&s->role_cv);
     *sp = s;
     return TERN_OK;
 }

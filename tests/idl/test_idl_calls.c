@@ -300,17 +300,11 @@ static int teardown(void **state)
     return 0;
 }
 
-static void sleep_ms(int ms)
-{
-    struct timespec ts = {0, (long)ms * 1000000L};
-    nanosleep(&ts, NULL);
-}
-
 /* Waits up to 3 s for *n to reach want. */
 static void wait_for(atomic_int *n, int want)
 {
     for (int i = 0; i < 300 && atomic_load(n) < want; i++)
-        sleep_ms(10);
+        test_sleep_ms(10);
     assert_int_equal(atomic_load(n), want);
 }
 

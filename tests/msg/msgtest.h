@@ -55,12 +55,7 @@ static inline int64_t mt_now_ms(void)
     return (int64_t)(tern_clock_ns() / 1000000u);
 }
 
-static inline void mt_sleep_ms(int64_t ms)
-{
-    struct timespec ts = {(time_t)(ms / 1000), (long)(ms % 1000) * 1000000L};
-    while (nanosleep(&ts, &ts) != 0 && errno == EINTR) {
-    }
-}
+#define mt_sleep_ms test_sleep_ms
 
 /* Joins t, waiting at most timeout_ms; false if the thread is still running. */
 static inline bool mt_join(pthread_t t, int64_t timeout_ms)

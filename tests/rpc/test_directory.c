@@ -14,12 +14,6 @@ static const tern_rpc_iface iface = {
     "Who", {{0x0d, 0x1e, 0x2f, 0x30, 0x41, 0x52, 0x43, 0x74, 0x85, 0x96, 0xa7, 0xb8, 0xc9, 0xda, 0xeb, 0xfc}},
     2, 1, 1, methods};
 
-static void sleep_ms(int ms)
-{
-    struct timespec ts = {ms / 1000, (long)(ms % 1000) * 1000000L};
-    nanosleep(&ts, NULL);
-}
-
 static tern_err dispatch(tern_rpc_call *call, uint32_t method, tern_xdr_dec *in, tern_xdr_enc *out,
                          const void *impl)
 {
@@ -178,7 +172,7 @@ static void lease_renewed(void **state)
     assert_int_equal(n, 1);
     assert_true(es[0].expires_ms <= 300);
     free(es);
-    sleep_ms(700);
+    test_sleep_ms(700);
     check_ok(tern_directory_lookup(fx->ctx, fx->dir_ep, "who", &es, &n));
     assert_int_equal(n, 1); /* still there: renewed */
     free(es);
@@ -254,7 +248,7 @@ static void directory_restart_reregisters(void **state)
     size_t n = 0;
     for (int i = 0; i < 100 && n == 0; i++) {
         free(es);
-        sleep_ms(20);
+        test_sleep_ms(20);
         check_ok(tern_directory_lookup(fx->ctx, fx->dir_ep, "who", &es, &n));
     }
     assert_int_equal(n, 1);

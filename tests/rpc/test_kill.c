@@ -26,12 +26,6 @@ static const tern_rpc_iface iface = {
 static atomic_int runs;
 static const char *self;
 
-static void sleep_ms(int ms)
-{
-    struct timespec ts = {ms / 1000, (long)(ms % 1000) * 1000000L};
-    nanosleep(&ts, NULL);
-}
-
 static tern_err dispatch(tern_rpc_call *call, uint32_t method, tern_xdr_dec *in, tern_xdr_enc *out,
                          const void *impl)
 {
@@ -42,7 +36,7 @@ static tern_err dispatch(tern_rpc_call *call, uint32_t method, tern_xdr_dec *in,
         atomic_fetch_add(&runs, 1);
         uint64_t until = tern_clock_ns() + (uint64_t)ms * 1000000u;
         while (tern_clock_ns() < until && !tern_rpc_call_cancelled(call))
-            sleep_ms(2);
+            test_sleep_ms(2);
         return TERN_OK;
     }
     return tern_xdr_put_u32(out, (uint32_t)atomic_load(&runs));
@@ -63,7 +57,7 @@ static int serve(const char *port, const char *dir)
     /* The port may still be held by the process just killed: retry. */
     tern_err err;
     for (int i = 0; (err = tern_rpc_server_bind(s, ep)) == TERN_EADDRINUSE && i < 200; i++)
-        sleep_ms(10);
+        test_sleep_ms(10);
     if (err != TERN_OK || tern_rpc_server_endpoint(s, ep, sizeof ep) != TERN_OK)
         return 1;
     if (dir && tern_rpc_server_register(s, dir, "kill", NULL, NULL) != TERN_OK)
@@ -141,7 +135,7 @@ static void killed_mid_call_fails_promptly(void **state)
     check_ok(tern_rpc_client_open(ctx, srv.endpoint, &iface, &o, &cl));
     tern_rpc_future *f;
     check_ok(call_sleep(cl, 10000, &f));
-    sleep_ms(200);
+    test_sleep_ms(200);
     uint64_t t0 = tern_clock_ns();
     kill_server(&srv);
     check_err(tern_rpc_future_wait(f, -1), TERN_EUNAVAILABLE);
@@ -173,7 +167,7 @@ static void restarted_server_never_reruns(void **state)
     check_ok(tern_rpc_client_open(ctx, a.endpoint, &iface, &o, &cl));
     tern_rpc_future *f;
     check_ok(call_sleep(cl, 3000, &f));
-    sleep_ms(200);
+    test_sleep_ms(200);
     kill_server(&a);
     /* A new instance on the same port, at once: the client reconnects and
      * sends the call again, which the new instance must refuse. */
@@ -194,7 +188,7 @@ static void restarted_server_never_reruns(void **state)
             break;
         }
         tern_rpc_future_free(g);
-        sleep_ms(100);
+        test_sleep_ms(100);
     }
     assert_int_equal(n, 0);
     assert_int_equal(server_runs(cl), 0);
@@ -221,12 +215,12 @@ static void killed_server_leaves_directory(void **state)
     check_ok(tern_directory_lookup(ctx, dir_ep, "kill", &es, &n));
     assert_int_equal(n, 1);
     free(es);
-    sleep_ms(500); /* renewed meanwhile */
+    test_sleep_ms(500); /* renewed meanwhile */
     check_ok(tern_directory_lookup(ctx, dir_ep, "kill", &es, &n));
     assert_int_equal(n, 1);
     free(es);
     kill_server(&srv);
-    sleep_ms(600);
+    test_sleep_ms(600);
     check_ok(tern_directory_lookup(ctx, dir_ep, "kill", &es, &n));
     assert_int_equal(n, 0);
     free(es);

@@ -40,16 +40,10 @@ typedef struct app {
     int id;
 } app;
 
-static void sleep_ms(int ms)
-{
-    struct timespec ts = {ms / 1000, (long)(ms % 1000) * 1000000L};
-    nanosleep(&ts, NULL);
-}
-
 static void session_rundown(void *state)
 {
     app *a = *(app **)state;
-    sleep_ms(200); /* a slow rundown: other clients call meanwhile */
+    test_sleep_ms(200); /* a slow rundown: other clients call meanwhile */
     atomic_fetch_add(&a->rundowns, 1);
     free(state);
 }
@@ -89,7 +83,7 @@ static tern_err dispatch(tern_rpc_call *call, uint32_t method, tern_xdr_dec *in,
                 atomic_fetch_add(&a->cancelled, 1);
                 return TERN_ECANCELED;
             }
-            sleep_ms(2);
+            test_sleep_ms(2);
         }
         return TERN_OK;
     }
@@ -100,7 +94,7 @@ static tern_err dispatch(tern_rpc_call *call, uint32_t method, tern_xdr_dec *in,
         tern_xdr_get_u32(in, &ms);
         int n = atomic_fetch_add(&a->runs, 1) + 1;
         if (n == 1)
-            sleep_ms((int)ms); /* the first run is slow: the client resends */
+            test_sleep_ms((int)ms); /* the first run is slow: the client resends */
         return tern_xdr_put_u32(out, (uint32_t)n);
     }
     case M_LOG:
@@ -344,7 +338,7 @@ static void deadline_reaches_server_and_times_out(void **state)
     assert_true(seen > 100 && seen <= 200);
     /* The server notices the deadline passed and gives up the sleep. */
     for (int i = 0; i < 200 && atomic_load(&fx->app.cancelled) == 0; i++)
-        sleep_ms(5);
+        test_sleep_ms(5);
     assert_int_equal(atomic_load(&fx->app.cancelled), 1);
     /* The default deadline is the client's. */
     t0 = tern_clock_ns();
@@ -364,13 +358,13 @@ static void cancel_reaches_server(void **state)
     tern_xdr_put_u32(&e, 5000);
     tern_rpc_future *f;
     check_ok(tern_rpc_start(c, M_SLEEP, NULL, &e, &f));
-    sleep_ms(100);
+    test_sleep_ms(100);
     assert_false(tern_rpc_future_done(f));
     tern_rpc_future_cancel(f);
     assert_true(tern_rpc_future_done(f));
     check_err(tern_rpc_future_status(f), TERN_ECANCELED);
     for (int i = 0; i < 200 && atomic_load(&fx->app.cancelled) == 0; i++)
-        sleep_ms(5);
+        test_sleep_ms(5);
     assert_int_equal(atomic_load(&fx->app.cancelled), 1);
     tern_rpc_future_free(f);
     tern_xdr_enc_free(&e);
@@ -478,7 +472,7 @@ static void oneway_returns_at_once(void **state)
     for (int i = 0; i < 100; i++)
         check_ok(call_u32(c, M_LOG, (uint32_t)i, NULL));
     for (int i = 0; i < 400 && atomic_load(&fx->app.logs) < 100; i++)
-        sleep_ms(5);
+        test_sleep_ms(5);
     assert_int_equal(atomic_load(&fx->app.logs), 100);
     tern_rpc_client_close(c);
 }
@@ -576,7 +570,7 @@ static void context_handles_owned_and_run_down(void **state)
     uint64_t until = tern_clock_ns() + 1200000000ull;
     while (tern_clock_ns() < until) {
         check_ok(handle_call(b, M_GET, &hb));
-        sleep_ms(5);
+        test_sleep_ms(5);
     }
     assert_int_equal(atomic_load(&fx->app.rundowns), 1);
     check_ok(handle_call(b, M_CLOSE, &hb));
@@ -622,7 +616,7 @@ static void interface_added_while_serving(void **state)
     tern_rpc_future *f;
     check_ok(tern_rpc_start(c, M_SLEEP, NULL, &e, &f));
     tern_xdr_enc_free(&e);
-    sleep_ms(50);
+    test_sleep_ms(50);
     /* Several more interfaces while the call runs (the table grows). */
     static tern_rpc_iface more[8];
     for (int i = 0; i < 8; i++) {
