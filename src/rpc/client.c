@@ -220,13 +220,18 @@ static tern_err send_copy(tern_rpc_client *c, const tern_msg *m, uint32_t extra_
 /* Sends a request just built (its header is fresh), keeping m. */
 static tern_err send_fresh(tern_rpc_client *c, tern_socket sock, tern_msg *dup, uint64_t deadline_ns)
 {
+    /* Nearly always the socket takes it at once: no timeout to set, no lock. */
+    tern_err err = tern_msg_send(sock, dup, TERN_DONTWAIT);
     int64_t ms = (int64_t)(remaining_us(deadline_ns) / 1000u);
-    /* The send timeout is the socket's: set and used as one step, so
-     * concurrent calls do not wait by each other's deadlines. */
-    pthread_mutex_lock(&c->send_lock);
-    tern_setopt_int(sock, TERN_OPT_SNDTIMEO, ms);
-    tern_err err = tern_msg_send(sock, dup, ms == 0 ? TERN_DONTWAIT : 0);
-    pthread_mutex_unlock(&c->send_lock);
+    if (err == TERN_EAGAIN && ms > 0) {
+        /* No server yet, or it is behind: wait up to the deadline. The send
+         * timeout is the socket's, so it is set and used as one step, and
+         * concurrent calls do not wait by each other's deadlines. */
+        pthread_mutex_lock(&c->send_lock);
+        tern_setopt_int(sock, TERN_OPT_SNDTIMEO, ms);
+        err = tern_msg_send(sock, dup, 0);
+        pthread_mutex_unlock(&c->send_lock);
+    }
     if (err != TERN_OK)
         tern_msg_free(dup);
     if (err == TERN_ETIMEDOUT || err == TERN_EAGAIN || err == TERN_ECLOSED)
@@ -294,21 +299,17 @@ static void reply_error(const tern_msg *m, char *buf, size_t cap)
     buf[0] = '\0';
     if (tern_msg_parts(m) < 2)
         return;
-    const uint8_t *p = tern_msg_data(m, 1);
-    size_t n = tern_msg_size(m, 1);
-    if (n < 4)
-        return;
-    uint32_t len = (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
-    if (len > n - 4)
-        return;
-    if (len >= cap)
-        len = (uint32_t)cap - 1;
-    memcpy(buf, p + 4, len);
-    buf[len] = '\0';
-    for (size_t i = 0; i < len; i++) {
-        if ((unsigned char)buf[i] < 0x20 && buf[i] != '\t')
-            buf[i] = '?';
+    tern_xdr_dec d;
+    tern_xdr_dec_init(&d, tern_msg_data(m, 1), tern_msg_size(m, 1));
+    char *text = NULL;
+    if (tern_xdr_get_string(&d, &text, (uint32_t)cap - 1) == TERN_OK) {
+        /* The server's words end up in logs and terminals: no control bytes. */
+        size_t i = 0;
+        for (; text[i]; i++)
+            buf[i] = (unsigned char)text[i] < 0x20 && text[i] != '\t' ? '?' : text[i];
+        buf[i] = '\0';
     }
+    free(text);
 }
 
 /* Handles one message from the server (lock held); takes m. */
@@ -421,7 +422,13 @@ static void read_once(tern_rpc_client *c, uint64_t until_ns)
     c->reading = true;
     tern_socket sock = c->sock;
     pthread_mutex_unlock(&c->lock);
-    tern_setopt_int(sock, TERN_OPT_RCVTIMEO, (int64_t)((wait + 999999u) / 1000000u));
+    /* Only the reader sets this, and it is nearly always the same slice:
+     * set it when it changes, not once per reply. */
+    int64_t ms = (int64_t)((wait + 999999u) / 1000000u);
+    if (ms != c->rcvtimeo_ms) {
+        tern_setopt_int(sock, TERN_OPT_RCVTIMEO, ms);
+        c->rcvtimeo_ms = ms;
+    }
     tern_msg *m = NULL;
     tern_err err = tern_msg_recv(sock, &m, wait ? 0 : TERN_DONTWAIT);
     pthread_mutex_lock(&c->lock);
@@ -532,6 +539,7 @@ static tern_socket adopt(tern_rpc_client *c, const binding *b)
     c->sock = b->sock;
     memcpy(c->endpoint, b->endpoint, sizeof c->endpoint);
     c->instance = b->instance;
+    c->rcvtimeo_ms = -2; /* the new socket's is not ours yet */
     tern_sock_stats st;
     c->disconnects = tern_socket_stats(c->sock, &st) == TERN_OK ? st.disconnects : 0;
     c->lost_since_ns = 0;

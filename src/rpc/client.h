@@ -50,6 +50,7 @@ struct tern_rpc_client {
     tern_rpc_future **table; /* running calls by call_id, chained */
     size_t table_cap, running;
     bool reading;          /* a thread is receiving replies for everyone */
+    int64_t rcvtimeo_ms;   /* the socket's receive timeout as the reader last set it */
     uint64_t disconnects;  /* the socket's count when last looked at */
     uint64_t lost_since_ns; /* when the server was found gone (0: connected) */
     tern_rpc_future *callbacks; /* finished futures whose done_fn is due */
