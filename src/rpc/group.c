@@ -37,11 +37,16 @@ struct tern_rpc_multi {
     size_t n, finished, ok;
 };
 
-static tern_err add_member(tern_rpc_group *g, size_t cap, const char *endpoint)
+static tern_err add_member(tern_rpc_group *g, const char *endpoint)
 {
-    if (g->n >= cap)
+    if (g->n >= MAX_MEMBERS)
         return TERN_EMSGSIZE;
+    member *more = realloc(g->members, (g->n + 1) * sizeof *more);
+    if (more == NULL)
+        return TERN_ENOMEM;
+    g->members = more;
     member *m = &g->members[g->n++];
+    memset(m, 0, sizeof *m);
     snprintf(m->endpoint, sizeof m->endpoint, "%s", endpoint);
     return TERN_OK;
 }
@@ -53,11 +58,8 @@ tern_err tern_rpc_group_open(tern_ctx *ctx, const char *const *targets, size_t n
         return TERN_EINVAL;
     *gp = NULL;
     tern_rpc_group *g = calloc(1, sizeof *g);
-    size_t cap = MAX_MEMBERS;
-    if (g == NULL || (g->members = calloc(cap, sizeof *g->members)) == NULL) {
-        free(g);
+    if (g == NULL)
         return TERN_ENOMEM;
-    }
     tern_err err = TERN_OK;
     for (size_t i = 0; i < n && err == TERN_OK; i++) {
         if (targets[i] == NULL) {
@@ -73,12 +75,12 @@ tern_err tern_rpc_group_open(tern_ctx *ctx, const char *const *targets, size_t n
             }
             err = tn_rpc_resolve(ctx, targets[i], iface, eps, 64, &found, why, sizeof why);
             for (size_t k = 0; err == TERN_OK && k < found && k < 64; k++)
-                err = add_member(g, cap, eps[k]);
+                err = add_member(g, eps[k]);
             if (err != TERN_OK)
                 tn_rpc_set_last_error(why);
             free(eps);
         } else {
-            err = add_member(g, cap, targets[i]);
+            err = add_member(g, targets[i]);
         }
     }
     if (err != TERN_OK) {
