@@ -46,6 +46,7 @@ typedef enum tern_err {
     TERN_EVERSION = 24,     /* interface versions cannot talk */
     TERN_EBADARGS = 25,     /* call arguments did not decode or broke a bound */
     TERN_EAPP = 26,         /* the remote procedure reported a failure */
+    TERN_EMOVED = 27,       /* the computation migrated to another process */
 } tern_err;
 
 /* A human-readable sentence for err; never NULL. */
@@ -76,6 +77,7 @@ enum {
     TERN_TRACE_WIRE = 1u << 1,
     TERN_TRACE_MSG = 1u << 2,
     TERN_TRACE_RPC = 1u << 3,
+    TERN_TRACE_MIGRATE = 1u << 4,
     TERN_TRACE_ALL = 0xffffu,
 };
 /* spec as TERN_TRACE above; NULL or "" turns tracing off. Returns

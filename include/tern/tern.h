@@ -3,6 +3,7 @@
 #define TERN_H
 
 #include "base.h"
+#include "migrate.h"
 #include "msg.h"
 #include "naming.h"
 #include "rpc.h"

@@ -38,6 +38,7 @@ static const struct err_info errs[] = {
     [TERN_EVERSION] = {"TERN_EVERSION", "interface version mismatch"},
     [TERN_EBADARGS] = {"TERN_EBADARGS", "bad call arguments"},
     [TERN_EAPP] = {"TERN_EAPP", "remote procedure failed"},
+    [TERN_EMOVED] = {"TERN_EMOVED", "the computation migrated elsewhere"},
 };
 
 #define NERRS (sizeof errs / sizeof errs[0])

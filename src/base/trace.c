@@ -29,6 +29,7 @@ static const struct {
     {"wire", TERN_TRACE_WIRE},
     {"msg", TERN_TRACE_MSG},
     {"rpc", TERN_TRACE_RPC},
+    {"migrate", TERN_TRACE_MIGRATE},
 };
 
 #define NTOPICS (sizeof topics / sizeof topics[0])

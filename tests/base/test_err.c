@@ -4,7 +4,7 @@
 
 #include "testutil.h"
 
-#define NCODES 27 /* TERN_OK .. TERN_EAPP */
+#define NCODES 28 /* TERN_OK .. TERN_EMOVED */
 
 static void names_and_sentences(void **state)
 {
@@ -41,7 +41,7 @@ static void names_match_enum(void **state)
         E(TERN_EMSGSIZE),     E(TERN_EINCOMPAT), E(TERN_EINTR),        E(TERN_ESTATE),
         E(TERN_EHOSTUNREACH), E(TERN_ESYSTEM),   E(TERN_EEXIST),       E(TERN_EPERM),
         E(TERN_ECANCELED),    E(TERN_EUNAVAILABLE), E(TERN_ENOIFACE),   E(TERN_ENOMETHOD),
-        E(TERN_EVERSION),     E(TERN_EBADARGS),  E(TERN_EAPP),
+        E(TERN_EVERSION),     E(TERN_EBADARGS),  E(TERN_EAPP), E(TERN_EMOVED),
 #undef E
     };
     (void)state;

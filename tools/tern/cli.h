@@ -55,6 +55,7 @@ struct cli_cmd {
     X(proxy)                                                                                       \
     X(idl)                                                                                         \
     X(directory)                                                                                   \
+    X(migrate)                                                                                     \
     X(help)                                                                                        \
     X(version)
 

@@ -1,0 +1,87 @@
+/* Dirty-page tracking: picking a backend and the calls that dispatch to it. */
+#include "migrate/track.h"
+
+#include <unistd.h>
+
+#include "base/trace.h"
+#include "migrate/track_backend.h"
+
+void tn_track_init(tn_tracker *tracker, tern_migrate_tracker kind, char *base, size_t size)
+{
+    tracker->kind = kind;
+    tracker->base = base;
+    tracker->size = size;
+    tracker->page = (size_t)sysconf(_SC_PAGESIZE);
+    tracker->npages = size / tracker->page;
+}
+
+void tn_track_bits_set(uint64_t *bm, size_t first, size_t n)
+{
+    size_t end = first + n;
+    while (first < end && first % 64 != 0)
+        bm[first / 64] |= (uint64_t)1 << (first % 64), first++;
+    for (; first + 64 <= end; first += 64)
+        bm[first / 64] = ~(uint64_t)0;
+    while (first < end)
+        bm[first / 64] |= (uint64_t)1 << (first % 64), first++;
+}
+
+static tern_err open_kind(tn_tracker **tracker, char *base, size_t size, tern_migrate_tracker kind)
+{
+    switch (kind) {
+    case TERN_TRACK_PAGEMAP_SCAN:
+        return tn_track_scan_open(tracker, base, size);
+    case TERN_TRACK_UFFD_WP:
+        return tn_track_uffd_open(tracker, base, size);
+    case TERN_TRACK_MPROTECT:
+        return tn_track_mprotect_open(tracker, base, size);
+    case TERN_TRACK_AUTO:
+        break;
+    }
+    return TERN_EINVAL;
+}
+
+tern_err tn_tracker_open(tn_tracker **tracker, void *base, size_t size, tern_migrate_tracker want)
+{
+    size_t page = (size_t)sysconf(_SC_PAGESIZE);
+    if (!tracker || !base || size == 0 || (uintptr_t)base % page != 0 || size % page != 0)
+        return TERN_EINVAL;
+    if (want != TERN_TRACK_AUTO)
+        return open_kind(tracker, base, size, want);
+
+    static const tern_migrate_tracker order[] = {TERN_TRACK_PAGEMAP_SCAN, TERN_TRACK_UFFD_WP,
+                                                 TERN_TRACK_MPROTECT};
+    tern_err err = TERN_ENOTSUP;
+    for (size_t i = 0; i < sizeof order / sizeof order[0]; i++) {
+        err = open_kind(tracker, base, size, order[i]);
+        /* Anything but "not here" (out of memory, say) would fail the
+         * next backend too. */
+        if (err != TERN_ENOTSUP)
+            break;
+        tn_trace(TERN_TRACE_MIGRATE, "track: %s unavailable, trying the next",
+                 tern_migrate_tracker_name(order[i]));
+    }
+    if (err == TERN_OK)
+        tn_trace(TERN_TRACE_MIGRATE, "track: %p+%zu with %s", base, size,
+                 tern_migrate_tracker_name((*tracker)->kind));
+    return err;
+}
+
+tern_migrate_tracker tn_tracker_kind(const tn_tracker *tracker)
+{
+    return tracker->kind;
+}
+
+tern_err tn_tracker_collect(tn_tracker *tracker, uint64_t *dirty, size_t *count)
+{
+    if (!tracker || !dirty || !count)
+        return TERN_EINVAL;
+    *count = 0;
+    return tracker->collect(tracker, dirty, count);
+}
+
+void tn_tracker_close(tn_tracker *tracker)
+{
+    if (tracker)
+        tracker->close(tracker);
+}

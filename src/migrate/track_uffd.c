@@ -1,0 +1,224 @@
+/* Dirty tracking with userfaultfd write-protect faults (Linux 6.4 for
+ * untouched pages): the first write to a protected page stops the writer
+ * and queues a message; a handler thread marks the page, lifts the
+ * protection and wakes the writer. Collect takes the marks and protects
+ * those pages again.
+ *
+ * The handler lifts the protection before it marks the page, and wakes the
+ * writer only after: the writer cannot run on (to a safepoint, say) before
+ * its page is marked. The other order would let a collect take the mark
+ * and protect the page just before the handler unprotects it, and writes
+ * from then on would go unseen. Between the two steps another thread may
+ * write the page without a fault; so that the next collect reports that
+ * write even if the handler is slow to mark, the handler announces the
+ * page it is working on first, and collect reports it too. */
+#include <errno.h>
+#include <poll.h>
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/eventfd.h>
+#include <sys/ioctl.h>
+#include <unistd.h>
+
+#include "base/trace.h"
+#include "migrate/track_backend.h"
+#include "migrate/uffd.h"
+
+typedef struct uffd_tracker {
+    tn_tracker t;
+    int uffd;
+    int stop; /* eventfd: the handler thread exits when it is readable */
+    pthread_t thread;
+    atomic_bool broken;     /* the handler failed and gave up protecting */
+    atomic_size_t handling; /* the page the handler is unprotecting, or SIZE_MAX */
+    size_t nwords;
+    tn_track_word *bits;
+} uffd_tracker;
+
+static int protect(int uffd, char *addr, size_t len, uint64_t mode)
+{
+    struct uffdio_writeprotect wp = {.range = {.start = (uintptr_t)addr, .len = len}, .mode = mode};
+    while (ioctl(uffd, UFFDIO_WRITEPROTECT, &wp) != 0)
+        if (errno != EAGAIN && errno != EINTR)
+            return errno;
+    return 0;
+}
+
+static int wake(int uffd, char *addr, size_t len)
+{
+    struct uffdio_range range = {.start = (uintptr_t)addr, .len = len};
+    while (ioctl(uffd, UFFDIO_WAKE, &range) != 0)
+        if (errno != EAGAIN && errno != EINTR)
+            return errno;
+    return 0;
+}
+
+static int handle_fault(uffd_tracker *u, uint64_t address)
+{
+    char *page = (char *)(uintptr_t)(address & ~(uint64_t)(u->t.page - 1));
+    if (page < u->t.base || page >= u->t.base + u->t.size)
+        return 0;
+    size_t i = (size_t)(page - u->t.base) / u->t.page;
+    atomic_store(&u->handling, i);
+    int e = protect(u->uffd, page, u->t.page, UFFDIO_WRITEPROTECT_MODE_DONTWAKE);
+    if (e == 0)
+        tn_track_mark(u->bits, i);
+    atomic_store(&u->handling, SIZE_MAX);
+    return e != 0 ? e : wake(u->uffd, page, u->t.page);
+}
+
+static void *handler_main(void *arg)
+{
+    uffd_tracker *u = arg;
+    struct uffd_msg msgs[32];
+    int err = 0;
+    while (err == 0) {
+        struct pollfd p[2] = {{.fd = u->uffd, .events = POLLIN}, {.fd = u->stop, .events = POLLIN}};
+        if (poll(p, 2, -1) < 0) {
+            err = errno == EINTR ? 0 : errno;
+            continue;
+        }
+        if (p[1].revents)
+            return NULL;
+        ssize_t n = read(u->uffd, msgs, sizeof msgs);
+        if (n < 0) {
+            err = errno == EAGAIN || errno == EINTR ? 0 : errno;
+            continue;
+        }
+        for (size_t i = 0; err == 0 && i < (size_t)n / sizeof msgs[0]; i++)
+            if (msgs[i].event == UFFD_EVENT_PAGEFAULT &&
+                (msgs[i].arg.pagefault.flags & UFFD_PAGEFAULT_FLAG_WP))
+                err = handle_fault(u, msgs[i].arg.pagefault.address);
+    }
+    /* Writers must not hang on a handler that is gone: lift every
+     * protection (which wakes them) and make collect fail from now on. */
+    tn_trace(TERN_TRACE_MIGRATE, "track: uffd_wp handler failed: %s", strerror(err));
+    atomic_store(&u->broken, true);
+    protect(u->uffd, u->t.base, u->t.size, 0);
+    return NULL;
+}
+
+/* Protects the pages of word w's set bits, a run at a time. */
+static int reprotect(uffd_tracker *u, size_t w, uint64_t bits)
+{
+    while (bits) {
+        unsigned len;
+        size_t page = w * 64 + tn_track_take_run(&bits, &len);
+        int e = protect(u->uffd, u->t.base + page * u->t.page, (size_t)len * u->t.page,
+                        UFFDIO_WRITEPROTECT_MODE_WP);
+        if (e != 0)
+            return e;
+    }
+    return 0;
+}
+
+static tern_err uffd_collect(tn_tracker *t, uint64_t *dirty, size_t *count)
+{
+    uffd_tracker *u = (uffd_tracker *)t;
+    if (atomic_load(&u->broken))
+        return TERN_ESYSTEM;
+    /* Read before the marks: if the handler is done with it by now, its
+     * mark is there. Protecting it again is harmless either way. */
+    size_t handling = atomic_load(&u->handling);
+    size_t hw = handling == SIZE_MAX ? SIZE_MAX : handling / 64;
+    for (size_t w = 0; w < u->nwords; w++) {
+        if (w != hw && atomic_load_explicit(&u->bits[w], memory_order_relaxed) == 0)
+            continue;
+        uint64_t bits = atomic_exchange_explicit(&u->bits[w], 0, memory_order_acq_rel);
+        if (w == hw)
+            bits |= (uint64_t)1 << (handling % 64);
+        dirty[w] |= bits;
+        *count += (size_t)__builtin_popcountll(bits);
+        int e = reprotect(u, w, bits);
+        if (e != 0) {
+            tn_trace(TERN_TRACE_MIGRATE, "track: uffd_wp re-protect: %s", strerror(e));
+            return tern_err_from_errno(e);
+        }
+    }
+    return TERN_OK;
+}
+
+static void uffd_close(tn_tracker *t)
+{
+    uffd_tracker *u = (uffd_tracker *)t;
+    uint64_t one = 1;
+    while (write(u->stop, &one, sizeof one) < 0 && errno == EINTR) {
+    }
+    pthread_join(u->thread, NULL);
+    /* Writers that faulted since the handler left wait for this. */
+    protect(u->uffd, t->base, t->size, 0);
+    tn_uffd_unregister(u->uffd, t->base, t->size);
+    close(u->uffd);
+    close(u->stop);
+    free(u->bits);
+    free(u);
+}
+
+tern_err tn_track_uffd_open(tn_tracker **tracker, char *base, size_t size)
+{
+    uffd_tracker *u = calloc(1, sizeof *u);
+    if (!u)
+        return TERN_ENOMEM;
+    tn_track_init(&u->t, TERN_TRACK_UFFD_WP, base, size);
+    u->t.collect = uffd_collect;
+    u->t.close = uffd_close;
+    u->nwords = (u->t.npages + 63) / 64;
+    atomic_init(&u->handling, SIZE_MAX);
+    u->bits = calloc(u->nwords, sizeof *u->bits);
+    u->stop = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+    if (!u->bits || u->stop < 0) {
+        tern_err err = u->stop < 0 ? tern_err_from_errno(errno) : TERN_ENOMEM;
+        if (u->stop >= 0)
+            close(u->stop);
+        free(u->bits);
+        free(u);
+        return err;
+    }
+
+    tern_err err = TERN_OK;
+    uint64_t got = 0;
+    u->uffd = tn_uffd_open(UFFD_FEATURE_WP_UNPOPULATED, &got, &err);
+    if (u->uffd < 0)
+        goto fail;
+    /* Without markers on untouched pages their first write would fault
+     * in a fresh writable page and never reach us. */
+    if (!(got & UFFD_FEATURE_WP_UNPOPULATED)) {
+        tn_trace(TERN_TRACE_MIGRATE, "track: no write-protect of untouched pages (Linux < 6.4)");
+        err = TERN_ENOTSUP;
+        goto fail_fd;
+    }
+    uint64_t ioctls = 0;
+    err = tn_uffd_register(u->uffd, base, size, UFFDIO_REGISTER_MODE_WP, &ioctls);
+    if (err != TERN_OK)
+        goto fail_fd;
+    uint64_t need = (uint64_t)1 << _UFFDIO_WRITEPROTECT | (uint64_t)1 << _UFFDIO_WAKE;
+    if ((ioctls & need) != need) {
+        err = TERN_ENOTSUP;
+        goto fail_reg;
+    }
+    int e = protect(u->uffd, base, size, UFFDIO_WRITEPROTECT_MODE_WP);
+    if (e != 0) {
+        tn_trace(TERN_TRACE_MIGRATE, "track: UFFDIO_WRITEPROTECT: %s", strerror(e));
+        err = tern_err_from_errno(e);
+        goto fail_reg;
+    }
+    e = pthread_create(&u->thread, NULL, handler_main, u);
+    if (e != 0) {
+        protect(u->uffd, base, size, 0);
+        err = tern_err_from_errno(e);
+        goto fail_reg;
+    }
+    *tracker = &u->t;
+    return TERN_OK;
+
+fail_reg:
+    tn_uffd_unregister(u->uffd, base, size);
+fail_fd:
+    close(u->uffd);
+fail:
+    close(u->stop);
+    free(u->bits);
+    free(u);
+    return err;
+}
