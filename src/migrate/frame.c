@@ -140,7 +140,8 @@ tern_err tn_mig_pages_counts(const uint8_t in[8], uint32_t length, uint32_t *nru
         *why = "page frame with too many runs or pages";
         return TERN_EPROTO;
     }
-    if ((uint64_t)length != tn_mig_pages_meta_len(*nruns, *ndata) + (uint64_t)*ndata * TN_MIG_PAGE) {
+    if ((uint64_t)length !=
+        tn_mig_pages_meta_len(*nruns, *ndata) + (uint64_t)*ndata * TN_MIG_PAGE) {
         *why = "page frame length does not match its runs";
         return TERN_EPROTO;
     }
@@ -270,7 +271,8 @@ tern_err tn_mig_writev(int fd, struct iovec *iov, int iovcnt, uint64_t deadline)
                     return err;
                 continue;
             }
-            return errno == EPIPE || errno == ECONNRESET ? TERN_ECLOSED : tern_err_from_errno(errno);
+            return errno == EPIPE || errno == ECONNRESET ? TERN_ECLOSED
+                                                         : tern_err_from_errno(errno);
         }
         size_t left = (size_t)n;
         while (iovcnt > 0 && left >= iov->iov_len) {
@@ -328,8 +330,8 @@ tern_err tn_mig_send_frame(int fd, tn_mig_header *h, const void *meta, size_t me
     return tn_mig_writev(fd, iov, 3, deadline);
 }
 
-tern_err tn_mig_recv_small(int fd, tn_mig_header *h, uint8_t *payload, size_t cap, uint64_t deadline,
-                           const char **why)
+tern_err tn_mig_recv_small(int fd, tn_mig_header *h, uint8_t *payload, size_t cap,
+                           uint64_t deadline, const char **why)
 {
     uint8_t hdr[TN_MIG_HEADER];
     tern_err err = tn_mig_read(fd, hdr, sizeof(hdr), deadline);

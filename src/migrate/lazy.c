@@ -31,7 +31,7 @@
 #include "migrate/uffd.h"
 
 enum {
-    BLOCK = 16,     /* pages per request: 64 KiB */
+    BLOCK = 16,     /* pages per request: 64 KiB of 4 KiB pages */
     NREQ = 64,      /* recent requests remembered */
     NWAIT = 256,    /* pages waited on, tracked at once (more threads than that: untracked) */
     NSAMPLE = 4096, /* latencies kept for the percentiles, the most recent */

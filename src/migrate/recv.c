@@ -178,7 +178,8 @@ static void refuse(int fd, uint64_t id, const char *why)
     close(fd);
 }
 
-static tern_err welcome(int fd, uint64_t id, uint32_t epoch, tern_err status, int running, uint64_t acked)
+static tern_err welcome(int fd, uint64_t id, uint32_t epoch, tern_err status, int running,
+                        uint64_t acked)
 {
     tn_mig_welcome w = {.status = (uint32_t)status, .running = (uint8_t)running, .acked = acked};
     uint8_t body[TN_MIG_WELCOME_LEN];
@@ -211,8 +212,9 @@ static tern_err fetch(void *arg, uint64_t first, uint32_t count)
     tn_put_be32(body + 8, count);
     tn_mig_header h = {.type = TN_MIG_FETCH, .id = u->id, .epoch = u->epoch};
     pthread_mutex_lock(&u->mu);
-    tern_err err = u->fd < 0 ? TERN_ECLOSED
-                             : tn_mig_send_frame(u->fd, &h, body, sizeof(body), NULL, 0, deadline_in(1000));
+    tern_err err =
+        u->fd < 0 ? TERN_ECLOSED
+                  : tn_mig_send_frame(u->fd, &h, body, sizeof(body), NULL, 0, deadline_in(1000));
     pthread_mutex_unlock(&u->mu);
     return err;
 }
@@ -232,8 +234,9 @@ static void orphan_free(void *arg)
 }
 
 /* Reads a page frame's metadata after its header; checks the CRC. */
-static tern_err read_page_meta(dest *d, int fd, const uint8_t hdr[TN_MIG_HEADER], const tn_mig_header *h,
-                               uint8_t *meta, tn_mig_pages *p, const char **why)
+static tern_err read_page_meta(dest *d, int fd, const uint8_t hdr[TN_MIG_HEADER],
+                               const tn_mig_header *h, uint8_t *meta, tn_mig_pages *p,
+                               const char **why)
 {
     uint32_t nruns, ndata;
     tern_err err = tn_mig_read(fd, meta, 8, deadline_in(d->o.reconnect_ms));
@@ -262,7 +265,8 @@ static tern_err check_pages(dest *d, const tn_mig_pages *p, const uint8_t *data,
             continue;
         for (uint32_t j = 0; j < run->count; j++, k++) {
             uint64_t i = run->first + j;
-            const uint8_t *pg = in_arena ? d->base + i * TN_MIG_PAGE : data + (size_t)k * TN_MIG_PAGE;
+            const uint8_t *pg =
+                in_arena ? d->base + i * TN_MIG_PAGE : data + (size_t)k * TN_MIG_PAGE;
             if (tern_crc32c(0, pg, TN_MIG_PAGE) != p->crc[k]) {
                 *why = "page CRC mismatch";
                 return TERN_EPROTO;
@@ -324,7 +328,8 @@ static void *ureader_main(void *arg)
         if (err == TERN_OK)
             err = read_page_meta(d, fd, hdr, &h, meta, p, &why);
         if (err == TERN_OK)
-            err = tn_mig_read(fd, data, (size_t)p->ndata * TN_MIG_PAGE, deadline_in(d->o.reconnect_ms));
+            err = tn_mig_read(fd, data, (size_t)p->ndata * TN_MIG_PAGE,
+                              deadline_in(d->o.reconnect_ms));
         if (err == TERN_OK)
             err = check_pages(d, p, data, 0, &why);
         if (err == TERN_OK) {
@@ -340,7 +345,8 @@ static void *ureader_main(void *arg)
         }
         if (err != TERN_OK) {
             if (err != TERN_ECLOSED)
-                tn_trace(TERN_TRACE_MIGRATE, "destination: urgent connection: %s (%s)", tern_errname(err), why);
+                tn_trace(TERN_TRACE_MIGRATE, "destination: urgent connection: %s (%s)",
+                         tern_errname(err), why);
             shutdown(fd, SHUT_RDWR);
             break;
         }
@@ -468,7 +474,8 @@ static tern_err ack(dest *d, uint8_t type, uint64_t seq)
     return send_small(d, type, body, sizeof(body));
 }
 
-static tern_err on_pages(dest *d, const uint8_t hdr[TN_MIG_HEADER], const tn_mig_header *h, const char **why)
+static tern_err on_pages(dest *d, const uint8_t hdr[TN_MIG_HEADER], const tn_mig_header *h,
+                         const char **why)
 {
     tn_mig_pages *p = d->pages;
     tern_err err = read_page_meta(d, d->fd, hdr, h, d->meta, p, why);
@@ -562,7 +569,8 @@ static tern_err on_switch(dest *d, const uint8_t hdr[TN_MIG_HEADER], const tn_mi
     if (err == TERN_OK && sw.mode == 1) {
         err = tn_lazy_open(&d->lazy, d->base, d->npages * TN_MIG_PAGE, needed, fetch, d->link);
         if (err != TERN_OK)
-            fail(d, "post-copy needs userfaultfd, which this process cannot use (%s)", tern_strerror(err));
+            fail(d, "post-copy needs userfaultfd, which this process cannot use (%s)",
+                 tern_strerror(err));
     }
     free(needed);
     free(body);
@@ -573,7 +581,8 @@ static tern_err on_switch(dest *d, const uint8_t hdr[TN_MIG_HEADER], const tn_mi
     err = ack(d, TN_MIG_COMMIT, h->seq);
     size_t len;
     const void *ctx = tern_arena_context(d->arena, &len);
-    tn_trace(TERN_TRACE_MIGRATE, "destination: switch (%s); resuming", sw.mode ? "post-copy" : "complete");
+    tn_trace(TERN_TRACE_MIGRATE, "destination: switch (%s); resuming",
+             sw.mode ? "post-copy" : "complete");
     resume(arg, d->arena, ctx, len);
     /* The computation runs here now, whatever the connection does. */
     return err == TERN_OK ? TERN_OK : TERN_ECLOSED;
@@ -709,7 +718,8 @@ static tern_err first_contact(dest *d)
         d->words = (size_t)((d->npages + 63) / 64);
         d->st->strategy = (tern_migrate_strategy)d->hello.strategy;
         d->st->size = d->hello.size;
-        tern_err err = tern_arena_create(&d->arena, d->hello.size, (void *)(uintptr_t)d->hello.base);
+        tern_err err =
+            tern_arena_create(&d->arena, d->hello.size, (void *)(uintptr_t)d->hello.base);
         if (err == TERN_OK) {
             d->base = tern_arena_base(d->arena);
             d->pcrc = malloc(d->npages * sizeof(uint32_t));
@@ -727,14 +737,16 @@ static tern_err first_contact(dest *d)
         for (uint64_t i = 0; i < d->npages; i++)
             d->pcrc[i] = zcrc;
         d->fd = fd;
-        tn_trace(TERN_TRACE_MIGRATE, "destination: migration %016" PRIx64 ": %" PRIu64 " bytes at 0x%" PRIx64
-                 " (%s)", d->id, d->hello.size, d->hello.base, tern_migrate_strategy_name(d->st->strategy));
+        tn_trace(TERN_TRACE_MIGRATE,
+                 "destination: migration %016" PRIx64 ": %" PRIu64 " bytes at 0x%" PRIx64 " (%s)",
+                 d->id, d->hello.size, d->hello.base, tern_migrate_strategy_name(d->st->strategy));
         return welcome(fd, d->id, d->epoch, TERN_OK, 0, 0);
     }
 }
 
 tern_err tern_migrate_receive(tern_migrate_listener *l, tern_migrate_resume_fn *resume, void *arg,
-                              const tern_migrate_opts *opts, tern_arena **arena_out, tern_migrate_stats *stats)
+                              const tern_migrate_opts *opts, tern_arena **arena_out,
+                              tern_migrate_stats *stats)
 {
     tern_migrate_stats scratch;
     if (!stats)

@@ -37,6 +37,7 @@ typedef struct frame {
     struct frame *next;
     uint64_t seq;
     uint8_t type;
+    uint8_t written; /* the writer is done with it: acknowledged, it may go */
     size_t meta_len, data_len;
     uint8_t hdr[TN_MIG_HEADER];
     uint8_t *meta; /* MAX_META bytes, or a larger block for SWITCH */
@@ -62,8 +63,8 @@ typedef struct source {
     frame *spare;       /* free frames, reused so buffers stay faulted in */
     size_t unacked;
     uint64_t next_seq, acked;
-    int dead;           /* the reader saw the main connection fail */
-    int committed;      /* the destination runs the computation */
+    int dead;      /* the reader saw the main connection fail */
+    int committed; /* the destination runs the computation */
     int verified;
     uint8_t verdict[TN_MIG_VERIFIED_LEN];
     char abort_why[120];
@@ -79,8 +80,8 @@ typedef struct source {
     int stopping;
 
     uint64_t cap_start, cap_bytes; /* opts.bandwidth pacing */
-    uint64_t *sent;  /* pages whose image at the destination may be non-zero */
-    uint64_t *dirty; /* scratch */
+    uint64_t *sent;                /* pages whose image at the destination may be non-zero */
+    uint64_t *dirty;               /* scratch */
     tn_tracker *tracker;
     uint64_t last_progress;
 } source;
@@ -191,8 +192,8 @@ static tern_err greet(source *s, uint8_t role, int resume, uint64_t deadline, in
     if (err == TERN_OK && h.type == TN_MIG_ABORT) {
         fail(s, "destination refused: %.*s", (int)h.length, (const char *)reply);
         err = TERN_ECONNREFUSED;
-    } else if (err == TERN_OK &&
-               (h.type != TN_MIG_WELCOME || h.id != s->id || tn_mig_welcome_get(reply, h.length, w))) {
+    } else if (err == TERN_OK && (h.type != TN_MIG_WELCOME || h.id != s->id ||
+                                  tn_mig_welcome_get(reply, h.length, w))) {
         why = "bad welcome";
         err = TERN_EPROTO;
     }
@@ -216,7 +217,7 @@ static void release_acked(source *s, uint64_t seq)
 {
     if (seq > s->acked)
         s->acked = seq;
-    while (s->head && s->head->seq <= s->acked) {
+    while (s->head && s->head->seq <= s->acked && s->head->written) {
         frame *f = s->head;
         s->head = f->next;
         if (!s->head)
@@ -240,8 +241,8 @@ static void *reader_main(void *arg)
         tn_mig_header h;
         uint8_t body[256];
         const char *why = "";
-        tern_err err =
-            tn_mig_recv_small(s->fd, &h, body, sizeof(body), tern_clock_ns() + 3600000000000ull, &why);
+        tern_err err = tn_mig_recv_small(s->fd, &h, body, sizeof(body),
+                                         tern_clock_ns() + 3600000000000ull, &why);
         pthread_mutex_lock(&s->mu);
         if (err == TERN_OK && h.id != s->id) {
             err = TERN_EPROTO;
@@ -268,7 +269,8 @@ static void *reader_main(void *arg)
                 }
                 break;
             case TN_MIG_ABORT:
-                snprintf(s->abort_why, sizeof(s->abort_why), "%.*s", (int)h.length, (const char *)body);
+                snprintf(s->abort_why, sizeof(s->abort_why), "%.*s", (int)h.length,
+                         (const char *)body);
                 err = TERN_ECANCELED;
                 break;
             default:
@@ -319,9 +321,16 @@ static tern_err write_frame(source *s, frame *f, uint64_t deadline)
     h.crc = tn_mig_crc(f->hdr, f->meta, f->meta_len);
     tn_mig_header_put(f->hdr, &h);
     struct iovec iov[3] = {{f->hdr, TN_MIG_HEADER}, {f->meta, f->meta_len}, {f->data, f->data_len}};
+    size_t len = TN_MIG_HEADER + f->meta_len + f->data_len;
     tern_err err = tn_mig_writev(s->fd, iov, f->data_len ? 3 : 2, deadline);
     if (err == TERN_OK)
-        s->st->bytes += TN_MIG_HEADER + f->meta_len + f->data_len;
+        s->st->bytes += len;
+    /* The acknowledgement may beat this thread here; the frame is freed
+     * only once both are done with it. */
+    pthread_mutex_lock(&s->mu);
+    f->written = 1;
+    release_acked(s, s->acked);
+    pthread_mutex_unlock(&s->mu);
     return err;
 }
 
@@ -345,6 +354,8 @@ static tern_err reconnect(source *s)
                      s->epoch, w.acked);
             s->st->reconnects++;
             pthread_mutex_lock(&s->mu);
+            for (frame *f = s->head; f; f = f->next)
+                f->written = 1; /* no write is in flight: this thread is the writer */
             release_acked(s, w.acked);
             if (w.running)
                 s->committed = 1;
@@ -378,6 +389,7 @@ static tern_err push(source *s, frame *f)
     pthread_mutex_lock(&s->mu);
     f->seq = ++s->next_seq;
     f->next = NULL;
+    f->written = 0;
     if (s->tail)
         s->tail->next = f;
     else
@@ -394,7 +406,8 @@ static tern_err push(source *s, frame *f)
         uint64_t due = s->cap_start + (uint64_t)((double)s->cap_bytes * 1e9 / s->o.bandwidth);
         uint64_t now = tern_clock_ns();
         if (due > now) {
-            struct timespec ts = {(time_t)((due - now) / 1000000000u), (long)((due - now) % 1000000000u)};
+            struct timespec ts = {(time_t)((due - now) / 1000000000u),
+                                  (long)((due - now) % 1000000000u)};
             nanosleep(&ts, NULL);
         }
     }
@@ -572,7 +585,8 @@ static tern_err send_zero_runs(source *s, const uint64_t *present)
             j++;
         if (!b.f && !(b.f = frame_get(s)))
             return TERN_ENOMEM;
-        b.p.run[b.p.nruns++] = (tn_mig_run){.first = i, .count = (uint32_t)(j - i), .kind = TN_MIG_RUN_ZERO};
+        b.p.run[b.p.nruns++] =
+            (tn_mig_run){.first = i, .count = (uint32_t)(j - i), .kind = TN_MIG_RUN_ZERO};
         s->st->zero_pages += j - i;
         if (b.p.nruns == TN_MIG_MAX_RUNS)
             err = batch_flush(s, &b);
@@ -597,7 +611,8 @@ static void *urgent_main(void *arg)
         const char *why = "";
         tern_err err = tn_mig_recv_small(s->ufd, &h, body, sizeof(body),
                                          tern_clock_ns() + 3600000000000ull, &why);
-        if (err == TERN_OK && (h.type != TN_MIG_FETCH || h.length != TN_MIG_FETCH_LEN || h.id != s->id)) {
+        if (err == TERN_OK &&
+            (h.type != TN_MIG_FETCH || h.length != TN_MIG_FETCH_LEN || h.id != s->id)) {
             err = TERN_EPROTO;
             why = "expected a fetch";
         }
@@ -614,7 +629,8 @@ static void *urgent_main(void *arg)
         }
         if (err != TERN_OK) {
             if (!__atomic_load_n(&s->stopping, __ATOMIC_ACQUIRE))
-                tn_trace(TERN_TRACE_MIGRATE, "source: urgent connection: %s (%s)", tern_errname(err), why);
+                tn_trace(TERN_TRACE_MIGRATE, "source: urgent connection: %s (%s)",
+                         tern_errname(err), why);
             break;
         }
         /* One run per kind change; the source is stopped, so pages are
@@ -630,7 +646,8 @@ static void *urgent_main(void *arg)
                 p->run[p->nruns++] = (tn_mig_run){.first = i, .count = 1, .kind = kind};
             if (kind == TN_MIG_RUN_DATA) {
                 memcpy(data + (size_t)p->ndata * TN_MIG_PAGE, pg, TN_MIG_PAGE);
-                p->crc[p->ndata] = tern_crc32c(0, data + (size_t)p->ndata * TN_MIG_PAGE, TN_MIG_PAGE);
+                p->crc[p->ndata] =
+                    tern_crc32c(0, data + (size_t)p->ndata * TN_MIG_PAGE, TN_MIG_PAGE);
                 p->ndata++;
             }
         }
@@ -679,7 +696,8 @@ static void urgent_check(source *s)
         s->ufd = -1;
         s->urgent_on = 0;
         tn_mig_welcome w;
-        if (greet(s, TN_MIG_ROLE_URGENT, 1, deadline_in(s->o.reconnect_ms), &s->ufd, &w) == TERN_OK &&
+        if (greet(s, TN_MIG_ROLE_URGENT, 1, deadline_in(s->o.reconnect_ms), &s->ufd, &w) ==
+                TERN_OK &&
             pthread_create(&s->urgent, NULL, urgent_main, s) == 0) {
             s->urgent_on = 1;
             s->st->reconnects++;
@@ -732,8 +750,9 @@ static uint64_t arena_digest(source *s, const uint64_t *present)
     uint64_t d = 0;
     uint32_t zcrc = tn_mig_zero_page_crc();
     for (uint64_t i = 0; i < s->npages; i++) {
-        uint32_t c = present && !bit_get(present, i) ? zcrc
-                                                     : tern_crc32c(0, s->base + i * TN_MIG_PAGE, TN_MIG_PAGE);
+        uint32_t c = present && !bit_get(present, i)
+                         ? zcrc
+                         : tern_crc32c(0, s->base + i * TN_MIG_PAGE, TN_MIG_PAGE);
         d += tn_mig_digest_term(i, c);
     }
     return d;
@@ -774,8 +793,8 @@ static tern_err finish(source *s, const uint64_t *present)
     s->st->fault_p99_ns = tn_get_be64(v + 32);
     s->st->fault_max_ns = tn_get_be64(v + 40);
     if (tn_get_be64(v) != 1 || tn_get_be64(v + 8) != s->st->digest) {
-        fail(s, "arena digests differ: source %016" PRIx64 ", destination %016" PRIx64, s->st->digest,
-             tn_get_be64(v + 8));
+        fail(s, "arena digests differ: source %016" PRIx64 ", destination %016" PRIx64,
+             s->st->digest, tn_get_be64(v + 8));
         return TERN_EPROTO;
     }
     return TERN_OK;
@@ -798,7 +817,8 @@ static tern_err stop(source *s)
 
 static tern_migrate_round *next_round(source *s)
 {
-    uint32_t n = s->st->nrounds < TERN_MIGRATE_MAX_ROUNDS ? s->st->nrounds++ : TERN_MIGRATE_MAX_ROUNDS - 1;
+    uint32_t n =
+        s->st->nrounds < TERN_MIGRATE_MAX_ROUNDS ? s->st->nrounds++ : TERN_MIGRATE_MAX_ROUNDS - 1;
     return &s->st->round[n];
 }
 
@@ -870,7 +890,8 @@ static tern_err precopy_rounds(source *s, tern_migrate_strategy strategy, int *c
             tn_arena_throttle(s->arena, throttle);
             s->st->throttled = true;
             stalls = 0;
-            tn_trace(TERN_TRACE_MIGRATE, "source: not converging; throttling writers to %u us", throttle);
+            tn_trace(TERN_TRACE_MIGRATE, "source: not converging; throttling writers to %u us",
+                     throttle);
             if (s->st->nrounds >= TERN_MIGRATE_MAX_ROUNDS)
                 break;
         }
@@ -917,9 +938,9 @@ static tern_err run(source *s, tern_migrate_strategy strategy, uint64_t *stop_at
         *stop_at = tern_clock_ns();
         err = stop(s);
     }
-    int postcopy = strategy == TERN_MIGRATE_POSTCOPY ||
-                   (strategy == TERN_MIGRATE_HYBRID && !converged &&
-                    s->o.fallback == TERN_FALLBACK_POSTCOPY);
+    int postcopy =
+        strategy == TERN_MIGRATE_POSTCOPY ||
+        (strategy == TERN_MIGRATE_HYBRID && !converged && s->o.fallback == TERN_FALLBACK_POSTCOPY);
     if (err == TERN_OK && s->tracker)
         collect(s, &err);
     if (s->tracker) {
@@ -949,7 +970,8 @@ static tern_err run(source *s, tern_migrate_strategy strategy, uint64_t *stop_at
         s->st->switched_to_postcopy = strategy == TERN_MIGRATE_HYBRID;
         uint64_t *needed = s->dirty;
         if (strategy == TERN_MIGRATE_POSTCOPY)
-            for (uint64_t i = 0; i < s->npages; i++) /* everything; untouched pages are answered as zero */
+            for (uint64_t i = 0; i < s->npages;
+                 i++) /* everything; untouched pages are answered as zero */
                 bit_set(needed, i);
         err = send_switch(s, needed);
         if (err == TERN_OK)
@@ -1014,7 +1036,8 @@ tern_err tern_migrate_send(tern_arena *arena, const char *endpoint, tern_migrate
     tern_err err = tn_endpoint_split(endpoint, scheme, sizeof(scheme), &rest);
     s.tr = err == TERN_OK ? tn_stream_transport_find(scheme) : NULL;
     if (!s.tr || s.tr->resolve(rest, 0, &s.addr) != TERN_OK) {
-        snprintf(stats->error, sizeof(stats->error), "cannot use endpoint '%s' (tcp:// or ipc://)", endpoint);
+        snprintf(stats->error, sizeof(stats->error), "cannot use endpoint '%s' (tcp:// or ipc://)",
+                 endpoint);
         return TERN_EADDRINVAL;
     }
     err = tn_arena_claim(arena);
@@ -1041,8 +1064,9 @@ tern_err tern_migrate_send(tern_arena *arena, const char *endpoint, tern_migrate
     }
     if (err == TERN_OK) {
         reader_start(&s);
-        tn_trace(TERN_TRACE_MIGRATE, "source: migrating %zu bytes at %p to %s (%s)", (size_t)stats->size,
-                 (void *)s.base, endpoint, tern_migrate_strategy_name(strategy));
+        tn_trace(TERN_TRACE_MIGRATE, "source: migrating %zu bytes at %p to %s (%s)",
+                 (size_t)stats->size, (void *)s.base, endpoint,
+                 tern_migrate_strategy_name(strategy));
         err = run(&s, strategy, &stop_at);
     }
     stats->total_ns = tern_clock_ns() - t0;
@@ -1064,6 +1088,8 @@ tern_err tern_migrate_send(tern_arena *arena, const char *endpoint, tern_migrate
         snprintf(stats->error + strlen(stats->error), sizeof(stats->error) - strlen(stats->error),
                  "; switchover in doubt, the source stays stopped");
     tn_arena_unclaim(arena);
+    for (frame *f = s.head; f; f = f->next)
+        f->written = 1;
     release_acked(&s, UINT64_MAX);
     for (frame *f = s.spare; f;) {
         frame *n = f->next;

@@ -93,28 +93,12 @@ static tern_err scan_collect(tn_tracker *t, uint64_t *dirty, size_t *count)
     return err;
 }
 
-static tern_err write_protect(int uffd, char *base, size_t size, bool on)
-{
-    struct uffdio_writeprotect wp = {
-        .range = {.start = (uintptr_t)base, .len = size},
-        .mode = on ? UFFDIO_WRITEPROTECT_MODE_WP : 0,
-    };
-    while (ioctl(uffd, UFFDIO_WRITEPROTECT, &wp) != 0) {
-        /* EAGAIN: the address space was changing under us; try again. */
-        if (errno != EAGAIN && errno != EINTR) {
-            tn_trace(TERN_TRACE_MIGRATE, "track: UFFDIO_WRITEPROTECT %d: %s", on, strerror(errno));
-            return tern_err_from_errno(errno);
-        }
-    }
-    return TERN_OK;
-}
-
 static void scan_close(tn_tracker *t)
 {
     scan_tracker *s = (scan_tracker *)t;
     /* Drops the write-protect bits and the markers on untouched pages; the
      * unregister would too on recent kernels, but not on every one. */
-    write_protect(s->uffd, t->base, t->size, false);
+    tn_uffd_writeprotect(s->uffd, t->base, t->size, 0);
     tn_uffd_unregister(s->uffd, t->base, t->size);
     close(s->uffd);
     close(s->pagemap);
@@ -166,7 +150,7 @@ tern_err tn_track_scan_open(tn_tracker **tracker, char *base, size_t size)
     uint64_t scratch = 0;
     err = scan_written(s, base, base + s->t.page, &scratch, &n);
     if (err == TERN_OK)
-        err = write_protect(s->uffd, base, size, true);
+        err = tn_uffd_writeprotect(s->uffd, base, size, UFFDIO_WRITEPROTECT_MODE_WP);
     if (err != TERN_OK)
         goto fail_pagemap;
     *tracker = &s->t;

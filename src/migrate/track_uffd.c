@@ -1,8 +1,8 @@
 /* Dirty tracking with userfaultfd write-protect faults (Linux 6.4 for
  * untouched pages): the first write to a protected page stops the writer
- * and queues a message; a handler thread marks the page, lifts the
- * protection and wakes the writer. Collect takes the marks and protects
- * those pages again.
+ * and queues a message; a handler thread lifts the protection, marks the
+ * page and wakes the writer. Collect takes the marks and protects those
+ * pages again.
  *
  * The handler lifts the protection before it marks the page, and wakes the
  * writer only after: the writer cannot run on (to a safepoint, say) before
@@ -16,7 +16,6 @@
 #include <poll.h>
 #include <pthread.h>
 #include <stdlib.h>
-#include <string.h>
 #include <sys/eventfd.h>
 #include <sys/ioctl.h>
 #include <unistd.h>
@@ -36,81 +35,74 @@ typedef struct uffd_tracker {
     tn_track_word *bits;
 } uffd_tracker;
 
-static int protect(int uffd, char *addr, size_t len, uint64_t mode)
-{
-    struct uffdio_writeprotect wp = {.range = {.start = (uintptr_t)addr, .len = len}, .mode = mode};
-    while (ioctl(uffd, UFFDIO_WRITEPROTECT, &wp) != 0)
-        if (errno != EAGAIN && errno != EINTR)
-            return errno;
-    return 0;
-}
-
-static int wake(int uffd, char *addr, size_t len)
+static tern_err wake(int uffd, char *addr, size_t len)
 {
     struct uffdio_range range = {.start = (uintptr_t)addr, .len = len};
     while (ioctl(uffd, UFFDIO_WAKE, &range) != 0)
         if (errno != EAGAIN && errno != EINTR)
-            return errno;
-    return 0;
+            return tern_err_from_errno(errno);
+    return TERN_OK;
 }
 
-static int handle_fault(uffd_tracker *u, uint64_t address)
+static tern_err handle_fault(uffd_tracker *u, uint64_t address)
 {
     char *page = (char *)(uintptr_t)(address & ~(uint64_t)(u->t.page - 1));
     if (page < u->t.base || page >= u->t.base + u->t.size)
-        return 0;
+        return TERN_OK;
     size_t i = (size_t)(page - u->t.base) / u->t.page;
     atomic_store(&u->handling, i);
-    int e = protect(u->uffd, page, u->t.page, UFFDIO_WRITEPROTECT_MODE_DONTWAKE);
-    if (e == 0)
+    tern_err err =
+        tn_uffd_writeprotect(u->uffd, page, u->t.page, UFFDIO_WRITEPROTECT_MODE_DONTWAKE);
+    if (err == TERN_OK)
         tn_track_mark(u->bits, i);
     atomic_store(&u->handling, SIZE_MAX);
-    return e != 0 ? e : wake(u->uffd, page, u->t.page);
+    return err != TERN_OK ? err : wake(u->uffd, page, u->t.page);
 }
 
 static void *handler_main(void *arg)
 {
     uffd_tracker *u = arg;
     struct uffd_msg msgs[32];
-    int err = 0;
-    while (err == 0) {
+    tern_err err = TERN_OK;
+    while (err == TERN_OK) {
         struct pollfd p[2] = {{.fd = u->uffd, .events = POLLIN}, {.fd = u->stop, .events = POLLIN}};
         if (poll(p, 2, -1) < 0) {
-            err = errno == EINTR ? 0 : errno;
+            err = errno == EINTR ? TERN_OK : tern_err_from_errno(errno);
             continue;
         }
         if (p[1].revents)
             return NULL;
         ssize_t n = read(u->uffd, msgs, sizeof msgs);
         if (n < 0) {
-            err = errno == EAGAIN || errno == EINTR ? 0 : errno;
+            err = errno == EAGAIN || errno == EINTR ? TERN_OK : tern_err_from_errno(errno);
             continue;
         }
-        for (size_t i = 0; err == 0 && i < (size_t)n / sizeof msgs[0]; i++)
+        for (size_t i = 0; err == TERN_OK && i < (size_t)n / sizeof msgs[0]; i++)
             if (msgs[i].event == UFFD_EVENT_PAGEFAULT &&
                 (msgs[i].arg.pagefault.flags & UFFD_PAGEFAULT_FLAG_WP))
                 err = handle_fault(u, msgs[i].arg.pagefault.address);
     }
-    /* Writers must not hang on a handler that is gone: lift every
-     * protection (which wakes them) and make collect fail from now on. */
-    tn_trace(TERN_TRACE_MIGRATE, "track: uffd_wp handler failed: %s", strerror(err));
+    /* Writers must not hang on a handler that is gone: make collect fail
+     * from now on, lift every protection and unregister, which wakes them
+     * and keeps a collect under way from protecting anything again. */
+    tn_trace(TERN_TRACE_MIGRATE, "track: uffd_wp handler failed: %s", tern_errname(err));
     atomic_store(&u->broken, true);
-    protect(u->uffd, u->t.base, u->t.size, 0);
+    tn_uffd_writeprotect(u->uffd, u->t.base, u->t.size, 0);
+    tn_uffd_unregister(u->uffd, u->t.base, u->t.size);
     return NULL;
 }
 
 /* Protects the pages of word w's set bits, a run at a time. */
-static int reprotect(uffd_tracker *u, size_t w, uint64_t bits)
+static tern_err reprotect(uffd_tracker *u, size_t w, uint64_t bits)
 {
-    while (bits) {
+    tern_err err = TERN_OK;
+    while (bits && err == TERN_OK) {
         unsigned len;
         size_t page = w * 64 + tn_track_take_run(&bits, &len);
-        int e = protect(u->uffd, u->t.base + page * u->t.page, (size_t)len * u->t.page,
-                        UFFDIO_WRITEPROTECT_MODE_WP);
-        if (e != 0)
-            return e;
+        err = tn_uffd_writeprotect(u->uffd, u->t.base + page * u->t.page, (size_t)len * u->t.page,
+                                   UFFDIO_WRITEPROTECT_MODE_WP);
     }
-    return 0;
+    return err;
 }
 
 static tern_err uffd_collect(tn_tracker *t, uint64_t *dirty, size_t *count)
@@ -130,11 +122,9 @@ static tern_err uffd_collect(tn_tracker *t, uint64_t *dirty, size_t *count)
             bits |= (uint64_t)1 << (handling % 64);
         dirty[w] |= bits;
         *count += (size_t)__builtin_popcountll(bits);
-        int e = reprotect(u, w, bits);
-        if (e != 0) {
-            tn_trace(TERN_TRACE_MIGRATE, "track: uffd_wp re-protect: %s", strerror(e));
-            return tern_err_from_errno(e);
-        }
+        tern_err err = reprotect(u, w, bits);
+        if (err != TERN_OK)
+            return err;
     }
     return TERN_OK;
 }
@@ -147,7 +137,7 @@ static void uffd_close(tn_tracker *t)
     }
     pthread_join(u->thread, NULL);
     /* Writers that faulted since the handler left wait for this. */
-    protect(u->uffd, t->base, t->size, 0);
+    tn_uffd_writeprotect(u->uffd, t->base, t->size, 0);
     tn_uffd_unregister(u->uffd, t->base, t->size);
     close(u->uffd);
     close(u->stop);
@@ -188,6 +178,10 @@ tern_err tn_track_uffd_open(tn_tracker **tracker, char *base, size_t size)
         err = TERN_ENOTSUP;
         goto fail_fd;
     }
+    /* As with mprotect, a system call writing into a protected page then
+     * fails with EFAULT. */
+    if (got & TN_UFFD_USER_MODE_ONLY)
+        tn_trace(TERN_TRACE_MIGRATE, "track: uffd_wp sees user-mode writes only");
     uint64_t ioctls = 0;
     err = tn_uffd_register(u->uffd, base, size, UFFDIO_REGISTER_MODE_WP, &ioctls);
     if (err != TERN_OK)
@@ -197,15 +191,12 @@ tern_err tn_track_uffd_open(tn_tracker **tracker, char *base, size_t size)
         err = TERN_ENOTSUP;
         goto fail_reg;
     }
-    int e = protect(u->uffd, base, size, UFFDIO_WRITEPROTECT_MODE_WP);
-    if (e != 0) {
-        tn_trace(TERN_TRACE_MIGRATE, "track: UFFDIO_WRITEPROTECT: %s", strerror(e));
-        err = tern_err_from_errno(e);
+    err = tn_uffd_writeprotect(u->uffd, base, size, UFFDIO_WRITEPROTECT_MODE_WP);
+    if (err != TERN_OK)
         goto fail_reg;
-    }
-    e = pthread_create(&u->thread, NULL, handler_main, u);
+    int e = pthread_create(&u->thread, NULL, handler_main, u);
     if (e != 0) {
-        protect(u->uffd, base, size, 0);
+        tn_uffd_writeprotect(u->uffd, base, size, 0);
         err = tern_err_from_errno(e);
         goto fail_reg;
     }

@@ -3,6 +3,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <stdbool.h>
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/syscall.h>
@@ -10,8 +11,9 @@
 
 #include "base/trace.h"
 
-static int uffd_create(tern_err *err)
+static int uffd_create(bool *user_mode_only, tern_err *err)
 {
+    *user_mode_only = false;
 #ifdef SYS_userfaultfd
     int fd = (int)syscall(SYS_userfaultfd, O_CLOEXEC | O_NONBLOCK);
     if (fd >= 0)
@@ -27,8 +29,10 @@ static int uffd_create(tern_err *err)
             if (fd >= 0)
                 return fd;
         }
-        /* Faults from user mode only are always allowed; ours are. */
+        /* Always allowed, but the kernel's own accesses (a system call
+         * reading into the range) then fail instead of waiting. */
         fd = (int)syscall(SYS_userfaultfd, O_CLOEXEC | O_NONBLOCK | UFFD_USER_MODE_ONLY);
+        *user_mode_only = fd >= 0;
         if (fd >= 0)
             return fd;
     }
@@ -49,7 +53,8 @@ int tn_uffd_open(uint64_t features, uint64_t *got_features, tern_err *err)
 {
     /* UFFDIO_API succeeds once per descriptor and fails outright on a
      * feature the kernel lacks, so a first descriptor asks what exists. */
-    int probe = uffd_create(err);
+    bool user_mode_only;
+    int probe = uffd_create(&user_mode_only, err);
     if (probe < 0)
         return -1;
     struct uffdio_api api = {.api = UFFD_API, .features = 0};
@@ -63,7 +68,7 @@ int tn_uffd_open(uint64_t features, uint64_t *got_features, tern_err *err)
     }
     uint64_t want = features & api.features;
 
-    int fd = uffd_create(err);
+    int fd = uffd_create(&user_mode_only, err);
     if (fd < 0)
         return -1;
     api = (struct uffdio_api){.api = UFFD_API, .features = want};
@@ -77,7 +82,7 @@ int tn_uffd_open(uint64_t features, uint64_t *got_features, tern_err *err)
     /* The kernel turns WP_UNPOPULATED on with WP_ASYNC, which needs it. */
     if (want & UFFD_FEATURE_WP_ASYNC)
         want |= UFFD_FEATURE_WP_UNPOPULATED & api.features;
-    *got_features = want;
+    *got_features = want | (user_mode_only ? TN_UFFD_USER_MODE_ONLY : 0);
     return fd;
 }
 
@@ -95,6 +100,21 @@ tern_err tn_uffd_register(int fd, void *base, size_t size, uint64_t mode, uint64
     }
     if (ioctls)
         *ioctls = reg.ioctls;
+    return TERN_OK;
+}
+
+tern_err tn_uffd_writeprotect(int fd, void *addr, size_t len, uint64_t mode)
+{
+    struct uffdio_writeprotect wp = {.range = {.start = (uintptr_t)addr, .len = len}, .mode = mode};
+    while (ioctl(fd, UFFDIO_WRITEPROTECT, &wp) != 0) {
+        /* EAGAIN: the address space was changing under us. */
+        if (errno != EAGAIN && errno != EINTR) {
+            int e = errno;
+            tn_trace(TERN_TRACE_MIGRATE, "userfaultfd: write-protect %p+%zu mode %#llx: %s", addr,
+                     len, (unsigned long long)mode, strerror(e));
+            return tern_err_from_errno(e);
+        }
+    }
     return TERN_OK;
 }
 

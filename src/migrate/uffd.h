@@ -69,6 +69,11 @@ struct pm_scan_arg {
 
 /* ---- helpers --------------------------------------------------------------- */
 
+/* Set in *got_features (it is no kernel feature) when the descriptor only
+ * handles faults from user mode: a system call that touches a page still
+ * waiting on it fails with EFAULT instead of waiting. */
+#define TN_UFFD_USER_MODE_ONLY ((uint64_t)1 << 63)
+
 /* Opens a userfaultfd (O_CLOEXEC | O_NONBLOCK): the syscall, then
  * /dev/userfaultfd when the syscall is not permitted, then the syscall
  * again limited to user-mode faults. Enables the UFFD_FEATURE_* bits of
@@ -84,6 +89,11 @@ int tn_uffd_open(uint64_t features, uint64_t *got_features, tern_err *err);
  * this memory. *ioctls (may be NULL) gets the range ioctls allowed there,
  * a (1 << _UFFDIO_*) mask. */
 tern_err tn_uffd_register(int fd, void *base, size_t size, uint64_t mode, uint64_t *ioctls);
+
+/* UFFDIO_WRITEPROTECT on [addr, addr+len): mode UFFDIO_WRITEPROTECT_MODE_WP
+ * protects, 0 lifts the protection and wakes the threads waiting on it
+ * (unless UFFDIO_WRITEPROTECT_MODE_DONTWAKE). */
+tern_err tn_uffd_writeprotect(int fd, void *addr, size_t len, uint64_t mode);
 
 /* Unregisters the range: its pending faults are woken and retried without
  * userfaultfd. */

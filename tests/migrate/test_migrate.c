@@ -241,6 +241,14 @@ static void test_hybrid_fallbacks(void **state)
 
 /* ---- a relay that cuts the connection once ------------------------------ */
 
+struct pipe_pair {
+    struct relay *r;
+    int a, b;
+    int first;
+};
+
+#define RELAY_MAX 32
+
 struct relay {
     int lfd;
     uint16_t port, to_port;
@@ -248,12 +256,9 @@ struct relay {
     int cut_done;
     pthread_t thread;
     volatile int stop;
-};
-
-struct pipe_pair {
-    struct relay *r;
-    int a, b;
-    int first;
+    int npumps;
+    pthread_t pumps[RELAY_MAX];
+    struct pipe_pair pairs[RELAY_MAX];
 };
 
 static void *pump(void *arg)
@@ -294,15 +299,18 @@ static void *relay_main(void *arg)
             close(d);
             continue;
         }
-        struct pipe_pair *up = malloc(sizeof *up), *down = malloc(sizeof *down);
+        if (r->npumps + 2 > RELAY_MAX) {
+            close(c);
+            close(d);
+            continue;
+        }
+        struct pipe_pair *up = &r->pairs[r->npumps], *down = &r->pairs[r->npumps + 1];
         *up = (struct pipe_pair){r, c, d, first};
         *down = (struct pipe_pair){r, d, c, 0};
         first = 0;
-        pthread_t t1, t2;
-        pthread_create(&t1, NULL, pump, up);
-        pthread_create(&t2, NULL, pump, down);
-        pthread_detach(t1);
-        pthread_detach(t2);
+        pthread_create(&r->pumps[r->npumps], NULL, pump, up);
+        pthread_create(&r->pumps[r->npumps + 1], NULL, pump, down);
+        r->npumps += 2;
     }
     return NULL;
 }
@@ -325,8 +333,16 @@ static void relay_stop(struct relay *r)
 {
     r->stop = 1;
     shutdown(r->lfd, SHUT_RDWR);
-    close(r->lfd);
     pthread_join(r->thread, NULL);
+    close(r->lfd);
+    for (int i = 0; i < r->npumps; i++) {
+        shutdown(r->pairs[i].a, SHUT_RDWR);
+        pthread_join(r->pumps[i], NULL);
+    }
+    for (int i = 0; i < r->npumps; i += 2) {
+        close(r->pairs[i].a);
+        close(r->pairs[i].b);
+    }
 }
 
 static void test_cut_connection_resumes(void **state)
