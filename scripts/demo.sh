@@ -1,11 +1,13 @@
 #!/bin/sh
-# tern demo, in four parts, each a few processes talking over tcp:
+# tern demo, in five parts, each a few processes talking over tcp:
 #  - two producers push numbered lines to one sink, which reports its rate;
 #  - a request/reply service: three clients, every reply checked;
 #  - a pub/sub feed through a proxy to two subscribers with different
 #    subscriptions, each checked to get exactly its topics;
 #  - RPC: a directory, two calc servers registered in it, and a client that
-#    finds them by name and calls them in every mode.
+#    finds them by name and calls them in every mode;
+#  - live migration: a worker dirtying a 256 MiB arena moves to another
+#    process while it runs, and the destination checks it went on exactly.
 # Exits 0 if every process got exactly what was sent to it.
 #   scripts/demo.sh BUILD-DIR      (DEMO_MESSAGES=N: messages per producer,
 #   DEMO_FAST_MESSAGES, DEMO_REQUESTS: per client, DEMO_FEED: feed lines)
@@ -296,13 +298,22 @@ echo "     $left registrations"
 kill -TERM "$directory"
 wait "$directory" || status=$?
 
+step "8. Live migration: a running worker moves to another process, hybrid strategy"
+echo "   $tern migrate demo --strategy hybrid --size 256M --dirty-rate 50M"
+echo "   A worker mutates a 256 MiB arena at 50 MB/s. tern copies the arena to a second"
+echo "   process while it runs, resends what it dirtied in rounds, then stops it for a"
+echo "   few milliseconds, sends the rest and resumes it there. The destination runs it"
+echo "   on, then replays every step from scratch and compares the whole arena."
+"$tern" migrate demo --strategy hybrid --size 256M --dirty-rate 50M | sed 's/^/   /' || status=1
+
 if [ "$status" -eq 0 ]; then
     printf '\n%sOK%s: every process got exactly what was sent to it: the sink %d lines, then\n' \
         "$green" "$off" "$total"
     printf '%d messages; the clients %d replies; the subscribers their %d and %d lines;\n' \
         $((2 * fast)) $((3 * requests)) "$(wc -l <"$dir/weather.want")" \
         "$(wc -l <"$dir/sports.want")"
-    printf 'the calc client every answer, found through the directory.\n'
+    printf 'the calc client every answer, found through the directory; the migrated worker\n'
+    printf 'its exact state.\n'
     exit 0
 fi
 printf '\n%sFAILED%s: a process exited with status %d, or got what was not sent.\n' "$red" \
