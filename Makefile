@@ -7,7 +7,7 @@ PREFIX ?= /usr/local
 JOBS ?= $(shell nproc)
 CMAKE_FLAGS ?=
 
-.PHONY: all build check check-asan demo install bench bench-rpc fuzz format clean deps-build deps-check deps-bench
+.PHONY: all build check check-asan demo install bench bench-rpc bench-migrate fuzz format clean deps-build deps-check deps-bench
 
 all: build
 
@@ -46,6 +46,9 @@ bench: deps-bench
 
 bench-rpc: deps-bench
 	bench/rpc/run
+
+bench-migrate: deps-bench
+	bench/migrate/run
 
 # libFuzzer builds (clang); `make fuzz` runs each target for FUZZ_SECONDS.
 fuzz: deps-check

@@ -114,7 +114,8 @@ typedef struct tern_migrate_stats {
     bool switched_to_postcopy;    /* hybrid fell back to post-copy */
     bool throttled;               /* hybrid slowed the writers */
     uint64_t size;                /* arena bytes */
-    uint64_t total_ns;            /* start to the destination holding every page */
+    uint64_t total_ns;            /* start to the destination running with every page */
+    uint64_t verify_ns;           /* then: both digests of the whole arena computed and compared */
     uint64_t downtime_ns;         /* threads stopped to the destination running */
     uint64_t bytes;               /* bytes sent on both connections */
     uint64_t pages;               /* page images sent */

@@ -39,6 +39,7 @@ typedef enum tn_mig_type {
     TN_MIG_DIGEST = 8,  /* source: every page sent; the arena's digest */
     TN_MIG_VERIFIED = 9, /* destination: digest compared; fault stats */
     TN_MIG_ABORT = 10,   /* either side: giving up, with a reason */
+    TN_MIG_PLAN = 11,    /* source: the pages that will come (a hint) */
 } tn_mig_type;
 
 enum { TN_MIG_ROLE_MAIN = 0, TN_MIG_ROLE_URGENT = 1 };

@@ -13,6 +13,7 @@
 #include <poll.h>
 #include <pthread.h>
 #include <stdarg.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -28,7 +29,12 @@
 #include "migrate/frame.h"
 #include "migrate/lazy.h"
 
+#ifndef MADV_POPULATE_WRITE
+#define MADV_POPULATE_WRITE 23 /* Linux 5.14 */
+#endif
+
 #define HELLO_MS 5000
+#define POPULATE_CHUNK (4u << 20)
 #define DATA_CAP ((size_t)TN_MIG_MAX_DATA_PAGES * TN_MIG_PAGE)
 #define MAX_META (8 + TN_MIG_MAX_RUNS * 16 + TN_MIG_MAX_DATA_PAGES * 4)
 
@@ -81,6 +87,12 @@ typedef struct dest {
     uint8_t *scratch;
     uint8_t *meta;
     tn_mig_pages *pages;
+
+    /* Faulting in the planned pages ahead of the stream, on another core. */
+    uint64_t *plan;
+    pthread_t populator;
+    int populating;
+    atomic_int populate_stop;
 } dest;
 
 static void fail(dest *d, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
@@ -459,6 +471,61 @@ static tern_err await_reconnect(dest *d, const char *why)
     return welcome(fd, d->id, d->epoch, TERN_OK, d->running, applied);
 }
 
+/* ---- populating ahead ---------------------------------------------------- */
+
+static void *populate_main(void *arg)
+{
+    dest *d = arg;
+    uint64_t i = 0;
+    while (i < d->npages && !atomic_load_explicit(&d->populate_stop, memory_order_relaxed)) {
+        if (!(d->plan[i >> 6] >> (i & 63) & 1)) {
+            i++;
+            continue;
+        }
+        uint64_t j = i;
+        while (j < d->npages && j - i < POPULATE_CHUNK / TN_MIG_PAGE && (d->plan[j >> 6] >> (j & 63) & 1))
+            j++;
+        /* Not there (before 5.14) or refused: the stream faults pages in
+         * itself, as it would without a plan. */
+        if (madvise(d->base + i * TN_MIG_PAGE, (j - i) * TN_MIG_PAGE, MADV_POPULATE_WRITE) != 0)
+            break;
+        i = j;
+    }
+    return NULL;
+}
+
+static void populate_stop(dest *d)
+{
+    if (!d->populating)
+        return;
+    atomic_store(&d->populate_stop, 1);
+    pthread_join(d->populator, NULL);
+    d->populating = 0;
+}
+
+static tern_err on_plan(dest *d, const uint8_t hdr[TN_MIG_HEADER], const tn_mig_header *h, const char **why)
+{
+    if (h->length != d->words * 8 || d->running || d->populating) {
+        *why = "unexpected plan";
+        return TERN_EPROTO;
+    }
+    if (!d->plan && !(d->plan = malloc(d->words * 8)))
+        return TERN_ENOMEM;
+    uint8_t *body = (uint8_t *)d->plan;
+    tern_err err = tn_mig_read(d->fd, body, h->length, deadline_in(d->o.reconnect_ms));
+    if (err != TERN_OK)
+        return err;
+    if (tn_mig_crc(hdr, body, h->length) != h->crc) {
+        *why = "frame CRC mismatch";
+        return TERN_EPROTO;
+    }
+    for (size_t w = 0; w < d->words; w++)
+        d->plan[w] = tn_get_be64(body + w * 8);
+    atomic_store(&d->populate_stop, 0);
+    d->populating = pthread_create(&d->populator, NULL, populate_main, d) == 0;
+    return TERN_OK;
+}
+
 /* ---- the main stream ---------------------------------------------------- */
 
 static tern_err send_small(dest *d, uint8_t type, const void *body, size_t len)
@@ -656,7 +723,11 @@ static tern_err stream(dest *d, tern_migrate_resume_fn *resume, void *arg)
             case TN_MIG_PAGES:
                 err = on_pages(d, hdr, &h, &why);
                 break;
+            case TN_MIG_PLAN:
+                err = on_plan(d, hdr, &h, &why);
+                break;
             case TN_MIG_SWITCH:
+                populate_stop(d); /* userfaultfd may take over the range */
                 err = on_switch(d, hdr, &h, resume, arg, &why);
                 break;
             case TN_MIG_DIGEST: {
@@ -793,6 +864,8 @@ tern_err tern_migrate_receive(tern_migrate_listener *l, tern_migrate_resume_fn *
             tn_trace(TERN_TRACE_MIGRATE, "destination: cannot stop the acceptor");
         pthread_join(d.acceptor, NULL);
     }
+    populate_stop(&d);
+    free(d.plan);
     if (d.link)
         urgent_swap(&d, -1);
     if (err != TERN_OK && !stats->error[0])

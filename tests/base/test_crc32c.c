@@ -113,6 +113,33 @@ static uint8_t rng_byte(void)
 #define MAXLEN 1024
 #define MAXALIGN 16
 
+/* Long buffers (pages and more) at a few offsets, whole and split. */
+static void long_buffers(void **state)
+{
+    static uint8_t data[3 * 4080 + 64 + 8];
+    const size_t lens[] = {4079, 4080, 4081, 4096, 8159, 8160, 8161, 12240, 12241, 3 * 4080 + 64};
+    (void)state;
+    for (size_t i = 0; i < sizeof data; i++)
+        data[i] = rng_byte();
+    for (size_t l = 0; l < sizeof lens / sizeof lens[0]; l++)
+        for (size_t off = 0; off < 8; off++) {
+            uint32_t want = ref_crc(data + off, lens[l]);
+            for (size_t i = 0; i < NIMPLS; i++) {
+                if (!impl_usable(i))
+                    continue;
+                uint32_t got = impls[i].fn(0, data + off, lens[l]);
+                if (got != want)
+                    fail_msg("%s: len %zu offset %zu: 0x%08x, expected 0x%08x", impls[i].name, lens[l], off,
+                             got, want);
+                /* Continuing across a split gives the same. */
+                uint32_t half = impls[i].fn(impls[i].fn(0, data + off, lens[l] / 3), data + off + lens[l] / 3,
+                                            lens[l] - lens[l] / 3);
+                if (half != want)
+                    fail_msg("%s: len %zu split: 0x%08x, expected 0x%08x", impls[i].name, lens[l], half, want);
+            }
+        }
+}
+
 /* Every length 0..MAXLEN at every start offset 0..15, so each path's
  * head, word loop and tail all get exercised in every combination. */
 static void lengths_and_alignments(void **state)
@@ -222,6 +249,7 @@ int main(void)
         cmocka_unit_test(check_value),
         cmocka_unit_test(rfc3720_vectors),
         cmocka_unit_test(lengths_and_alignments),
+        cmocka_unit_test(long_buffers),
         cmocka_unit_test(continuation),
         cmocka_unit_test(empty_update),
         cmocka_unit_test(hw_presence),

@@ -110,13 +110,13 @@ static void print_json(FILE *out, const tern_migrate_stats *st, double rate, uin
 {
     fprintf(out,
             "{\"strategy\":\"%s\",\"tracker\":\"%s\",\"size\":%" PRIu64 ",\"dirty_rate\":%.0f,"
-            "\"downtime_budget_ms\":%u,\"ok\":%s,\"verified\":%s,\"total_ms\":%.3f,\"downtime_ms\":%.3f,"
+            "\"downtime_budget_ms\":%u,\"ok\":%s,\"verified\":%s,\"total_ms\":%.3f,\"downtime_ms\":%.3f,\"verify_ms\":%.3f,"
             "\"bytes\":%" PRIu64 ",\"pages\":%" PRIu64 ",\"zero_pages\":%" PRIu64 ",\"rounds\":%u,"
             "\"bandwidth_mbs\":%.1f,\"dirty_rate_mbs\":%.1f,\"switched_to_postcopy\":%s,\"throttled\":%s,"
             "\"faults\":%" PRIu64 ",\"fault_p50_us\":%.1f,\"fault_p99_us\":%.1f,\"reconnects\":%u,\"round\":[",
             tern_migrate_strategy_name(st->strategy), tern_migrate_tracker_name(st->tracker), st->size, rate,
             budget, ok ? "true" : "false", verified ? "true" : "false", st->total_ns / 1e6,
-            st->downtime_ns / 1e6, st->bytes, st->pages, st->zero_pages, st->nrounds, st->bandwidth / 1e6,
+            st->downtime_ns / 1e6, st->verify_ns / 1e6, st->bytes, st->pages, st->zero_pages, st->nrounds, st->bandwidth / 1e6,
             st->dirty_rate / 1e6, st->switched_to_postcopy ? "true" : "false", st->throttled ? "true" : "false",
             st->faults, st->fault_p50_ns / 1e3, st->fault_p99_ns / 1e3, st->reconnects);
     for (uint32_t i = 0; i < st->nrounds; i++) {
@@ -147,8 +147,9 @@ static void print_text(FILE *out, const tern_migrate_stats *st, bool verified)
                 r->duration_ns / 1e6, r->dirty_pages);
     }
     fprintf(out,
-            "downtime %.2f ms, total %.1f ms, %.1f MiB sent, %" PRIu64 " zero pages skipped, %.0f MB/s%s%s\n",
-            st->downtime_ns / 1e6, st->total_ns / 1e6, st->bytes / 1048576.0, st->zero_pages,
+            "downtime %.2f ms, total %.1f ms (then %.1f ms to compare digests), %.1f MiB sent, %" PRIu64
+            " zero pages skipped, %.0f MB/s%s%s\n",
+            st->downtime_ns / 1e6, st->total_ns / 1e6, st->verify_ns / 1e6, st->bytes / 1048576.0, st->zero_pages,
             st->bandwidth / 1e6, st->switched_to_postcopy ? ", switched to post-copy" : "",
             st->throttled ? ", writers throttled" : "");
     if (st->faults)
