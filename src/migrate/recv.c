@@ -250,7 +250,7 @@ static tern_err read_page_meta(dest *d, int fd, const uint8_t hdr[TN_MIG_HEADER]
                                const tn_mig_header *h, uint8_t *meta, tn_mig_pages *p,
                                const char **why)
 {
-    uint32_t nruns, ndata;
+    uint32_t nruns = 0, ndata = 0;
     tern_err err = tn_mig_read(fd, meta, 8, deadline_in(d->o.reconnect_ms));
     if (err == TERN_OK)
         err = tn_mig_pages_counts(meta, h->length, &nruns, &ndata, why);
