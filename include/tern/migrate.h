@@ -171,6 +171,12 @@ typedef struct tern_migrate_listener tern_migrate_listener;
 
 /* Listens at endpoint ("tcp://host:port"; port 0 picks one). */
 TERN_API tern_err tern_migrate_listen(tern_migrate_listener **listener, const char *endpoint);
+/* Faults in size bytes now, for the next arena received here: a fresh
+ * arena's memory is otherwise faulted in while the pages stream, which on
+ * some machines costs more than the transfer (as a VM host preallocates
+ * the memory of a guest it is about to receive). Used up by one migration
+ * whose arena fits; call again for the next. */
+TERN_API tern_err tern_migrate_listener_reserve(tern_migrate_listener *listener, size_t size);
 /* The bound endpoint, with the real port. */
 TERN_API const char *tern_migrate_listener_endpoint(const tern_migrate_listener *listener);
 TERN_API void tern_migrate_listener_close(tern_migrate_listener *listener);

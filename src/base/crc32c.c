@@ -68,6 +68,51 @@ uint32_t tn_crc32c_sw(uint32_t crc, const void *data, size_t len)
 
 #if defined(__x86_64__) || defined(__i386__)
 
+#if defined(__x86_64__)
+/* The crc32 instruction takes 3 cycles but can start every cycle, so three
+ * independent streams over consecutive thirds of a block run ~3x faster
+ * than one; the thirds are then joined by shifting the first two over the
+ * bytes that follow them. Shifting a register over n zero bytes is linear,
+ * so for the two fixed n used it is four table lookups. */
+#define STREAM 1360 /* 3 x 1360 = 4080: a 4 KiB page is one block + 16 bytes */
+
+static uint32_t shift1[4][256], shift2[4][256]; /* over STREAM and 2 x STREAM bytes */
+static pthread_once_t shift_once = PTHREAD_ONCE_INIT;
+
+__attribute__((target("sse4.2"))) static uint32_t zeros(uint32_t c, size_t n)
+{
+    unsigned long long c64 = c;
+    for (size_t i = 0; i < n; i += 8)
+        c64 = __builtin_ia32_crc32di(c64, 0);
+    return (uint32_t)c64;
+}
+
+static void shift_init(void)
+{
+    uint32_t bit1[32], bit2[32];
+    for (int i = 0; i < 32; i++) {
+        bit1[i] = zeros(1u << i, STREAM);
+        bit2[i] = zeros(1u << i, 2 * STREAM);
+    }
+    for (int k = 0; k < 4; k++)
+        for (uint32_t v = 0; v < 256; v++) {
+            uint32_t a = 0, b = 0;
+            for (int i = 0; i < 8; i++)
+                if (v & (1u << i)) {
+                    a ^= bit1[8 * k + i];
+                    b ^= bit2[8 * k + i];
+                }
+            shift1[k][v] = a;
+            shift2[k][v] = b;
+        }
+}
+
+static uint32_t shift(uint32_t t[4][256], uint32_t c)
+{
+    return t[0][c & 255] ^ t[1][(c >> 8) & 255] ^ t[2][(c >> 16) & 255] ^ t[3][c >> 24];
+}
+#endif
+
 __attribute__((target("sse4.2"))) uint32_t tn_crc32c_hw(uint32_t crc, const void *data, size_t len)
 {
     const uint8_t *p = data;
@@ -79,6 +124,24 @@ __attribute__((target("sse4.2"))) uint32_t tn_crc32c_hw(uint32_t crc, const void
         len--;
     }
 #if defined(__x86_64__)
+    if (len >= 3 * STREAM) {
+        pthread_once(&shift_once, shift_init);
+        while (len >= 3 * STREAM) {
+            unsigned long long a = c, b = 0, d = 0;
+            for (size_t i = 0; i < STREAM; i += 8) {
+                unsigned long long wa, wb, wd;
+                memcpy(&wa, p + i, 8);
+                memcpy(&wb, p + STREAM + i, 8);
+                memcpy(&wd, p + 2 * STREAM + i, 8);
+                a = __builtin_ia32_crc32di(a, wa);
+                b = __builtin_ia32_crc32di(b, wb);
+                d = __builtin_ia32_crc32di(d, wd);
+            }
+            c = shift(shift2, (uint32_t)a) ^ shift(shift1, (uint32_t)b) ^ (uint32_t)d;
+            p += 3 * STREAM;
+            len -= 3 * STREAM;
+        }
+    }
     {
         unsigned long long c64 = c;
         while (len >= 8) {

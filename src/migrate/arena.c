@@ -33,6 +33,11 @@ struct tern_arena {
 
 tern_err tern_arena_create(tern_arena **out, size_t size, void *addr)
 {
+    return tn_arena_map(out, size, addr, NULL, NULL);
+}
+
+tern_err tn_arena_map(tern_arena **out, size_t size, void *addr, void **reserve, size_t *reserve_size)
+{
     if (!out || size == 0 || size > TN_MIG_MAX_ARENA || ((uintptr_t)addr % TN_MIG_PAGE) != 0)
         return TERN_EINVAL;
     if ((size_t)sysconf(_SC_PAGESIZE) != TN_MIG_PAGE)
@@ -54,6 +59,15 @@ tern_err tern_arena_create(tern_arena **out, size_t size, void *addr)
         munmap(p, size);
         free(a);
         return TERN_EADDRINUSE;
+    }
+    /* The address is ours: move the reserve's pages over the fresh mapping
+     * (mremap moves page tables, it copies nothing). */
+    if (reserve && *reserve && *reserve_size >= size &&
+        mremap(*reserve, size, size, MREMAP_MAYMOVE | MREMAP_FIXED, p) == p) {
+        if (*reserve_size > size)
+            munmap((uint8_t *)*reserve + size, *reserve_size - size);
+        *reserve = NULL;
+        *reserve_size = 0;
     }
     a->base = p;
     a->size = size;

@@ -7,6 +7,10 @@
 
 #include "tern/migrate.h"
 
+/* tern_arena_create, taking its memory from *reserve (memory faulted in
+ * ahead of time) when that is large enough; the reserve is then used up. */
+tern_err tn_arena_map(tern_arena **arena, size_t size, void *addr, void **reserve, size_t *reserve_size);
+
 /* Claims the arena for one migration; TERN_ESTATE if one runs already. */
 tern_err tn_arena_claim(tern_arena *arena);
 void tn_arena_unclaim(tern_arena *arena);

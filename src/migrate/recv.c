@@ -43,6 +43,8 @@ struct tern_migrate_listener {
     const tn_stream_transport *tr;
     tn_addr bound;
     char endpoint[TN_ENDPOINT_MAX];
+    void *reserve; /* memory faulted in ahead, for the next arena */
+    size_t reserve_size;
 };
 
 /* The urgent connection, as the fault thread's fetch() sees it. On the heap:
@@ -144,10 +146,38 @@ const char *tern_migrate_listener_endpoint(const tern_migrate_listener *l)
     return l ? l->endpoint : NULL;
 }
 
+tern_err tern_migrate_listener_reserve(tern_migrate_listener *l, size_t size)
+{
+    if (!l || size == 0 || size > TN_MIG_MAX_ARENA)
+        return TERN_EINVAL;
+    size = (size + TN_MIG_PAGE - 1) & ~(size_t)(TN_MIG_PAGE - 1);
+    if (l->reserve)
+        munmap(l->reserve, l->reserve_size);
+    l->reserve = NULL;
+    l->reserve_size = 0;
+    void *p = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    if (p == MAP_FAILED)
+        return tern_err_from_errno(errno);
+    if (madvise(p, size, MADV_POPULATE_WRITE) != 0) {
+        int e = errno;
+        if (e != EINVAL) { /* out of memory, most likely: give it back */
+            munmap(p, size);
+            return tern_err_from_errno(e);
+        }
+        for (size_t off = 0; off < size; off += TN_MIG_PAGE) /* before 5.14: by hand */
+            ((volatile uint8_t *)p)[off] = 0;
+    }
+    l->reserve = p;
+    l->reserve_size = size;
+    return TERN_OK;
+}
+
 void tern_migrate_listener_close(tern_migrate_listener *l)
 {
     if (!l)
         return;
+    if (l->reserve)
+        munmap(l->reserve, l->reserve_size);
     close(l->fd);
     l->tr->unbind(&l->bound);
     free(l);
@@ -790,7 +820,8 @@ static tern_err first_contact(dest *d)
         d->st->strategy = (tern_migrate_strategy)d->hello.strategy;
         d->st->size = d->hello.size;
         tern_err err =
-            tern_arena_create(&d->arena, d->hello.size, (void *)(uintptr_t)d->hello.base);
+            tn_arena_map(&d->arena, d->hello.size, (void *)(uintptr_t)d->hello.base, &d->l->reserve,
+                         &d->l->reserve_size);
         if (err == TERN_OK) {
             d->base = tern_arena_base(d->arena);
             d->pcrc = malloc(d->npages * sizeof(uint32_t));

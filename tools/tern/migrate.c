@@ -15,7 +15,7 @@
 #include "mworker.h"
 
 struct mig_conf {
-    const char *strategy, *size, *rate, *tracker, *fallback, *listen;
+    const char *strategy, *size, *rate, *tracker, *fallback, *listen, *reserve;
     int64_t budget, run_after, warmup, reconnect, seed;
     bool json, quiet;
 };
@@ -35,6 +35,8 @@ static const struct cli_opt mig_opts[] = {
      "hybrid, if the budget cannot be met:\npostcopy or throttle (default postcopy)", 0, 0},
     {"listen", 'l', CLI_STR, offsetof(struct mig_conf, listen), 1, "HOST:PORT",
      "listen: where (default 0.0.0.0:7351)", 0, 0},
+    {"reserve", 0, CLI_STR, offsetof(struct mig_conf, reserve), 1, "BYTES",
+     "listen: fault in this much memory before\nwaiting, for the arena (demo: its size)", 0, 0},
     {"run-after", 0, CLI_INT, offsetof(struct mig_conf, run_after), 1, "MS",
      "destination: run the worker this long after\nthe switch, then verify (default 300)", 0, 3600000},
     {"warmup", 0, CLI_INT, offsetof(struct mig_conf, warmup), 1, "MS",
@@ -197,6 +199,15 @@ static int listen_run(const struct cli_cmd *cmd, const struct mig_conf *conf, te
     tern_err err = tern_migrate_listen(&l, ep);
     if (err != TERN_OK)
         return cli_fail(cmd, err, "cannot listen on %s", ep);
+    uint64_t reserve = 0;
+    if (conf->reserve && (!parse_bytes(conf->reserve, &reserve) || reserve == 0)) {
+        tern_migrate_listener_close(l);
+        return cli_usage_error(cmd, "--reserve wants a byte count like 1G, not '%s'", conf->reserve);
+    }
+    if (reserve && (err = tern_migrate_listener_reserve(l, reserve)) != TERN_OK) {
+        tern_migrate_listener_close(l);
+        return cli_fail(cmd, err, "cannot reserve %" PRIu64 " bytes", reserve);
+    }
     printf("tern migrate listening on %s\n", tern_migrate_listener_endpoint(l));
     fflush(stdout);
     struct dest_run d = {.cmd = cmd, .run_after_ns = (uint64_t)conf->run_after * 1000000u};
@@ -291,8 +302,9 @@ static int demo_run(const struct cli_cmd *cmd, const struct mig_conf *conf, tern
     int out[2];
     if (pipe(out) != 0)
         return cli_fail_errno(cmd, "pipe");
-    char run_after[32], reconnect[32];
+    char run_after[32], reconnect[32], reserve[32];
     snprintf(run_after, sizeof run_after, "%lld", (long long)conf->run_after);
+    snprintf(reserve, sizeof reserve, "%" PRIu64, size);
     snprintf(reconnect, sizeof reconnect, "%lld", (long long)conf->reconnect);
     pid_t pid = fork();
     if (pid < 0)
@@ -301,8 +313,9 @@ static int demo_run(const struct cli_cmd *cmd, const struct mig_conf *conf, tern
         dup2(out[1], 1);
         close(out[0]);
         close(out[1]);
-        char *args[] = {"tern", "migrate", "listen", "--listen", "127.0.0.1:0", "--json", "--run-after",
-                        run_after, "--reconnect", reconnect, NULL};
+        char *args[] = {"tern",      "migrate",   "listen",    "--listen",  "127.0.0.1:0", "--json",
+                        "--run-after", run_after, "--reconnect", reconnect, "--reserve",   reserve,
+                        NULL};
         execv("/proc/self/exe", args);
         _exit(127);
     }
