@@ -40,6 +40,7 @@ typedef enum tn_mig_type {
     TN_MIG_VERIFIED = 9, /* destination: digest compared; fault stats */
     TN_MIG_ABORT = 10,   /* either side: giving up, with a reason */
     TN_MIG_PLAN = 11,    /* source: the pages that will come (a hint) */
+    TN_MIG_TORN = 12,    /* destination: these pages arrived torn; send them again */
 } tn_mig_type;
 
 enum { TN_MIG_ROLE_MAIN = 0, TN_MIG_ROLE_URGENT = 1 };
@@ -128,6 +129,7 @@ uint32_t tn_mig_zero_page_crc(void);
  * (digest), VERIFIED (ok, digest, faults, p50, p99, max). */
 #define TN_MIG_FETCH_LEN 12
 #define TN_MIG_VERIFIED_LEN 48
+#define TN_MIG_TORN_MAX TN_MIG_MAX_DATA_PAGES /* pages per TORN report: one frame's */
 
 /* Blocking I/O on a socket with an absolute deadline (tern_clock_ns);
  * TERN_ETIMEDOUT, TERN_ECLOSED on EOF, else the errno's mapping. */

@@ -69,6 +69,8 @@ typedef struct dest {
     uint64_t npages;
     size_t words;
     uint32_t *pcrc; /* CRC of each page's current image */
+    uint64_t *torn; /* pages that arrived torn and are owed again */
+    uint64_t ntorn;
     uint64_t applied;
     int running;
     tn_lazy *lazy;
@@ -297,25 +299,59 @@ static tern_err read_page_meta(dest *d, int fd, const uint8_t hdr[TN_MIG_HEADER]
 }
 
 /* Checks each page image against its CRC; keeps the CRCs for the digest. */
-static tern_err check_pages(dest *d, const tn_mig_pages *p, const uint8_t *data, int in_arena,
-                            const char **why)
+static tern_err check_pages(const tn_mig_pages *p, const uint8_t *data, const char **why)
 {
-    uint32_t k = 0;
+    for (uint32_t k = 0; k < p->ndata; k++)
+        if (tern_crc32c(0, data + (size_t)k * TN_MIG_PAGE, TN_MIG_PAGE) != p->crc[k]) {
+            *why = "page CRC mismatch";
+            return TERN_EPROTO;
+        }
+    return TERN_OK;
+}
+
+static tern_err send_small(dest *d, uint8_t type, const void *body, size_t len);
+
+/* Checks the pages a frame wrote into the arena. The source sends them
+ * from its running memory, so one written between its CRC and the send
+ * arrives torn: that is no error before the switch, the page is owed again
+ * and the source is told (TORN, ahead of the ACK). Keeps each page's CRC
+ * (of what is stored) for the digest. */
+static tern_err apply_checked(dest *d, const tn_mig_pages *p)
+{
+    uint8_t report[4 + 8 * TN_MIG_TORN_MAX];
+    uint32_t n = 0, k = 0, zcrc = tn_mig_zero_page_crc();
     for (uint32_t r = 0; r < p->nruns; r++) {
         const tn_mig_run *run = &p->run[r];
-        if (run->kind != TN_MIG_RUN_DATA)
-            continue;
-        for (uint32_t j = 0; j < run->count; j++, k++) {
+        for (uint32_t j = 0; j < run->count; j++) {
             uint64_t i = run->first + j;
-            const uint8_t *pg =
-                in_arena ? d->base + i * TN_MIG_PAGE : data + (size_t)k * TN_MIG_PAGE;
-            if (tern_crc32c(0, pg, TN_MIG_PAGE) != p->crc[k]) {
-                *why = "page CRC mismatch";
-                return TERN_EPROTO;
+            uint32_t crc = zcrc;
+            int torn = 0;
+            if (run->kind == TN_MIG_RUN_DATA) {
+                crc = tern_crc32c(0, d->base + i * TN_MIG_PAGE, TN_MIG_PAGE);
+                torn = crc != p->crc[k++];
             }
+            d->pcrc[i] = crc;
+            int was = (int)(d->torn[i >> 6] >> (i & 63)) & 1;
+            if (torn && !was) {
+                d->torn[i >> 6] |= 1ull << (i & 63);
+                d->ntorn++;
+            } else if (!torn && was) {
+                d->torn[i >> 6] &= ~(1ull << (i & 63));
+                d->ntorn--;
+            }
+            if (torn)
+                tn_put_be64(report + 4 + 8 * n++, i);
         }
+        if (run->kind == TN_MIG_RUN_DATA)
+            d->st->pages += run->count;
+        else
+            d->st->zero_pages += run->count;
     }
-    return TERN_OK;
+    if (n == 0)
+        return TERN_OK;
+    tn_trace(TERN_TRACE_MIGRATE, "destination: %u pages arrived torn, asked again", n);
+    tn_put_be32(report, n);
+    return send_small(d, TN_MIG_TORN, report, 4 + 8 * (size_t)n);
 }
 
 /* Records the CRCs of a frame's pages once they are in place. */
@@ -373,7 +409,7 @@ static void *ureader_main(void *arg)
             err = tn_mig_read(fd, data, (size_t)p->ndata * TN_MIG_PAGE,
                               deadline_in(d->o.reconnect_ms));
         if (err == TERN_OK)
-            err = check_pages(d, p, data, 0, &why);
+            err = check_pages(p, data, &why);
         if (err == TERN_OK) {
             /* The same pages may come on the main stream too; the CRCs are
              * of the same stopped source, so either writer may note them. */
@@ -589,7 +625,7 @@ static tern_err on_pages(dest *d, const uint8_t hdr[TN_MIG_HEADER], const tn_mig
     if (d->lazy) {
         err = tn_mig_read(d->fd, d->scratch, data_len, deadline);
         if (err == TERN_OK)
-            err = check_pages(d, p, d->scratch, 0, why);
+            err = check_pages(p, d->scratch, why);
         if (err == TERN_OK)
             err = place_lazy(d, p, d->scratch);
         if (err == TERN_OK) {
@@ -601,7 +637,7 @@ static tern_err on_pages(dest *d, const uint8_t hdr[TN_MIG_HEADER], const tn_mig
         }
     } else {
         /* Before the switch nothing runs here: read the images straight
-         * into place. A torn or corrupt frame is rewritten by the resend. */
+         * into place. A cut mid-frame is rewritten by the resend. */
         for (uint32_t r = 0; r < p->nruns && err == TERN_OK; r++) {
             const tn_mig_run *run = &p->run[r];
             uint8_t *at = d->base + run->first * TN_MIG_PAGE;
@@ -614,9 +650,7 @@ static tern_err on_pages(dest *d, const uint8_t hdr[TN_MIG_HEADER], const tn_mig
                 memset(at, 0, len);
         }
         if (err == TERN_OK)
-            err = check_pages(d, p, NULL, 1, why);
-        if (err == TERN_OK)
-            note_pages(d, p);
+            err = apply_checked(d, p);
     }
     if (err != TERN_OK)
         return err;
@@ -661,6 +695,16 @@ static tern_err on_switch(dest *d, const uint8_t hdr[TN_MIG_HEADER], const tn_mi
         err = TERN_ENOMEM;
     if (err == TERN_OK)
         err = tn_mig_switch_get(body, h->length, d->npages, &sw, needed, why);
+    /* Torn pages must have come again, or be owed through post-copy. */
+    if (err == TERN_OK && sw.mode == 1)
+        for (size_t w = 0; w < d->words; w++) {
+            d->ntorn -= (uint64_t)__builtin_popcountll(d->torn[w] & needed[w]);
+            d->torn[w] &= ~needed[w];
+        }
+    if (err == TERN_OK && d->ntorn) {
+        *why = "switch while pages are still torn";
+        err = TERN_EPROTO;
+    }
     if (err == TERN_OK)
         err = tern_arena_set_context(d->arena, sw.ctx, sw.ctx_len);
     if (err == TERN_OK && sw.mode == 1) {
@@ -825,7 +869,8 @@ static tern_err first_contact(dest *d)
         if (err == TERN_OK) {
             d->base = tern_arena_base(d->arena);
             d->pcrc = malloc(d->npages * sizeof(uint32_t));
-            if (!d->pcrc)
+            d->torn = calloc(d->words, 8);
+            if (!d->pcrc || !d->torn)
                 err = TERN_ENOMEM;
         }
         if (err != TERN_OK) {
@@ -937,6 +982,7 @@ tern_err tern_migrate_receive(tern_migrate_listener *l, tern_migrate_resume_fn *
         tern_arena_destroy(d.arena);
     }
     free(d.pcrc);
+    free(d.torn);
     free(d.scratch);
     free(d.meta);
     free(d.pages);

@@ -41,7 +41,11 @@ typedef struct frame {
     size_t meta_len, data_len;
     uint8_t hdr[TN_MIG_HEADER];
     uint8_t *meta; /* MAX_META bytes, or a larger block for SWITCH */
-    uint8_t *data; /* DATA_CAP bytes */
+    /* Page images are sent straight from the arena, run by run: no copy.
+     * One the threads change between its CRC and the send arrives torn;
+     * the destination says so (TORN) and it is sent again. */
+    int niov;
+    struct iovec iov[TN_MIG_MAX_RUNS];
 } frame;
 
 typedef struct source {
@@ -80,6 +84,8 @@ typedef struct source {
     int stopping;
 
     uint64_t cap_start, cap_bytes; /* opts.bandwidth pacing */
+    uint64_t *torn; /* pages the destination got torn, to send again (under mu) */
+    uint64_t ntorn;
     uint64_t *sent;                /* pages whose image at the destination may be non-zero */
     uint64_t *dirty;               /* scratch */
     tn_tracker *tracker;
@@ -229,7 +235,6 @@ static void release_acked(source *s, uint64_t seq)
             s->spare = f;
         } else {
             free(f->meta);
-            free(f->data);
             free(f);
         }
     }
@@ -240,7 +245,7 @@ static void *reader_main(void *arg)
     source *s = arg;
     for (;;) {
         tn_mig_header h;
-        uint8_t body[256];
+        uint8_t body[4 + 8 * TN_MIG_TORN_MAX];
         const char *why = "";
         tern_err err = tn_mig_recv_small(s->fd, &h, body, sizeof(body),
                                          tern_clock_ns() + 3600000000000ull, &why);
@@ -261,6 +266,25 @@ static void *reader_main(void *arg)
                     err = TERN_EPROTO;
                 }
                 break;
+            case TN_MIG_TORN: {
+                uint32_t n = h.length >= 4 ? tn_get_be32(body) : 0;
+                if (h.length < 4 || n > TN_MIG_TORN_MAX || h.length != 4 + 8 * (size_t)n) {
+                    err = TERN_EPROTO;
+                    why = "malformed torn-page report";
+                    break;
+                }
+                for (uint32_t k = 0; k < n && err == TERN_OK; k++) {
+                    uint64_t page = tn_get_be64(body + 4 + 8 * k);
+                    if (page >= s->npages) {
+                        err = TERN_EPROTO;
+                        why = "torn page outside the arena";
+                    } else if (!bit_get(s->torn, page)) {
+                        bit_set(s->torn, page);
+                        s->ntorn++;
+                    }
+                }
+                break;
+            }
             case TN_MIG_VERIFIED:
                 if (h.length == TN_MIG_VERIFIED_LEN) {
                     memcpy(s->verdict, body, TN_MIG_VERIFIED_LEN);
@@ -321,9 +345,10 @@ static tern_err write_frame(source *s, frame *f, uint64_t deadline)
     tn_mig_header_put(f->hdr, &h);
     h.crc = tn_mig_crc(f->hdr, f->meta, f->meta_len);
     tn_mig_header_put(f->hdr, &h);
-    struct iovec iov[3] = {{f->hdr, TN_MIG_HEADER}, {f->meta, f->meta_len}, {f->data, f->data_len}};
+    struct iovec iov[2 + TN_MIG_MAX_RUNS] = {{f->hdr, TN_MIG_HEADER}, {f->meta, f->meta_len}};
+    memcpy(iov + 2, f->iov, (size_t)f->niov * sizeof(struct iovec));
     size_t len = TN_MIG_HEADER + f->meta_len + f->data_len;
-    tern_err err = tn_mig_writev(s->fd, iov, f->data_len ? 3 : 2, deadline);
+    tern_err err = tn_mig_writev(s->fd, iov, 2 + f->niov, deadline);
     if (err == TERN_OK)
         s->st->bytes += len;
     /* The acknowledgement may beat this thread here; the frame is freed
@@ -470,10 +495,7 @@ static frame *frame_get(source *s)
     if (f) {
         f->type = TN_MIG_PAGES;
         f->meta = malloc(MAX_META);
-        f->data = malloc(DATA_CAP);
-        if (!f->meta || !f->data) {
-            free(f->meta);
-            free(f->data);
+        if (!f->meta) {
             free(f);
             f = NULL;
         }
@@ -509,17 +531,22 @@ static tern_err batch_add(source *s, batch *b, uint64_t i, int zero, tern_migrat
     }
     uint32_t kind = zero ? TN_MIG_RUN_ZERO : TN_MIG_RUN_DATA;
     tn_mig_run *last = b->p.nruns ? &b->p.run[b->p.nruns - 1] : NULL;
+    uint8_t *page = s->base + i * TN_MIG_PAGE;
+    if (b->p.nruns == 0)
+        b->f->niov = 0;
     if (last && last->kind == kind && last->first + last->count == i) {
         last->count++;
+        if (!zero)
+            b->f->iov[b->f->niov - 1].iov_len += TN_MIG_PAGE;
     } else {
         b->p.run[b->p.nruns++] = (tn_mig_run){.first = i, .count = 1, .kind = kind};
+        if (!zero)
+            b->f->iov[b->f->niov++] = (struct iovec){.iov_base = page, .iov_len = TN_MIG_PAGE};
     }
     if (zero) {
         r->zero_pages++;
     } else {
-        uint8_t *dst = b->f->data + (size_t)b->p.ndata * TN_MIG_PAGE;
-        memcpy(dst, s->base + i * TN_MIG_PAGE, TN_MIG_PAGE);
-        b->p.crc[b->p.ndata++] = tern_crc32c(0, dst, TN_MIG_PAGE);
+        b->p.crc[b->p.ndata++] = tern_crc32c(0, page, TN_MIG_PAGE);
         r->bytes += TN_MIG_PAGE;
     }
     r->pages++;
@@ -840,6 +867,23 @@ static tern_migrate_round *next_round(source *s)
     return &s->st->round[n];
 }
 
+/* ORs the pages the destination got torn into want and forgets them;
+ * returns how many. */
+static size_t take_torn(source *s, uint64_t *want)
+{
+    pthread_mutex_lock(&s->mu);
+    size_t n = (size_t)s->ntorn;
+    if (n) {
+        for (size_t w = 0; w < s->words; w++) {
+            want[w] |= s->torn[w];
+            s->torn[w] = 0;
+        }
+        s->ntorn = 0;
+    }
+    pthread_mutex_unlock(&s->mu);
+    return n;
+}
+
 /* ORs the pages dirtied since the last collect into s->dirty, which keeps
  * pages collected earlier but not sent yet. */
 static size_t collect(source *s, tern_err *err)
@@ -848,6 +892,7 @@ static size_t collect(source *s, tern_err *err)
     *err = tn_tracker_collect(s->tracker, s->dirty, &n);
     if (*err != TERN_OK)
         fail(s, "dirty tracking failed: %s", tern_strerror(*err));
+    n += take_torn(s, s->dirty);
     return n;
 }
 
@@ -936,6 +981,20 @@ static tern_err precopy_rounds(source *s, tern_migrate_strategy strategy, int *c
 static tern_err stop_and_switch(source *s, tern_migrate_round *r)
 {
     tern_err err = send_pages(s, s->dirty, 0, r);
+    /* The threads are stopped, so nothing sent now can tear; what arrived
+     * torn was corrupted on the way, or is a resend of a frame from before
+     * the stop. Send those pages again until none is torn. */
+    for (int tries = 0; err == TERN_OK; tries++) {
+        err = drain(s, 0);
+        memset(s->dirty, 0, s->words * 8);
+        if (err != TERN_OK || take_torn(s, s->dirty) == 0)
+            break;
+        if (tries == 8) {
+            fail(s, "pages keep arriving torn at the destination");
+            return TERN_EPROTO;
+        }
+        err = send_pages(s, s->dirty, 0, r);
+    }
     if (err == TERN_OK)
         err = send_switch(s, NULL);
     return err;
@@ -1087,9 +1146,10 @@ tern_err tern_migrate_send(tern_arena *arena, const char *endpoint, tern_migrate
     tn_cond_init(&s.cv);
     s.sent = calloc(s.words, 8);
     s.dirty = calloc(s.words, 8);
+    s.torn = calloc(s.words, 8);
     uint64_t stop_at = 0;
     s.t0 = tern_clock_ns();
-    if (!s.sent || !s.dirty) {
+    if (!s.sent || !s.dirty || !s.torn) {
         err = TERN_ENOMEM;
     } else {
         tn_mig_welcome w;
@@ -1131,12 +1191,12 @@ tern_err tern_migrate_send(tern_arena *arena, const char *endpoint, tern_migrate
     for (frame *f = s.spare; f;) {
         frame *n = f->next;
         free(f->meta);
-        free(f->data);
         free(f);
         f = n;
     }
     free(s.sent);
     free(s.dirty);
+    free(s.torn);
     pthread_mutex_destroy(&s.mu);
     pthread_cond_destroy(&s.cv);
     progress(&s, "done", 1);

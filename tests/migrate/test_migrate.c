@@ -601,11 +601,28 @@ static void test_hostile_streams(void **state)
             mlen = tn_mig_pages_put(meta, &p);
             put_frame(fd, TN_MIG_PAGES, id, 1, 1, meta, mlen, page, sizeof page, 1);
             break;
-        case 2: /* a page whose bytes do not match its CRC */
+        case 2: { /* a page whose bytes do not match its CRC */
             p.crc[0] ^= 1;
             mlen = tn_mig_pages_put(meta, &p);
             put_frame(fd, TN_MIG_PAGES, id, 1, 1, meta, mlen, page, sizeof page, 0);
+            /* Before the switch a page may tear (the source sends from
+             * running memory): it is asked for again, then acknowledged... */
+            tn_mig_header rh;
+            uint8_t body[64];
+            const char *why;
+            uint64_t deadline = tern_clock_ns() + 2000000000ull;
+            check_ok(tn_mig_recv_small(fd, &rh, body, sizeof body, deadline, &why));
+            assert_int_equal(rh.type, TN_MIG_TORN);
+            assert_int_equal(rh.length, 12);
+            assert_int_equal(tn_get_be32(body), 1);
+            assert_int_equal(tn_get_be64(body + 4), 0);
+            check_ok(tn_mig_recv_small(fd, &rh, body, sizeof body, deadline, &why));
+            assert_int_equal(rh.type, TN_MIG_ACK);
+            /* ...but a switch while it is still owed is refused. */
+            uint8_t sw[8] = {0};
+            put_frame(fd, TN_MIG_SWITCH, id, 1, 2, sw, sizeof sw, NULL, 0, 0);
             break;
+        }
         case 3: /* another migration's id */
             mlen = tn_mig_pages_put(meta, &p);
             put_frame(fd, TN_MIG_PAGES, id + 1, 1, 1, meta, mlen, page, sizeof page, 0);
