@@ -111,6 +111,7 @@ typedef struct tern_migrate_round {
 typedef struct tern_migrate_stats {
     tern_migrate_strategy strategy;
     tern_migrate_tracker tracker; /* the backend actually used */
+    bool switched;                /* the destination was told to run it: the source must not resume */
     bool switched_to_postcopy;    /* hybrid fell back to post-copy */
     bool throttled;               /* hybrid slowed the writers */
     uint64_t size;                /* arena bytes */

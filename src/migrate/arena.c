@@ -50,6 +50,20 @@ tern_err tn_arena_map(tern_arena **out, size_t size, void *addr, void **reserve,
     if (addr)
         flags |= MAP_FIXED_NOREPLACE;
     void *p = mmap(addr, size, PROT_READ | PROT_WRITE, flags, -1, 0);
+    if (p == MAP_FAILED && errno == EEXIST && reserve && *reserve && addr &&
+        (uint8_t *)addr < (uint8_t *)*reserve + *reserve_size && (uint8_t *)*reserve < (uint8_t *)addr + size) {
+        /* The reserve itself sits where the arena must go: move it away
+         * (page tables only) and try again. */
+        void *away = mmap(NULL, *reserve_size, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+        if (away != MAP_FAILED &&
+            mremap(*reserve, *reserve_size, *reserve_size, MREMAP_MAYMOVE | MREMAP_FIXED, away) == away) {
+            *reserve = away;
+            p = mmap(addr, size, PROT_READ | PROT_WRITE, flags, -1, 0);
+        } else if (away != MAP_FAILED) {
+            munmap(away, *reserve_size);
+            errno = EEXIST;
+        }
+    }
     if (p == MAP_FAILED) {
         int e = errno;
         free(a);

@@ -1179,7 +1179,8 @@ tern_err tern_migrate_send(tern_arena *arena, const char *endpoint, tern_migrate
     reader_stop(&s);
     /* Before the switch the source still owns the computation; after it,
      * the destination may run it, and only the operator may say otherwise. */
-    if (err != TERN_OK && (!s.switched || (s.abort_why[0] && !s.committed)))
+    stats->switched = s.switched && !(s.abort_why[0] && !s.committed);
+    if (err != TERN_OK && !stats->switched)
         tn_arena_release(arena);
     if (err != TERN_OK && s.switched && !s.committed && !s.abort_why[0])
         snprintf(stats->error + strlen(stats->error), sizeof(stats->error) - strlen(stats->error),

@@ -22,6 +22,7 @@
 #include <unistd.h>
 
 #include "base/endian.h"
+#include "migrate/arena.h"
 #include "migrate/frame.h"
 #include "mworker.h"
 #include "testutil.h"
@@ -470,6 +471,31 @@ static void test_address_taken(void **state)
     tern_arena_destroy(a);
 }
 
+/* A reserve of faulted-in memory becomes the arena's, even when the kernel
+ * happened to put the reserve itself where the arena must go. */
+static void test_reserve(void **state)
+{
+    (void)state;
+    for (int in_the_way = 0; in_the_way < 2; in_the_way++) {
+        size_t rsize = 4 * MiB;
+        void *reserve = mmap(NULL, rsize, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+        assert_true(reserve != MAP_FAILED);
+        memset(reserve, 0x5a, rsize); /* marks the reserve's pages */
+        void *want = in_the_way ? (uint8_t *)reserve + MiB : NULL;
+        if (!want) { /* a free spot elsewhere */
+            want = mmap(NULL, 2 * MiB, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+            munmap(want, 2 * MiB);
+        }
+        tern_arena *a;
+        check_ok(tn_arena_map(&a, 2 * MiB, want, &reserve, &rsize));
+        assert_ptr_equal(tern_arena_base(a), want);
+        assert_null(reserve); /* used up */
+        assert_int_equal(((uint8_t *)want)[0], 0x5a);
+        assert_int_equal(((uint8_t *)want)[2 * MiB - 1], 0x5a);
+        tern_arena_destroy(a);
+    }
+}
+
 /* ---- hostile streams ------------------------------------------------------ */
 
 struct hostile_recv {
@@ -666,6 +692,7 @@ int main(void)
         cmocka_unit_test(test_dest_dies_before_switch),
         cmocka_unit_test(test_dest_dies_after_switch),
         cmocka_unit_test(test_address_taken),
+        cmocka_unit_test(test_reserve),
         cmocka_unit_test(test_hostile_streams),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -138,7 +138,9 @@ static void print_json(FILE *out, const tern_migrate_stats *st, double rate, uin
     fflush(out);
 }
 
-static void print_text(FILE *out, const tern_migrate_stats *st, bool verified)
+/* replayed: the destination replayed the worker (demo); else only the
+ * digests were compared (send: the replay happens over there). */
+static void print_text(FILE *out, const tern_migrate_stats *st, bool verified, bool replayed)
 {
     fprintf(out, "strategy %s, tracker %s, %.0f MiB arena\n", tern_migrate_strategy_name(st->strategy),
             tern_migrate_tracker_name(st->tracker), (double)st->size / 1048576.0);
@@ -159,8 +161,12 @@ static void print_text(FILE *out, const tern_migrate_stats *st, bool verified)
                 st->fault_p50_ns / 1e3, st->fault_p99_ns / 1e3);
     if (st->reconnects)
         fprintf(out, "%u cut connections resumed\n", st->reconnects);
-    fprintf(out, "digest %016" PRIx64 "; worker state %s\n", st->digest,
-            verified ? "continued exactly (verified by replay)" : "NOT verified");
+    if (replayed)
+        fprintf(out, "digest %016" PRIx64 "; worker state %s\n", st->digest,
+                verified ? "continued exactly (verified by replay)" : "NOT verified");
+    else
+        fprintf(out, "digest %016" PRIx64 " equal on both sides; the destination checks the worker\n",
+                st->digest);
 }
 
 /* ---- destination -------------------------------------------------------- */
@@ -277,16 +283,20 @@ static int send_run(const struct cli_cmd *cmd, const struct mig_conf *conf, tern
     char ep[300];
     snprintf(ep, sizeof ep, "%s%s", strstr(to, "://") ? "" : "tcp://", to);
     err = tern_migrate_send(arena, ep, strategy, opts, st);
-    if (err != TERN_OK && !s.w.running) {
-        tern_arena_destroy(arena);
-        return cli_fail(cmd, err, "%s", st->error);
-    }
     if (err != TERN_OK) {
-        /* Before the switch the worker simply runs on here. After it, it
-         * stays parked: it may be running over there. */
         cli_note(cmd, "migration failed: %s", st->error);
         if (conf->json)
             print_json(stdout, st, rate, opts->downtime_ms, false, false);
+        if (st->switched) {
+            /* The worker stays parked: it may be running over there, and
+             * only an operator who knows it is not may resume it. This
+             * command ends here, the worker with it. */
+            fflush(NULL);
+            _exit(CLI_EXIT_FAIL);
+        }
+        /* Before the switch the worker ran on here all along. */
+        mworker_stop(&s.w);
+        tern_arena_destroy(arena);
         return CLI_EXIT_FAIL;
     }
     mworker_stop(&s.w);
@@ -350,7 +360,7 @@ static int demo_run(const struct cli_cmd *cmd, const struct mig_conf *conf, tern
     if (conf->json)
         print_json(stdout, &st, rate, opts->downtime_ms, true, verified);
     else
-        print_text(stdout, &st, verified);
+        print_text(stdout, &st, verified, true);
     if (!verified)
         cli_note(cmd, "the destination did not verify the worker's state%s%s", dline ? ": " : "",
                  dline ? dline : "");
@@ -401,7 +411,7 @@ static int mig_run(const struct cli_cmd *cmd, int argc, char **argv)
             if (conf.json)
                 print_json(stdout, &st, (double)rate, opts.downtime_ms, true, true);
             else
-                print_text(stdout, &st, true);
+                print_text(stdout, &st, true, false);
         }
         return rc;
     }
