@@ -863,9 +863,11 @@ static tern_err first_contact(dest *d)
         d->words = (size_t)((d->npages + 63) / 64);
         d->st->strategy = (tern_migrate_strategy)d->hello.strategy;
         d->st->size = d->hello.size;
-        tern_err err =
-            tn_arena_map(&d->arena, d->hello.size, (void *)(uintptr_t)d->hello.base, &d->l->reserve,
-                         &d->l->reserve_size);
+        /* Post-copy wants the pages missing, not faulted in: dropping a
+         * reserve's pages at the switch would cost the downtime it saves. */
+        int fresh = d->hello.strategy == TERN_MIGRATE_POSTCOPY;
+        tern_err err = tn_arena_map(&d->arena, d->hello.size, (void *)(uintptr_t)d->hello.base,
+                                    fresh ? NULL : &d->l->reserve, fresh ? NULL : &d->l->reserve_size);
         if (err == TERN_OK) {
             d->base = tern_arena_base(d->arena);
             d->pcrc = malloc(d->npages * sizeof(uint32_t));
