@@ -323,9 +323,11 @@ static int demo_run(const struct cli_cmd *cmd, const struct mig_conf *conf, tern
         dup2(out[1], 1);
         close(out[0]);
         close(out[1]);
+        /* Post-copy takes no reserve: its pages arrive through userfaultfd. */
+        int no_reserve = strategy == TERN_MIGRATE_POSTCOPY;
         char *args[] = {"tern",      "migrate",   "listen",    "--listen",  "127.0.0.1:0", "--json",
-                        "--run-after", run_after, "--reconnect", reconnect, "--reserve",   reserve,
-                        NULL};
+                        "--run-after", run_after, "--reconnect", reconnect, no_reserve ? NULL : "--reserve",
+                        reserve,     NULL};
         execv("/proc/self/exe", args);
         _exit(127);
     }
