@@ -148,9 +148,9 @@ static void wait_add(tn_lazy *l, uint64_t p, uint64_t now, uint64_t asked)
     pthread_mutex_unlock(&l->mu);
 }
 
-static tern_err wake(tn_lazy *l, uint64_t p)
+static tern_err wake(tn_lazy *l, uint64_t p, uint64_t n)
 {
-    struct uffdio_range r = {.start = (uintptr_t)(l->base + p * l->page), .len = l->page};
+    struct uffdio_range r = {.start = (uintptr_t)(l->base + p * l->page), .len = n * l->page};
     while (ioctl(l->uffd, UFFDIO_WAKE, &r) != 0) {
         if (errno != EAGAIN && errno != EINTR) {
             tn_trace(TERN_TRACE_MIGRATE, "lazy: wake page %llu: %s", (unsigned long long)p,
@@ -162,8 +162,10 @@ static tern_err wake(tn_lazy *l, uint64_t p)
 }
 
 /* Installs pages [first, first+n) from src (NULL: zero pages) and wakes
- * their waiters. A page that is already there (EEXIST) counts as placed:
- * whoever put it there had the same image. */
+ * their waiters, in that order: marked placed before any thread that
+ * waited on them runs, so tn_lazy_remaining never lags what threads see.
+ * A page that is already there (EEXIST) counts as placed: whoever put it
+ * there had the same image. */
 static tern_err fill(tn_lazy *l, uint64_t first, uint64_t n, const char *src)
 {
     uint64_t done = 0;
@@ -173,26 +175,33 @@ static tern_err fill(tn_lazy *l, uint64_t first, uint64_t n, const char *src)
         int64_t got;
         int rc;
         if (src) {
-            struct uffdio_copy c = {
-                .dst = dst, .src = (uintptr_t)(src + done * l->page), .len = len};
+            struct uffdio_copy c = {.dst = dst,
+                                    .src = (uintptr_t)(src + done * l->page),
+                                    .len = len,
+                                    .mode = UFFDIO_COPY_MODE_DONTWAKE};
             rc = ioctl(l->uffd, UFFDIO_COPY, &c);
             got = c.copy;
         } else {
-            struct uffdio_zeropage z = {.range = {.start = dst, .len = len}};
+            struct uffdio_zeropage z = {.range = {.start = dst, .len = len},
+                                        .mode = UFFDIO_ZEROPAGE_MODE_DONTWAKE};
             rc = ioctl(l->uffd, UFFDIO_ZEROPAGE, &z);
             got = z.zeropage;
         }
         int e = rc != 0 ? errno : 0;
         if (got > 0) { /* all, or part before an error: go on after it */
-            mark(l, first + done, (uint64_t)got / l->page);
-            done += (uint64_t)got / l->page;
+            uint64_t pages = (uint64_t)got / l->page;
+            mark(l, first + done, pages);
+            tern_err err = wake(l, first + done, pages);
+            if (err != TERN_OK)
+                return err;
+            done += pages;
             continue;
         }
         if (e == EAGAIN || e == EINTR) /* the address space was changing */
             continue;
         if (e == EEXIST) {
             mark(l, first + done, 1);
-            tern_err err = wake(l, first + done);
+            tern_err err = wake(l, first + done, 1);
             if (err != TERN_OK)
                 return err;
             done++;
@@ -267,7 +276,7 @@ static void on_fault(tn_lazy *l, uint64_t addr, uint64_t now)
             .range = {.start = addr & ~(uint64_t)(l->page - 1), .len = l->page}};
         while (ioctl(l->uffd, UFFDIO_ZEROPAGE, &z) != 0) {
             if (errno == EEXIST) {
-                wake(l, p);
+                wake(l, p, 1);
                 break;
             }
             if (errno != EAGAIN && errno != EINTR) {
