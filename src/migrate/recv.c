@@ -233,10 +233,10 @@ static tern_err welcome(int fd, uint64_t id, uint32_t epoch, tern_err status, in
 }
 
 /* Reads the hello a new connection must start with. */
-static tern_err read_hello(int fd, tn_mig_header *h, tn_mig_hello *hello, const char **why)
+static tern_err read_hello(int fd, tn_mig_header *h, tn_mig_hello *hello, uint32_t ms, const char **why)
 {
     uint8_t body[TN_MIG_HELLO_LEN];
-    tern_err err = tn_mig_recv_small(fd, h, body, sizeof(body), deadline_in(HELLO_MS), why);
+    tern_err err = tn_mig_recv_small(fd, h, body, sizeof(body), deadline_in(ms), why);
     if (err != TERN_OK)
         return err;
     if (h->type != TN_MIG_HELLO) {
@@ -417,7 +417,7 @@ static void *ureader_main(void *arg)
             if (err == TERN_OK) {
                 pthread_mutex_lock(&d->mu);
                 note_pages(d, p);
-                d->st->bytes += TN_MIG_HEADER + h.length;
+                __atomic_add_fetch(&d->st->bytes, TN_MIG_HEADER + h.length, __ATOMIC_RELAXED);
                 pthread_mutex_unlock(&d->mu);
             }
         }
@@ -468,7 +468,9 @@ static void *acceptor_main(void *arg)
         tn_mig_header h;
         tn_mig_hello hello;
         const char *why = "";
-        if (read_hello(fd, &h, &hello, &why) != TERN_OK) {
+        /* A silent connection must not hold up the source's own for long. */
+        uint32_t ms = d->o.reconnect_ms / 4 < HELLO_MS ? d->o.reconnect_ms / 4 + 1 : HELLO_MS;
+        if (read_hello(fd, &h, &hello, ms, &why) != TERN_OK) {
             refuse(fd, 0, why);
             continue;
         }
@@ -512,29 +514,35 @@ static tern_err await_reconnect(dest *d, const char *why)
 {
     tn_trace(TERN_TRACE_MIGRATE, "destination: main connection lost (%s); waiting %u ms", why,
              d->o.reconnect_ms);
-    pthread_mutex_lock(&d->mu);
-    if (d->fd >= 0)
-        close(d->fd);
-    d->fd = -1;
     uint64_t deadline = deadline_in(d->o.reconnect_ms);
-    while (d->next_fd < 0)
-        if (tn_cond_wait_until(&d->cv, &d->mu, deadline) == ETIMEDOUT && d->next_fd < 0)
-            break;
-    int fd = d->next_fd;
-    d->next_fd = -1;
-    if (fd >= 0) {
-        d->fd = fd;
-        d->epoch = d->next_epoch;
+    for (;;) {
+        pthread_mutex_lock(&d->mu);
+        if (d->fd >= 0)
+            close(d->fd);
+        d->fd = -1;
+        while (d->next_fd < 0)
+            if (tn_cond_wait_until(&d->cv, &d->mu, deadline) == ETIMEDOUT && d->next_fd < 0)
+                break;
+        int fd = d->next_fd;
+        d->next_fd = -1;
+        if (fd >= 0) {
+            d->fd = fd;
+            d->epoch = d->next_epoch;
+        }
+        uint64_t applied = d->applied;
+        pthread_mutex_unlock(&d->mu);
+        if (fd < 0) {
+            fail(d, "the source did not come back within %u ms after the connection was lost (%s)",
+                 d->o.reconnect_ms, why);
+            return TERN_EUNAVAILABLE;
+        }
+        /* A newer connection may already have replaced this one: then
+         * the welcome fails and the wait goes on for it. */
+        if (welcome(fd, d->id, d->epoch, TERN_OK, d->running, applied) == TERN_OK) {
+            d->st->reconnects++;
+            return TERN_OK;
+        }
     }
-    uint64_t applied = d->applied;
-    pthread_mutex_unlock(&d->mu);
-    if (fd < 0) {
-        fail(d, "the source did not come back within %u ms after the connection was lost (%s)",
-             d->o.reconnect_ms, why);
-        return TERN_EUNAVAILABLE;
-    }
-    d->st->reconnects++;
-    return welcome(fd, d->id, d->epoch, TERN_OK, d->running, applied);
 }
 
 /* ---- populating ahead ---------------------------------------------------- */
@@ -571,6 +579,8 @@ static void populate_stop(dest *d)
 
 static tern_err on_plan(dest *d, const uint8_t hdr[TN_MIG_HEADER], const tn_mig_header *h, const char **why)
 {
+    if (h->length == 0)
+        return TERN_OK; /* the source is busy (stopping, digesting) but there */
     if (h->length != d->words * 8 || d->running || d->populating) {
         *why = "unexpected plan";
         return TERN_EPROTO;
@@ -619,6 +629,7 @@ static tern_err on_pages(dest *d, const uint8_t hdr[TN_MIG_HEADER], const tn_mig
     if (h->seq <= d->applied) /* resent after a reconnect: already here */
         return tn_mig_read(d->fd, d->scratch, data_len, deadline);
     if (d->running && !d->lazy) {
+        fail(d, "the source sent pages after the switch");
         *why = "pages after the switch";
         return TERN_EPROTO;
     }
@@ -655,7 +666,7 @@ static tern_err on_pages(dest *d, const uint8_t hdr[TN_MIG_HEADER], const tn_mig
     if (err != TERN_OK)
         return err;
     d->applied = h->seq;
-    d->st->bytes += TN_MIG_HEADER + h->length;
+    __atomic_add_fetch(&d->st->bytes, TN_MIG_HEADER + h->length, __ATOMIC_RELAXED);
     return ack(d, TN_MIG_ACK, h->seq);
 }
 
@@ -663,6 +674,10 @@ static tern_err on_switch(dest *d, const uint8_t hdr[TN_MIG_HEADER], const tn_mi
                           tern_migrate_resume_fn *resume, void *arg, const char **why)
 {
     if (h->seq <= d->applied) { /* resent: already switched */
+        if (!d->running || h->seq == 0) {
+            fail(d, "a switch out of sequence");
+            return TERN_EPROTO;
+        }
         uint8_t skip[4096];
         tern_err err = TERN_OK;
         for (size_t left = h->length; left && err == TERN_OK;) {
@@ -673,6 +688,7 @@ static tern_err on_switch(dest *d, const uint8_t hdr[TN_MIG_HEADER], const tn_mi
         return err == TERN_OK ? ack(d, TN_MIG_COMMIT, d->applied) : err;
     }
     if (d->running) {
+        fail(d, "the source switched twice");
         *why = "a second switch";
         return TERN_EPROTO;
     }
@@ -702,6 +718,7 @@ static tern_err on_switch(dest *d, const uint8_t hdr[TN_MIG_HEADER], const tn_mi
             d->torn[w] &= ~needed[w];
         }
     if (err == TERN_OK && d->ntorn) {
+        fail(d, "the source switched while %" PRIu64 " pages were still owed after arriving torn", d->ntorn);
         *why = "switch while pages are still torn";
         err = TERN_EPROTO;
     }
@@ -743,11 +760,7 @@ static tern_err on_digest(dest *d, const tn_mig_header *h, const uint8_t *body, 
         d->st->fault_p50_ns = ls.p50_ns;
         d->st->fault_p99_ns = ls.p99_ns;
         d->st->fault_max_ns = ls.max_ns;
-        if (missing == 0) {
-            tn_lazy_close(d->lazy);
-            d->lazy = NULL;
-        }
-    }
+    } /* closed at the end, after the urgent reader that places pages too */
     uint64_t digest = 0;
     for (uint64_t i = 0; i < d->npages; i++)
         digest += tn_mig_digest_term(i, d->pcrc[i]);
@@ -849,7 +862,7 @@ static tern_err first_contact(dest *d)
             return TERN_ESYSTEM;
         tn_mig_header h;
         const char *why = "";
-        if (read_hello(fd, &h, &d->hello, &why) != TERN_OK) {
+        if (read_hello(fd, &h, &d->hello, HELLO_MS, &why) != TERN_OK) {
             refuse(fd, 0, why);
             continue;
         }

@@ -196,8 +196,12 @@ static tern_err greet(source *s, uint8_t role, int resume, uint64_t deadline, in
     const char *why = "";
     if (err == TERN_OK)
         err = tn_mig_recv_small(fd, &h, reply, sizeof(reply), deadline, &why);
+    /* Only the main connection speaks for the migration: a refused urgent
+     * re-open is the caller's business, not the migration's error. */
+    int main = role == TN_MIG_ROLE_MAIN;
     if (err == TERN_OK && h.type == TN_MIG_ABORT) {
-        fail(s, "destination refused: %.*s", (int)h.length, (const char *)reply);
+        if (main)
+            fail(s, "destination refused: %.*s", (int)h.length, (const char *)reply);
         err = TERN_ECONNREFUSED;
     } else if (err == TERN_OK && (h.type != TN_MIG_WELCOME || h.id != s->id ||
                                   tn_mig_welcome_get(reply, h.length, w))) {
@@ -206,8 +210,9 @@ static tern_err greet(source *s, uint8_t role, int resume, uint64_t deadline, in
     }
     if (err == TERN_OK && w->status != TERN_OK) {
         err = (tern_err)w->status;
-        fail(s, "destination cannot take the arena (%zu bytes at %p): %s", (size_t)hello.size,
-             (void *)s->base, tern_strerror(err));
+        if (main)
+            fail(s, "destination cannot take the arena (%zu bytes at %p): %s", (size_t)hello.size,
+                 (void *)s->base, tern_strerror(err));
     }
     if (err != TERN_OK) {
         tn_trace(TERN_TRACE_MIGRATE, "source: hello failed: %s (%s)", tern_errname(err), why);
@@ -350,7 +355,7 @@ static tern_err write_frame(source *s, frame *f, uint64_t deadline)
     size_t len = TN_MIG_HEADER + f->meta_len + f->data_len;
     tern_err err = tn_mig_writev(s->fd, iov, 2 + f->niov, deadline);
     if (err == TERN_OK)
-        s->st->bytes += len;
+        __atomic_add_fetch(&s->st->bytes, len, __ATOMIC_RELAXED);
     /* The acknowledgement may beat this thread here; the frame is freed
      * only once both are done with it. */
     pthread_mutex_lock(&s->mu);
@@ -611,8 +616,11 @@ static tern_err send_zero_runs(source *s, const uint64_t *present)
         uint64_t j = i;
         while (j < s->npages && !bit_get(present, j) && j - i < UINT32_MAX)
             j++;
-        if (!b.f && !(b.f = frame_get(s)))
-            return TERN_ENOMEM;
+        if (!b.f) {
+            if (!(b.f = frame_get(s)))
+                return TERN_ENOMEM;
+            b.f->niov = 0;
+        }
         b.p.run[b.p.nruns++] =
             (tn_mig_run){.first = i, .count = (uint32_t)(j - i), .kind = TN_MIG_RUN_ZERO};
         s->st->zero_pages += j - i;
@@ -638,7 +646,7 @@ static void send_plan(source *s, const uint64_t *present)
         tn_put_be64(body + w * 8, present[w]);
     tn_mig_header h = {.type = TN_MIG_PLAN, .id = s->id, .epoch = s->epoch};
     if (tn_mig_send_frame(s->fd, &h, body, s->words * 8, NULL, 0, deadline_in(s->o.reconnect_ms)) == TERN_OK)
-        s->st->bytes += TN_MIG_HEADER + s->words * 8;
+        __atomic_add_fetch(&s->st->bytes, TN_MIG_HEADER + s->words * 8, __ATOMIC_RELAXED);
     free(body);
 }
 
@@ -705,6 +713,8 @@ static void *urgent_main(void *arg)
         __atomic_add_fetch(&s->st->bytes, TN_MIG_HEADER + meta_len + (size_t)p->ndata * TN_MIG_PAGE,
                            __ATOMIC_RELAXED);
     }
+    /* Hang up, so urgent_check sees it and opens another. */
+    shutdown(s->ufd, SHUT_RDWR);
     free(data);
     free(meta);
     free(p);
@@ -734,8 +744,8 @@ static void urgent_check(source *s)
 {
     if (!s->urgent_on)
         return;
-    struct pollfd p = {.fd = s->ufd, .events = 0};
-    if (poll(&p, 1, 0) == 1 && (p.revents & (POLLHUP | POLLERR))) {
+    struct pollfd p = {.fd = s->ufd, .events = POLLRDHUP};
+    if (poll(&p, 1, 0) == 1 && (p.revents & (POLLRDHUP | POLLHUP | POLLERR))) {
         pthread_join(s->urgent, NULL);
         close(s->ufd);
         s->ufd = -1;
@@ -792,9 +802,16 @@ static tern_err send_switch(source *s, const uint64_t *needed)
 
 static uint64_t arena_digest(source *s, const uint64_t *present)
 {
-    uint64_t d = 0;
+    uint64_t d = 0, said = tern_clock_ns();
     uint32_t zcrc = tn_mig_zero_page_crc();
     for (uint64_t i = 0; i < s->npages; i++) {
+        /* Reading a big arena takes a while: say so (an empty PLAN), or
+         * the destination would take the silence for a cut. */
+        if (i % 16384 == 0 && tern_clock_ns() - said > (uint64_t)s->o.reconnect_ms * 250000u) {
+            tn_mig_header h = {.type = TN_MIG_PLAN, .id = s->id, .epoch = s->epoch};
+            tn_mig_send_frame(s->fd, &h, NULL, 0, NULL, 0, deadline_in(s->o.reconnect_ms));
+            said = tern_clock_ns();
+        }
         uint32_t c = present && !bit_get(present, i)
                          ? zcrc
                          : tern_crc32c(0, s->base + i * TN_MIG_PAGE, TN_MIG_PAGE);
@@ -849,9 +866,12 @@ static tern_err finish(source *s, const uint64_t *present)
 
 static tern_err stop(source *s)
 {
-    tern_err err = tn_arena_quiesce(s->arena, deadline_in(QUIESCE_MS));
+    /* Within half the reconnect window, or the destination, hearing
+     * nothing, would give up on a source that is only waiting. */
+    uint32_t ms = s->o.reconnect_ms / 2 < QUIESCE_MS ? s->o.reconnect_ms / 2 : QUIESCE_MS;
+    tern_err err = tn_arena_quiesce(s->arena, deadline_in(ms));
     if (err != TERN_OK) {
-        fail(s, "threads did not reach a safepoint within %d ms", QUIESCE_MS);
+        fail(s, "threads did not reach a safepoint within %u ms", ms);
         return err;
     }
     if (s->o.on_quiesce)

@@ -590,7 +590,7 @@ static void test_hostile_streams(void **state)
     munmap(spot, 1 * MiB);
     uint8_t page[TN_MIG_PAGE];
     memset(page, 0xab, sizeof page);
-    for (int kind = 0; kind < 6; kind++) {
+    for (int kind = 0; kind < 7; kind++) {
         struct hostile_recv h = {0};
         check_ok(tern_migrate_listen(&h.l, "tcp://127.0.0.1:0"));
         uint16_t port = (uint16_t)atoi(strrchr(tern_migrate_listener_endpoint(h.l), ':') + 1);
@@ -657,6 +657,16 @@ static void test_hostile_streams(void **state)
             mlen = tn_mig_pages_put(meta, &p);
             put_frame(fd, TN_MIG_PAGES, id, 1, 7, meta, mlen, page, sizeof page, 0);
             break;
+        case 6: { /* a switch numbered as a resend, before any switch: no commit */
+            uint8_t sw[8] = {0};
+            put_frame(fd, TN_MIG_SWITCH, id, 1, 0, sw, sizeof sw, NULL, 0, 0);
+            tn_mig_header rh;
+            uint8_t body[256];
+            const char *why;
+            check_ok(tn_mig_recv_small(fd, &rh, body, sizeof body, tern_clock_ns() + 2000000000ull, &why));
+            assert_int_equal(rh.type, TN_MIG_ABORT);
+            break;
+        }
         default: { /* a switch owing pages past the end of the arena */
             uint8_t sw[8 + 4 * 8] = {0};
             tn_put_be32(sw, 1);
