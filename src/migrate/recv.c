@@ -73,6 +73,7 @@ typedef struct dest {
     uint64_t ntorn;
     uint64_t applied;
     int running;
+    int verified; /* digests compared equal: done, once the source hangs up */
     tn_lazy *lazy;
 
     pthread_mutex_t mu;
@@ -532,8 +533,9 @@ static tern_err await_reconnect(dest *d, const char *why)
         uint64_t applied = d->applied;
         pthread_mutex_unlock(&d->mu);
         if (fd < 0) {
-            fail(d, "the source did not come back within %u ms after the connection was lost (%s)",
-                 d->o.reconnect_ms, why);
+            if (!d->verified)
+                fail(d, "the source did not come back within %u ms after the connection was lost (%s)",
+                     d->o.reconnect_ms, why);
             return TERN_EUNAVAILABLE;
         }
         /* A newer connection may already have replaced this one: then
@@ -746,7 +748,7 @@ static tern_err on_switch(dest *d, const uint8_t hdr[TN_MIG_HEADER], const tn_mi
     return err == TERN_OK ? TERN_OK : TERN_ECLOSED;
 }
 
-static tern_err on_digest(dest *d, const tn_mig_header *h, const uint8_t *body, int *done)
+static tern_err on_digest(dest *d, const tn_mig_header *h, const uint8_t *body)
 {
     if (h->length != 8 || !d->running)
         return TERN_EPROTO;
@@ -781,14 +783,15 @@ static tern_err on_digest(dest *d, const tn_mig_header *h, const uint8_t *body, 
             fail(d, "arena digests differ: source %016" PRIx64 ", here %016" PRIx64, want, digest);
         return TERN_EPROTO;
     }
-    *done = 1;
-    return err == TERN_OK || err == TERN_ECLOSED ? TERN_OK : err;
+    d->verified = 1;
+    return err;
 }
 
+/* Applies the main stream until the digests matched and the source hung
+ * up: a verdict lost to a cut is asked for again (the DIGEST resent). */
 static tern_err stream(dest *d, tern_migrate_resume_fn *resume, void *arg)
 {
-    int done = 0;
-    while (!done) {
+    for (;;) {
         uint8_t hdr[TN_MIG_HEADER];
         tn_mig_header h;
         const char *why = "connection lost";
@@ -830,7 +833,7 @@ static tern_err stream(dest *d, tern_migrate_resume_fn *resume, void *arg)
                     why = "frame CRC mismatch";
                 }
                 if (err == TERN_OK)
-                    err = on_digest(d, &h, body, &done);
+                    err = on_digest(d, &h, body);
                 if (err == TERN_EPROTO && d->st->error[0])
                     return err;
                 break;
@@ -840,6 +843,8 @@ static tern_err stream(dest *d, tern_migrate_resume_fn *resume, void *arg)
                 why = "unexpected frame type";
             }
         }
+        if (err != TERN_OK && d->verified && (err == TERN_ECLOSED || err == TERN_ETIMEDOUT))
+            return TERN_OK; /* the source has the verdict and hung up (or went quiet) */
         if (err == TERN_ENOMEM || (err != TERN_OK && d->st->error[0]))
             return err;
         if (err != TERN_OK) {
@@ -847,10 +852,9 @@ static tern_err stream(dest *d, tern_migrate_resume_fn *resume, void *arg)
                 tn_trace(TERN_TRACE_MIGRATE, "destination: refused a frame: %s", why);
             err = await_reconnect(d, why);
             if (err != TERN_OK)
-                return err;
+                return d->verified ? TERN_OK : err;
         }
     }
-    return TERN_OK;
 }
 
 /* Waits for a connection that starts a new migration; refuses the rest. */
