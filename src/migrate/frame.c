@@ -34,7 +34,7 @@ tern_err tn_mig_header_get(const uint8_t in[TN_MIG_HEADER], tn_mig_header *h, co
         *why = "unsupported migration protocol version";
         return TERN_EPROTO;
     }
-    if (in[5] < TN_MIG_HELLO || in[5] > TN_MIG_TORN) {
+    if (in[5] < TN_MIG_HELLO || in[5] > TN_MIG_BYE) {
         *why = "unknown frame type";
         return TERN_EPROTO;
     }

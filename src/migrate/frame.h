@@ -41,6 +41,7 @@ typedef enum tn_mig_type {
     TN_MIG_ABORT = 10,   /* either side: giving up, with a reason */
     TN_MIG_PLAN = 11,    /* source: the pages that will come (a hint) */
     TN_MIG_TORN = 12,    /* destination: these pages arrived torn; send them again */
+    TN_MIG_BYE = 13,     /* source: it has the verdict; the destination may go */
 } tn_mig_type;
 
 enum { TN_MIG_ROLE_MAIN = 0, TN_MIG_ROLE_URGENT = 1 };

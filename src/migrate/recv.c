@@ -774,7 +774,8 @@ static tern_err on_digest(dest *d, const tn_mig_header *h, const uint8_t *body)
     tn_put_be64(v + 24, d->st->fault_p50_ns);
     tn_put_be64(v + 32, d->st->fault_p99_ns);
     tn_put_be64(v + 40, d->st->fault_max_ns);
-    d->applied = h->seq;
+    /* Not counted as applied: a resend after a cut must come again, to be
+     * answered again. */
     tern_err err = send_small(d, TN_MIG_VERIFIED, v, sizeof(v));
     if (!ok) {
         if (missing)
@@ -787,8 +788,9 @@ static tern_err on_digest(dest *d, const tn_mig_header *h, const uint8_t *body)
     return err;
 }
 
-/* Applies the main stream until the digests matched and the source hung
- * up: a verdict lost to a cut is asked for again (the DIGEST resent). */
+/* Applies the main stream until the digests matched and the source said
+ * goodbye: a verdict lost to a cut is asked for again (the DIGEST resent);
+ * a source that never comes back leaves a verified migration behind. */
 static tern_err stream(dest *d, tern_migrate_resume_fn *resume, void *arg)
 {
     for (;;) {
@@ -820,6 +822,12 @@ static tern_err stream(dest *d, tern_migrate_resume_fn *resume, void *arg)
                 populate_stop(d); /* userfaultfd may take over the range */
                 err = on_switch(d, hdr, &h, resume, arg, &why);
                 break;
+            case TN_MIG_BYE:
+                if (d->verified)
+                    return TERN_OK;
+                err = TERN_EPROTO;
+                why = "goodbye before the verdict";
+                break;
             case TN_MIG_DIGEST: {
                 uint8_t body[8];
                 if (h.length != sizeof(body)) {
@@ -843,8 +851,6 @@ static tern_err stream(dest *d, tern_migrate_resume_fn *resume, void *arg)
                 why = "unexpected frame type";
             }
         }
-        if (err != TERN_OK && d->verified && (err == TERN_ECLOSED || err == TERN_ETIMEDOUT))
-            return TERN_OK; /* the source has the verdict and hung up (or went quiet) */
         if (err == TERN_ENOMEM || (err != TERN_OK && d->st->error[0]))
             return err;
         if (err != TERN_OK) {

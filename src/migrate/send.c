@@ -849,6 +849,10 @@ static tern_err finish(source *s, const uint64_t *present)
             break;
         err = reconnect(s);
     }
+    /* Lets the destination go; without it, it waits for a reconnect in
+     * case the verdict was lost on the way. */
+    tn_mig_header bye = {.type = TN_MIG_BYE, .id = s->id, .epoch = s->epoch};
+    tn_mig_send_frame(s->fd, &bye, NULL, 0, NULL, 0, deadline_in(s->o.reconnect_ms));
     const uint8_t *v = s->verdict;
     s->st->faults = tn_get_be64(v + 16);
     s->st->fault_p50_ns = tn_get_be64(v + 24);

@@ -28,7 +28,7 @@ static void test_header(void **state)
     b[4] = 1;
     b[5] = 0;
     check_err(tn_mig_header_get(b, &g, &why), TERN_EPROTO);
-    b[5] = 13;
+    b[5] = 14;
     check_err(tn_mig_header_get(b, &g, &why), TERN_EPROTO);
 }
 

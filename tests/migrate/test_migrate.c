@@ -246,6 +246,7 @@ struct pipe_pair {
     struct relay *r;
     int a, b;
     int first;
+    int drop_verdict; /* destination -> source: cut instead of passing VERIFIED on */
 };
 
 #define RELAY_MAX 32
@@ -253,7 +254,8 @@ struct pipe_pair {
 struct relay {
     int lfd;
     uint16_t port, to_port;
-    size_t cut_after; /* bytes source -> destination on the first connection */
+    size_t cut_after;  /* bytes source -> destination on the first connection */
+    int lose_verdict;  /* or: cut the first connection where the verdict would pass */
     int cut_done;
     pthread_t thread;
     volatile int stop;
@@ -262,16 +264,51 @@ struct relay {
     struct pipe_pair pairs[RELAY_MAX];
 };
 
+/* Passes the destination's frames on one by one, and cuts the connection
+ * where VERIFIED would go: the verdict is lost with the cut. */
+static void pump_frames(struct pipe_pair *p)
+{
+    static uint8_t buf[1 << 16];
+    size_t have = 0;
+    for (;;) {
+        ssize_t n = read(p->a, buf + have, sizeof buf - have);
+        if (n <= 0)
+            return;
+        have += (size_t)n;
+        size_t off = 0;
+        while (have - off >= TN_MIG_HEADER) {
+            size_t len = TN_MIG_HEADER + tn_get_be32(buf + off + 20);
+            if (have - off < len)
+                break;
+            if (buf[off + 5] == TN_MIG_VERIFIED) {
+                p->r->cut_done = 1;
+                return;
+            }
+            if (write(p->b, buf + off, len) != (ssize_t)len)
+                return;
+            off += len;
+        }
+        memmove(buf, buf + off, have - off);
+        have -= off;
+    }
+}
+
 static void *pump(void *arg)
 {
     struct pipe_pair *p = arg;
+    if (p->drop_verdict) {
+        pump_frames(p);
+        shutdown(p->a, SHUT_RDWR);
+        shutdown(p->b, SHUT_RDWR);
+        return NULL;
+    }
     char buf[65536];
     size_t moved = 0;
     for (;;) {
         ssize_t n = read(p->a, buf, sizeof buf);
         if (n <= 0)
             break;
-        if (p->first && !p->r->cut_done && moved + (size_t)n > p->r->cut_after) {
+        if (p->first && !p->r->lose_verdict && !p->r->cut_done && moved + (size_t)n > p->r->cut_after) {
             p->r->cut_done = 1;
             break; /* the cut: both directions go down, mid-frame */
         }
@@ -306,8 +343,8 @@ static void *relay_main(void *arg)
             continue;
         }
         struct pipe_pair *up = &r->pairs[r->npumps], *down = &r->pairs[r->npumps + 1];
-        *up = (struct pipe_pair){r, c, d, first};
-        *down = (struct pipe_pair){r, d, c, 0};
+        *up = (struct pipe_pair){r, c, d, first, 0};
+        *down = (struct pipe_pair){r, d, c, 0, first && r->lose_verdict};
         first = 0;
         pthread_create(&r->pumps[r->npumps], NULL, pump, up);
         pthread_create(&r->pumps[r->npumps + 1], NULL, pump, down);
@@ -371,6 +408,32 @@ static void test_cut_connection_resumes(void **state)
         relay_stop(&r);
         tern_arena_destroy(s.arena);
     }
+}
+
+/* The connection is cut just as the destination's verdict would pass: the
+ * source reconnects, resends its DIGEST and gets the verdict again. */
+static void test_lost_verdict(void **state)
+{
+    (void)state;
+    struct source s;
+    source_start(&s, 16 * MiB, 10e6);
+    char ep[128], via[128];
+    pid_t pid = spawn_dest(ep, sizeof ep, 5000, s.arena);
+    struct relay r = {.lose_verdict = 1};
+    relay_start(&r, ep);
+    snprintf(via, sizeof via, "tcp://127.0.0.1:%u", r.port);
+    tern_migrate_opts o;
+    source_opts(&s, &o);
+    tern_migrate_stats st;
+    tern_err err = tern_migrate_send(s.arena, via, TERN_MIGRATE_PRECOPY, &o, &st);
+    if (err != TERN_OK)
+        fail_msg("send: %s: %s", tern_errname(err), st.error);
+    assert_true(r.cut_done);
+    assert_true(st.reconnects >= 1);
+    pthread_join(s.w.thread, NULL);
+    assert_int_equal(wait_dest(pid), 0);
+    relay_stop(&r);
+    tern_arena_destroy(s.arena);
 }
 
 /* ---- destinations that die ----------------------------------------------- */
@@ -699,6 +762,7 @@ int main(void)
         cmocka_unit_test(test_trackers),
         cmocka_unit_test(test_hybrid_fallbacks),
         cmocka_unit_test(test_cut_connection_resumes),
+        cmocka_unit_test(test_lost_verdict),
         cmocka_unit_test(test_dest_dies_before_switch),
         cmocka_unit_test(test_dest_dies_after_switch),
         cmocka_unit_test(test_address_taken),
