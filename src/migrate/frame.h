@@ -132,6 +132,12 @@ uint32_t tn_mig_zero_page_crc(void);
 #define TN_MIG_VERIFIED_LEN 48
 #define TN_MIG_TORN_MAX TN_MIG_MAX_DATA_PAGES /* pages per TORN report: one frame's */
 
+/* The tern_clock_ns time ms milliseconds from now. */
+static inline uint64_t tn_mig_deadline(uint32_t ms)
+{
+    return tern_clock_ns() + (uint64_t)ms * 1000000u;
+}
+
 /* Blocking I/O on a socket with an absolute deadline (tern_clock_ns);
  * TERN_ETIMEDOUT, TERN_ECLOSED on EOF, else the errno's mapping. */
 tern_err tn_mig_write(int fd, const void *buf, size_t len, uint64_t deadline);

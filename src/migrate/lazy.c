@@ -14,6 +14,7 @@
  * request may have died with a cut connection. A thread waiting on a page
  * faults only once, so that re-ask runs off a timer, not off faults. */
 #include "migrate/lazy.h"
+#include "migrate/bitmap.h"
 
 #include <errno.h>
 #include <poll.h>
@@ -360,12 +361,12 @@ static void *fault_main(void *arg)
 static tern_err drop_needed(tn_lazy *l, const uint64_t *needed)
 {
     for (uint64_t p = 0; p < l->npages;) {
-        if (!(needed[p / 64] >> (p % 64) & 1)) {
+        if (!tn_bit_get(needed, p)) {
             p++;
             continue;
         }
         uint64_t q = p + 1;
-        while (q < l->npages && needed[q / 64] >> (q % 64) & 1)
+        while (q < l->npages && tn_bit_get(needed, q))
             q++;
         if (madvise(l->base + p * l->page, (q - p) * l->page, MADV_DONTNEED) != 0) {
             tn_trace(TERN_TRACE_MIGRATE, "lazy: drop pages %llu+%llu: %s", (unsigned long long)p,

@@ -26,6 +26,7 @@
 #include "base/trace.h"
 #include "io/transport.h"
 #include "migrate/arena.h"
+#include "migrate/bitmap.h"
 #include "migrate/frame.h"
 #include "migrate/lazy.h"
 
@@ -112,10 +113,6 @@ static void fail(dest *d, const char *fmt, ...)
     tn_trace(TERN_TRACE_MIGRATE, "destination: %s", d->st->error);
 }
 
-static uint64_t deadline_in(uint32_t ms)
-{
-    return tern_clock_ns() + (uint64_t)ms * 1000000u;
-}
 
 /* ---- listener ----------------------------------------------------------- */
 
@@ -219,7 +216,7 @@ static void refuse(int fd, uint64_t id, const char *why)
     tn_stream_peer_name(fd, peer, sizeof(peer));
     tn_trace(TERN_TRACE_MIGRATE, "destination: refused %s: %s", peer, why);
     tn_mig_header h = {.type = TN_MIG_ABORT, .id = id};
-    tn_mig_send_frame(fd, &h, why, strlen(why), NULL, 0, deadline_in(200));
+    tn_mig_send_frame(fd, &h, why, strlen(why), NULL, 0, tn_mig_deadline(200));
     close(fd);
 }
 
@@ -230,14 +227,14 @@ static tern_err welcome(int fd, uint64_t id, uint32_t epoch, tern_err status, in
     uint8_t body[TN_MIG_WELCOME_LEN];
     tn_mig_welcome_put(body, &w);
     tn_mig_header h = {.type = TN_MIG_WELCOME, .id = id, .epoch = epoch};
-    return tn_mig_send_frame(fd, &h, body, sizeof(body), NULL, 0, deadline_in(HELLO_MS));
+    return tn_mig_send_frame(fd, &h, body, sizeof(body), NULL, 0, tn_mig_deadline(HELLO_MS));
 }
 
 /* Reads the hello a new connection must start with. */
 static tern_err read_hello(int fd, tn_mig_header *h, tn_mig_hello *hello, uint32_t ms, const char **why)
 {
     uint8_t body[TN_MIG_HELLO_LEN];
-    tern_err err = tn_mig_recv_small(fd, h, body, sizeof(body), deadline_in(ms), why);
+    tern_err err = tn_mig_recv_small(fd, h, body, sizeof(body), tn_mig_deadline(ms), why);
     if (err != TERN_OK)
         return err;
     if (h->type != TN_MIG_HELLO) {
@@ -259,7 +256,7 @@ static tern_err fetch(void *arg, uint64_t first, uint32_t count)
     pthread_mutex_lock(&u->mu);
     tern_err err =
         u->fd < 0 ? TERN_ECLOSED
-                  : tn_mig_send_frame(u->fd, &h, body, sizeof(body), NULL, 0, deadline_in(1000));
+                  : tn_mig_send_frame(u->fd, &h, body, sizeof(body), NULL, 0, tn_mig_deadline(1000));
     pthread_mutex_unlock(&u->mu);
     return err;
 }
@@ -284,12 +281,12 @@ static tern_err read_page_meta(dest *d, int fd, const uint8_t hdr[TN_MIG_HEADER]
                                const char **why)
 {
     uint32_t nruns = 0, ndata = 0;
-    tern_err err = tn_mig_read(fd, meta, 8, deadline_in(d->o.reconnect_ms));
+    tern_err err = tn_mig_read(fd, meta, 8, tn_mig_deadline(d->o.reconnect_ms));
     if (err == TERN_OK)
         err = tn_mig_pages_counts(meta, h->length, &nruns, &ndata, why);
     size_t meta_len = tn_mig_pages_meta_len(nruns, ndata);
     if (err == TERN_OK)
-        err = tn_mig_read(fd, meta + 8, meta_len - 8, deadline_in(d->o.reconnect_ms));
+        err = tn_mig_read(fd, meta + 8, meta_len - 8, tn_mig_deadline(d->o.reconnect_ms));
     if (err == TERN_OK && tn_mig_crc(hdr, meta, meta_len) != h->crc) {
         *why = "frame CRC mismatch";
         err = TERN_EPROTO;
@@ -332,12 +329,12 @@ static tern_err apply_checked(dest *d, const tn_mig_pages *p)
                 torn = crc != p->crc[k++];
             }
             d->pcrc[i] = crc;
-            int was = (int)(d->torn[i >> 6] >> (i & 63)) & 1;
+            int was = tn_bit_get(d->torn, i);
             if (torn && !was) {
-                d->torn[i >> 6] |= 1ull << (i & 63);
+                tn_bit_set(d->torn, i);
                 d->ntorn++;
             } else if (!torn && was) {
-                d->torn[i >> 6] &= ~(1ull << (i & 63));
+                tn_bit_clear(d->torn, i);
                 d->ntorn--;
             }
             if (torn)
@@ -408,7 +405,7 @@ static void *ureader_main(void *arg)
             err = read_page_meta(d, fd, hdr, &h, meta, p, &why);
         if (err == TERN_OK)
             err = tn_mig_read(fd, data, (size_t)p->ndata * TN_MIG_PAGE,
-                              deadline_in(d->o.reconnect_ms));
+                              tn_mig_deadline(d->o.reconnect_ms));
         if (err == TERN_OK)
             err = check_pages(p, data, &why);
         if (err == TERN_OK) {
@@ -515,7 +512,7 @@ static tern_err await_reconnect(dest *d, const char *why)
 {
     tn_trace(TERN_TRACE_MIGRATE, "destination: main connection lost (%s); waiting %u ms", why,
              d->o.reconnect_ms);
-    uint64_t deadline = deadline_in(d->o.reconnect_ms);
+    uint64_t deadline = tn_mig_deadline(d->o.reconnect_ms);
     for (;;) {
         pthread_mutex_lock(&d->mu);
         if (d->fd >= 0)
@@ -554,12 +551,12 @@ static void *populate_main(void *arg)
     dest *d = arg;
     uint64_t i = 0;
     while (i < d->npages && !atomic_load_explicit(&d->populate_stop, memory_order_relaxed)) {
-        if (!(d->plan[i >> 6] >> (i & 63) & 1)) {
+        if (!tn_bit_get(d->plan, i)) {
             i++;
             continue;
         }
         uint64_t j = i;
-        while (j < d->npages && j - i < POPULATE_CHUNK / TN_MIG_PAGE && (d->plan[j >> 6] >> (j & 63) & 1))
+        while (j < d->npages && j - i < POPULATE_CHUNK / TN_MIG_PAGE && tn_bit_get(d->plan, j))
             j++;
         /* Not there (before 5.14) or refused: the stream faults pages in
          * itself, as it would without a plan. */
@@ -590,7 +587,7 @@ static tern_err on_plan(dest *d, const uint8_t hdr[TN_MIG_HEADER], const tn_mig_
     if (!d->plan && !(d->plan = malloc(d->words * 8)))
         return TERN_ENOMEM;
     uint8_t *body = (uint8_t *)d->plan;
-    tern_err err = tn_mig_read(d->fd, body, h->length, deadline_in(d->o.reconnect_ms));
+    tern_err err = tn_mig_read(d->fd, body, h->length, tn_mig_deadline(d->o.reconnect_ms));
     if (err != TERN_OK)
         return err;
     if (tn_mig_crc(hdr, body, h->length) != h->crc) {
@@ -609,7 +606,7 @@ static tern_err on_plan(dest *d, const uint8_t hdr[TN_MIG_HEADER], const tn_mig_
 static tern_err send_small(dest *d, uint8_t type, const void *body, size_t len)
 {
     tn_mig_header h = {.type = type, .id = d->id, .epoch = d->epoch};
-    return tn_mig_send_frame(d->fd, &h, body, len, NULL, 0, deadline_in(d->o.reconnect_ms));
+    return tn_mig_send_frame(d->fd, &h, body, len, NULL, 0, tn_mig_deadline(d->o.reconnect_ms));
 }
 
 static tern_err ack(dest *d, uint8_t type, uint64_t seq)
@@ -626,7 +623,7 @@ static tern_err on_pages(dest *d, const uint8_t hdr[TN_MIG_HEADER], const tn_mig
     tern_err err = read_page_meta(d, d->fd, hdr, h, d->meta, p, why);
     if (err != TERN_OK)
         return err;
-    uint64_t deadline = deadline_in(d->o.reconnect_ms);
+    uint64_t deadline = tn_mig_deadline(d->o.reconnect_ms);
     size_t data_len = (size_t)p->ndata * TN_MIG_PAGE;
     if (h->seq <= d->applied) /* resent after a reconnect: already here */
         return tn_mig_read(d->fd, d->scratch, data_len, deadline);
@@ -684,7 +681,7 @@ static tern_err on_switch(dest *d, const uint8_t hdr[TN_MIG_HEADER], const tn_mi
         tern_err err = TERN_OK;
         for (size_t left = h->length; left && err == TERN_OK;) {
             size_t n = left < sizeof(skip) ? left : sizeof(skip);
-            err = tn_mig_read(d->fd, skip, n, deadline_in(d->o.reconnect_ms));
+            err = tn_mig_read(d->fd, skip, n, tn_mig_deadline(d->o.reconnect_ms));
             left -= n;
         }
         return err == TERN_OK ? ack(d, TN_MIG_COMMIT, d->applied) : err;
@@ -702,7 +699,7 @@ static tern_err on_switch(dest *d, const uint8_t hdr[TN_MIG_HEADER], const tn_mi
     uint8_t *body = malloc(h->length);
     if (!body)
         return TERN_ENOMEM;
-    tern_err err = tn_mig_read(d->fd, body, h->length, deadline_in(d->o.reconnect_ms));
+    tern_err err = tn_mig_read(d->fd, body, h->length, tn_mig_deadline(d->o.reconnect_ms));
     if (err == TERN_OK && tn_mig_crc(hdr, body, h->length) != h->crc) {
         *why = "frame CRC mismatch";
         err = TERN_EPROTO;
@@ -798,7 +795,7 @@ static tern_err stream(dest *d, tern_migrate_resume_fn *resume, void *arg)
         tn_mig_header h;
         const char *why = "connection lost";
         /* A stopped source is silent, not gone: wait as long as a cut. */
-        tern_err err = tn_mig_read(d->fd, hdr, sizeof(hdr), deadline_in(d->o.reconnect_ms));
+        tern_err err = tn_mig_read(d->fd, hdr, sizeof(hdr), tn_mig_deadline(d->o.reconnect_ms));
         if (err == TERN_OK)
             err = tn_mig_header_get(hdr, &h, &why);
         if (err == TERN_OK && (h.id != d->id || h.epoch != d->epoch)) {
@@ -835,7 +832,7 @@ static tern_err stream(dest *d, tern_migrate_resume_fn *resume, void *arg)
                     why = "digest of the wrong length";
                     break;
                 }
-                err = tn_mig_read(d->fd, body, sizeof(body), deadline_in(d->o.reconnect_ms));
+                err = tn_mig_read(d->fd, body, sizeof(body), tn_mig_deadline(d->o.reconnect_ms));
                 if (err == TERN_OK && tn_mig_crc(hdr, body, sizeof(body)) != h.crc) {
                     err = TERN_EPROTO;
                     why = "frame CRC mismatch";
@@ -980,7 +977,7 @@ tern_err tern_migrate_receive(tern_migrate_listener *l, tern_migrate_resume_fn *
         fail(&d, "migration failed: %s", tern_strerror(err));
     if (err != TERN_OK && d.fd >= 0) { /* tell the source why, so it need not guess */
         tn_mig_header h = {.type = TN_MIG_ABORT, .id = d.id, .epoch = d.epoch};
-        tn_mig_send_frame(d.fd, &h, stats->error, strlen(stats->error), NULL, 0, deadline_in(200));
+        tn_mig_send_frame(d.fd, &h, stats->error, strlen(stats->error), NULL, 0, tn_mig_deadline(200));
     }
     struct orphan *orphan = NULL;
     if (d.lazy && err != TERN_OK && (orphan = malloc(sizeof(*orphan))) != NULL) {

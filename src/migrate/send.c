@@ -24,6 +24,7 @@
 #include "base/trace.h"
 #include "io/transport.h"
 #include "migrate/arena.h"
+#include "migrate/bitmap.h"
 #include "migrate/frame.h"
 #include "migrate/track.h"
 
@@ -115,23 +116,6 @@ static void progress(source *s, const char *phase, int force)
     s->o.progress(s->o.progress_arg, phase, s->st);
 }
 
-static uint64_t deadline_in(uint32_t ms)
-{
-    return tern_clock_ns() + (uint64_t)ms * 1000000u;
-}
-
-static inline int bit_get(const uint64_t *b, uint64_t i)
-{
-    return (int)(b[i >> 6] >> (i & 63)) & 1;
-}
-static inline void bit_set(uint64_t *b, uint64_t i)
-{
-    b[i >> 6] |= 1ull << (i & 63);
-}
-static inline void bit_clear(uint64_t *b, uint64_t i)
-{
-    b[i >> 6] &= ~(1ull << (i & 63));
-}
 
 static int page_is_zero(const uint8_t *p)
 {
@@ -283,8 +267,8 @@ static void *reader_main(void *arg)
                     if (page >= s->npages) {
                         err = TERN_EPROTO;
                         why = "torn page outside the arena";
-                    } else if (!bit_get(s->torn, page)) {
-                        bit_set(s->torn, page);
+                    } else if (!tn_bit_get(s->torn, page)) {
+                        tn_bit_set(s->torn, page);
                         s->ntorn++;
                     }
                 }
@@ -370,7 +354,7 @@ static tern_err write_frame(source *s, frame *f, uint64_t deadline)
 static tern_err reconnect(source *s)
 {
     reader_stop(s);
-    uint64_t deadline = deadline_in(s->o.reconnect_ms);
+    uint64_t deadline = tn_mig_deadline(s->o.reconnect_ms);
     tern_err err = TERN_ETIMEDOUT;
     while (tern_clock_ns() < deadline) {
         if (s->abort_why[0]) {
@@ -442,7 +426,7 @@ static tern_err push(source *s, frame *f)
             nanosleep(&ts, NULL);
         }
     }
-    tern_err err = dead ? TERN_ECLOSED : write_frame(s, f, deadline_in(s->o.reconnect_ms));
+    tern_err err = dead ? TERN_ECLOSED : write_frame(s, f, tn_mig_deadline(s->o.reconnect_ms));
     if (err != TERN_OK) {
         pthread_mutex_lock(&s->mu);
         int verified = s->verified;
@@ -450,7 +434,7 @@ static tern_err push(source *s, frame *f)
         return verified ? TERN_OK : reconnect(s);
     }
     pthread_mutex_lock(&s->mu);
-    uint64_t stall = deadline_in(s->o.reconnect_ms);
+    uint64_t stall = tn_mig_deadline(s->o.reconnect_ms);
     while (s->unacked > WINDOW_BYTES && !s->dead) {
         if (tn_cond_wait_until(&s->cv, &s->mu, stall) == ETIMEDOUT) {
             s->dead = 1; /* connected but silent: treat as cut */
@@ -470,7 +454,7 @@ static tern_err drain(source *s, int commit)
 {
     for (;;) {
         pthread_mutex_lock(&s->mu);
-        uint64_t stall = deadline_in(s->o.reconnect_ms);
+        uint64_t stall = tn_mig_deadline(s->o.reconnect_ms);
         while (!s->dead && (commit ? !s->committed : s->acked < s->next_seq)) {
             if (tn_cond_wait_until(&s->cv, &s->mu, stall) == ETIMEDOUT) {
                 s->dead = 1;
@@ -576,14 +560,14 @@ static tern_err send_pages(source *s, const uint64_t *want, int all_zero, tern_m
             if (i >= s->npages)
                 break;
             int zero = page_is_zero(s->base + i * TN_MIG_PAGE);
-            if (zero && !all_zero && !bit_get(s->sent, i)) {
+            if (zero && !all_zero && !tn_bit_get(s->sent, i)) {
                 r->zero_pages++;
                 continue;
             }
             if (zero)
-                bit_clear(s->sent, i);
+                tn_bit_clear(s->sent, i);
             else
-                bit_set(s->sent, i);
+                tn_bit_set(s->sent, i);
             err = batch_add(s, &b, i, zero, r);
             s->st->pages += !zero;
             progress(s, "round", 0);
@@ -609,12 +593,12 @@ static tern_err send_zero_runs(source *s, const uint64_t *present)
     batch b = {0};
     tern_err err = TERN_OK;
     while (i < s->npages && err == TERN_OK) {
-        if (bit_get(present, i)) {
+        if (tn_bit_get(present, i)) {
             i++;
             continue;
         }
         uint64_t j = i;
-        while (j < s->npages && !bit_get(present, j) && j - i < UINT32_MAX)
+        while (j < s->npages && !tn_bit_get(present, j) && j - i < UINT32_MAX)
             j++;
         if (!b.f) {
             if (!(b.f = frame_get(s)))
@@ -645,7 +629,7 @@ static void send_plan(source *s, const uint64_t *present)
     for (size_t w = 0; w < s->words; w++)
         tn_put_be64(body + w * 8, present[w]);
     tn_mig_header h = {.type = TN_MIG_PLAN, .id = s->id, .epoch = s->epoch};
-    if (tn_mig_send_frame(s->fd, &h, body, s->words * 8, NULL, 0, deadline_in(s->o.reconnect_ms)) == TERN_OK)
+    if (tn_mig_send_frame(s->fd, &h, body, s->words * 8, NULL, 0, tn_mig_deadline(s->o.reconnect_ms)) == TERN_OK)
         __atomic_add_fetch(&s->st->bytes, TN_MIG_HEADER + s->words * 8, __ATOMIC_RELAXED);
     free(body);
 }
@@ -707,7 +691,7 @@ static void *urgent_main(void *arg)
         size_t meta_len = tn_mig_pages_put(meta, p);
         tn_mig_header out = {.type = TN_MIG_PAGES, .id = s->id, .epoch = s->epoch};
         err = tn_mig_send_frame(s->ufd, &out, meta, meta_len, data, (size_t)p->ndata * TN_MIG_PAGE,
-                                deadline_in(s->o.reconnect_ms));
+                                tn_mig_deadline(s->o.reconnect_ms));
         if (err != TERN_OK)
             break;
         __atomic_add_fetch(&s->st->bytes, TN_MIG_HEADER + meta_len + (size_t)p->ndata * TN_MIG_PAGE,
@@ -724,7 +708,7 @@ static void *urgent_main(void *arg)
 static tern_err urgent_open(source *s)
 {
     tn_mig_welcome w;
-    tern_err err = greet(s, TN_MIG_ROLE_URGENT, 0, deadline_in(s->o.reconnect_ms), &s->ufd, &w);
+    tern_err err = greet(s, TN_MIG_ROLE_URGENT, 0, tn_mig_deadline(s->o.reconnect_ms), &s->ufd, &w);
     if (err != TERN_OK) {
         fail(s, "could not open the urgent connection for post-copy: %s", tern_strerror(err));
         return err;
@@ -751,7 +735,7 @@ static void urgent_check(source *s)
         s->ufd = -1;
         s->urgent_on = 0;
         tn_mig_welcome w;
-        if (greet(s, TN_MIG_ROLE_URGENT, 1, deadline_in(s->o.reconnect_ms), &s->ufd, &w) ==
+        if (greet(s, TN_MIG_ROLE_URGENT, 1, tn_mig_deadline(s->o.reconnect_ms), &s->ufd, &w) ==
                 TERN_OK &&
             pthread_create(&s->urgent, NULL, urgent_main, s) == 0) {
             s->urgent_on = 1;
@@ -809,10 +793,10 @@ static uint64_t arena_digest(source *s, const uint64_t *present)
          * the destination would take the silence for a cut. */
         if (i % 16384 == 0 && tern_clock_ns() - said > (uint64_t)s->o.reconnect_ms * 250000u) {
             tn_mig_header h = {.type = TN_MIG_PLAN, .id = s->id, .epoch = s->epoch};
-            tn_mig_send_frame(s->fd, &h, NULL, 0, NULL, 0, deadline_in(s->o.reconnect_ms));
+            tn_mig_send_frame(s->fd, &h, NULL, 0, NULL, 0, tn_mig_deadline(s->o.reconnect_ms));
             said = tern_clock_ns();
         }
-        uint32_t c = present && !bit_get(present, i)
+        uint32_t c = present && !tn_bit_get(present, i)
                          ? zcrc
                          : tern_crc32c(0, s->base + i * TN_MIG_PAGE, TN_MIG_PAGE);
         d += tn_mig_digest_term(i, c);
@@ -839,7 +823,7 @@ static tern_err finish(source *s, const uint64_t *present)
         if (err != TERN_OK)
             return err;
         pthread_mutex_lock(&s->mu);
-        uint64_t stall = deadline_in(s->o.reconnect_ms);
+        uint64_t stall = tn_mig_deadline(s->o.reconnect_ms);
         while (!s->dead && !s->verified)
             if (tn_cond_wait_until(&s->cv, &s->mu, stall) == ETIMEDOUT)
                 s->dead = 1;
@@ -852,7 +836,7 @@ static tern_err finish(source *s, const uint64_t *present)
     /* Lets the destination go; without it, it waits for a reconnect in
      * case the verdict was lost on the way. */
     tn_mig_header bye = {.type = TN_MIG_BYE, .id = s->id, .epoch = s->epoch};
-    tn_mig_send_frame(s->fd, &bye, NULL, 0, NULL, 0, deadline_in(s->o.reconnect_ms));
+    tn_mig_send_frame(s->fd, &bye, NULL, 0, NULL, 0, tn_mig_deadline(s->o.reconnect_ms));
     const uint8_t *v = s->verdict;
     s->st->faults = tn_get_be64(v + 16);
     s->st->fault_p50_ns = tn_get_be64(v + 24);
@@ -873,7 +857,7 @@ static tern_err stop(source *s)
     /* Within half the reconnect window, or the destination, hearing
      * nothing, would give up on a source that is only waiting. */
     uint32_t ms = s->o.reconnect_ms / 2 < QUIESCE_MS ? s->o.reconnect_ms / 2 : QUIESCE_MS;
-    tern_err err = tn_arena_quiesce(s->arena, deadline_in(ms));
+    tern_err err = tn_arena_quiesce(s->arena, tn_mig_deadline(ms));
     if (err != TERN_OK) {
         fail(s, "threads did not reach a safepoint within %u ms", ms);
         return err;
@@ -1075,8 +1059,7 @@ static tern_err run(source *s, tern_migrate_strategy strategy, uint64_t *stop_at
         uint64_t *needed = s->dirty;
         /* Pure post-copy owes every page; untouched ones go as zero runs. */
         if (strategy == TERN_MIGRATE_POSTCOPY)
-            for (uint64_t i = 0; i < s->npages; i++)
-                bit_set(needed, i);
+            tn_bits_set(needed, 0, s->npages);
         err = send_switch(s, needed);
         if (err == TERN_OK)
             err = drain(s, 1);
@@ -1178,7 +1161,7 @@ tern_err tern_migrate_send(tern_arena *arena, const char *endpoint, tern_migrate
     } else {
         tn_mig_welcome w;
         s.epoch = 1;
-        err = greet(&s, TN_MIG_ROLE_MAIN, 0, deadline_in(s.o.reconnect_ms), &s.fd, &w);
+        err = greet(&s, TN_MIG_ROLE_MAIN, 0, tn_mig_deadline(s.o.reconnect_ms), &s.fd, &w);
         if (err != TERN_OK)
             fail(&s, "cannot reach the destination at %s: %s", endpoint, tern_strerror(err));
     }

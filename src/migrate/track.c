@@ -15,17 +15,6 @@ void tn_track_init(tn_tracker *tracker, tern_migrate_tracker kind, char *base, s
     tracker->npages = size / tracker->page;
 }
 
-void tn_track_bits_set(uint64_t *bm, size_t first, size_t n)
-{
-    size_t end = first + n;
-    while (first < end && first % 64 != 0)
-        bm[first / 64] |= (uint64_t)1 << (first % 64), first++;
-    for (; first + 64 <= end; first += 64)
-        bm[first / 64] = ~(uint64_t)0;
-    while (first < end)
-        bm[first / 64] |= (uint64_t)1 << (first % 64), first++;
-}
-
 static tern_err open_kind(tn_tracker **tracker, char *base, size_t size, tern_migrate_tracker kind)
 {
     switch (kind) {

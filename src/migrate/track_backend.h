@@ -1,5 +1,5 @@
 /* What the dirty-page tracking backends share: the tracker's common part,
- * their constructors, and bitmap helpers. */
+ * and their constructors. */
 #ifndef TN_MIGRATE_TRACK_BACKEND_H
 #define TN_MIGRATE_TRACK_BACKEND_H
 
@@ -7,6 +7,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "migrate/bitmap.h"
 #include "migrate/track.h"
 #include "migrate/uffd.h"
 
@@ -37,8 +38,6 @@ typedef void tn_track_region_fn(void *ctx, const struct page_region *region);
 tern_err tn_track_scan_run(int pagemap, struct pm_scan_arg *arg, struct page_region *vec,
                            size_t vec_len, tn_track_region_fn *fn, void *ctx);
 
-/* Sets bits [first, first + n) of bm. */
-void tn_track_bits_set(uint64_t *bm, size_t first, size_t n);
 
 /* The page (or block) bitmaps that fault handlers fill. Handlers set bits
  * with atomic OR and collect takes a word at a time with atomic exchange,

@@ -168,7 +168,7 @@ static tern_err mp_collect(tn_tracker *t, uint64_t *dirty, size_t *count)
             left &= left - 1;
             size_t first = b * per_block;
             size_t n = t->npages - first < per_block ? t->npages - first : per_block;
-            tn_track_bits_set(dirty, first, n);
+            tn_bits_set(dirty, first, n);
             *count += n;
         }
         /* Protecting a block a handler is at work on is harmless: it ends

@@ -43,7 +43,7 @@ static tern_err pagemap_read(int fd, char *base, size_t page, size_t first, size
             uint64_t e = buf[i];
             bool marker = (e & PM_SWAP) && (e & PM_SWAP_TYPE) == SWP_PTE_MARKER;
             if ((e & PM_PRESENT) || ((e & PM_SWAP) && !marker))
-                present[(first + i) / 64] |= (uint64_t)1 << ((first + i) % 64);
+                tn_bit_set(present, first + i);
         }
         first += k;
         n -= k;
@@ -66,7 +66,7 @@ static void present_region(void *arg, const struct page_region *r)
     size_t first = (size_t)(r->start - (uintptr_t)c->base) / c->page;
     size_t n = (size_t)(r->end - r->start) / c->page;
     if (r->categories & PAGE_IS_PRESENT)
-        tn_track_bits_set(c->present, first, n);
+        tn_bits_set(c->present, first, n);
     else if (c->err == TERN_OK) /* swapped, or markers: pagemap tells */
         c->err = pagemap_read(c->fd, c->base, c->page, first, n, c->present, c->buf);
 }

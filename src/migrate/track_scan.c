@@ -63,7 +63,7 @@ static void collect_region(void *arg, const struct page_region *r)
     collect_ctx *c = arg;
     size_t first = (size_t)(r->start - (uintptr_t)c->t->base) / c->t->page;
     size_t n = (size_t)(r->end - r->start) / c->t->page;
-    tn_track_bits_set(c->dirty, first, n);
+    tn_bits_set(c->dirty, first, n);
     c->count += n;
 }
 
