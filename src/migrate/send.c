@@ -30,7 +30,6 @@
 
 #define WINDOW_BYTES (32u << 20)
 #define MAX_META (8 + TN_MIG_MAX_RUNS * 16 + TN_MIG_MAX_DATA_PAGES * 4)
-#define DATA_CAP ((size_t)TN_MIG_MAX_DATA_PAGES * TN_MIG_PAGE)
 #define QUIESCE_MS 2000
 
 /* One page frame, kept until acknowledged. */
@@ -327,17 +326,25 @@ static void reader_stop(source *s)
 }
 
 /* Writes one queued frame with the current epoch. */
-static tern_err write_frame(source *s, frame *f, uint64_t deadline)
+/* Writes a frame to fd: its header (CRC over header and metadata), the
+ * metadata, then the page images straight from the arena. */
+static tern_err frame_write(int fd, frame *f, uint64_t id, uint32_t epoch, uint64_t deadline)
 {
-    tn_mig_header h = {.type = f->type, .id = s->id, .epoch = s->epoch, .seq = f->seq};
+    tn_mig_header h = {.type = f->type, .id = id, .epoch = epoch, .seq = f->seq};
     h.length = (uint32_t)(f->meta_len + f->data_len);
     tn_mig_header_put(f->hdr, &h);
     h.crc = tn_mig_crc(f->hdr, f->meta, f->meta_len);
     tn_mig_header_put(f->hdr, &h);
     struct iovec iov[2 + TN_MIG_MAX_RUNS] = {{f->hdr, TN_MIG_HEADER}, {f->meta, f->meta_len}};
     memcpy(iov + 2, f->iov, (size_t)f->niov * sizeof(struct iovec));
+    return tn_mig_writev(fd, iov, 2 + f->niov, deadline);
+}
+
+/* Writes one queued frame on the main connection, with the current epoch. */
+static tern_err write_frame(source *s, frame *f, uint64_t deadline)
+{
     size_t len = TN_MIG_HEADER + f->meta_len + f->data_len;
-    tern_err err = tn_mig_writev(s->fd, iov, 2 + f->niov, deadline);
+    tern_err err = frame_write(s->fd, f, s->id, s->epoch, deadline);
     if (err == TERN_OK)
         __atomic_add_fetch(&s->st->bytes, len, __ATOMIC_RELAXED);
     /* The acknowledgement may beat this thread here; the frame is freed
@@ -508,34 +515,44 @@ static tern_err batch_flush(source *s, batch *b)
     f->data_len = (size_t)b->p.ndata * TN_MIG_PAGE;
     b->f = NULL;
     b->p.nruns = b->p.ndata = 0;
+    progress(s, "round", 0);
     return push(s, f);
 }
 
 /* Adds page i (zero: as a zero page) to the batch, flushing a full one. */
+/* Appends page i to a frame's runs: a zero page as (part of) a zero run,
+ * else its CRC and an iovec onto the arena, merged with the previous run
+ * when they touch. The caller keeps within the frame's limits. */
+static void pages_add(tn_mig_pages *p, frame *f, uint8_t *base, uint64_t i, int zero)
+{
+    uint32_t kind = zero ? TN_MIG_RUN_ZERO : TN_MIG_RUN_DATA;
+    tn_mig_run *last = p->nruns ? &p->run[p->nruns - 1] : NULL;
+    uint8_t *page = base + i * TN_MIG_PAGE;
+    if (last && last->kind == kind && last->first + last->count == i) {
+        last->count++;
+        if (!zero)
+            f->iov[f->niov - 1].iov_len += TN_MIG_PAGE;
+    } else {
+        p->run[p->nruns++] = (tn_mig_run){.first = i, .count = 1, .kind = kind};
+        if (!zero)
+            f->iov[f->niov++] = (struct iovec){.iov_base = page, .iov_len = TN_MIG_PAGE};
+    }
+    if (!zero)
+        p->crc[p->ndata++] = tern_crc32c(0, page, TN_MIG_PAGE);
+}
+
 static tern_err batch_add(source *s, batch *b, uint64_t i, int zero, tern_migrate_round *r)
 {
     if (!b->f && !(b->f = frame_get(s))) {
         fail(s, "out of memory for page frames");
         return TERN_ENOMEM;
     }
-    uint32_t kind = zero ? TN_MIG_RUN_ZERO : TN_MIG_RUN_DATA;
-    tn_mig_run *last = b->p.nruns ? &b->p.run[b->p.nruns - 1] : NULL;
-    uint8_t *page = s->base + i * TN_MIG_PAGE;
     if (b->p.nruns == 0)
         b->f->niov = 0;
-    if (last && last->kind == kind && last->first + last->count == i) {
-        last->count++;
-        if (!zero)
-            b->f->iov[b->f->niov - 1].iov_len += TN_MIG_PAGE;
-    } else {
-        b->p.run[b->p.nruns++] = (tn_mig_run){.first = i, .count = 1, .kind = kind};
-        if (!zero)
-            b->f->iov[b->f->niov++] = (struct iovec){.iov_base = page, .iov_len = TN_MIG_PAGE};
-    }
+    pages_add(&b->p, b->f, s->base, i, zero);
     if (zero) {
         r->zero_pages++;
     } else {
-        b->p.crc[b->p.ndata++] = tern_crc32c(0, page, TN_MIG_PAGE);
         r->bytes += TN_MIG_PAGE;
     }
     r->pages++;
@@ -570,7 +587,6 @@ static tern_err send_pages(source *s, const uint64_t *want, int all_zero, tern_m
                 tn_bit_set(s->sent, i);
             err = batch_add(s, &b, i, zero, r);
             s->st->pages += !zero;
-            progress(s, "round", 0);
         }
     }
     if (err == TERN_OK)
@@ -639,10 +655,9 @@ static void send_plan(source *s, const uint64_t *present)
 static void *urgent_main(void *arg)
 {
     source *s = arg;
-    uint8_t *data = malloc(DATA_CAP);
-    uint8_t *meta = malloc(MAX_META);
+    frame f = {.type = TN_MIG_PAGES, .meta = malloc(MAX_META)};
     tn_mig_pages *p = malloc(sizeof(*p));
-    while (data && meta && p) {
+    while (f.meta && p) {
         tn_mig_header h;
         uint8_t body[TN_MIG_FETCH_LEN];
         const char *why = "";
@@ -670,37 +685,20 @@ static void *urgent_main(void *arg)
                          tern_errname(err), why);
             break;
         }
-        /* One run per kind change; the source is stopped, so pages are
-         * stable while they are copied. */
+        /* The source is stopped: pages go straight from the arena. */
         p->nruns = p->ndata = 0;
-        for (uint64_t i = first; i < first + count; i++) {
-            const uint8_t *pg = s->base + i * TN_MIG_PAGE;
-            uint32_t kind = page_is_zero(pg) ? TN_MIG_RUN_ZERO : TN_MIG_RUN_DATA;
-            tn_mig_run *last = p->nruns ? &p->run[p->nruns - 1] : NULL;
-            if (last && last->kind == kind)
-                last->count++;
-            else
-                p->run[p->nruns++] = (tn_mig_run){.first = i, .count = 1, .kind = kind};
-            if (kind == TN_MIG_RUN_DATA) {
-                memcpy(data + (size_t)p->ndata * TN_MIG_PAGE, pg, TN_MIG_PAGE);
-                p->crc[p->ndata] =
-                    tern_crc32c(0, data + (size_t)p->ndata * TN_MIG_PAGE, TN_MIG_PAGE);
-                p->ndata++;
-            }
-        }
-        size_t meta_len = tn_mig_pages_put(meta, p);
-        tn_mig_header out = {.type = TN_MIG_PAGES, .id = s->id, .epoch = s->epoch};
-        err = tn_mig_send_frame(s->ufd, &out, meta, meta_len, data, (size_t)p->ndata * TN_MIG_PAGE,
-                                tn_mig_deadline(s->o.reconnect_ms));
-        if (err != TERN_OK)
+        f.niov = 0;
+        for (uint64_t i = first; i < first + count; i++)
+            pages_add(p, &f, s->base, i, page_is_zero(s->base + i * TN_MIG_PAGE));
+        f.meta_len = tn_mig_pages_put(f.meta, p);
+        f.data_len = (size_t)p->ndata * TN_MIG_PAGE;
+        if (frame_write(s->ufd, &f, s->id, s->epoch, tn_mig_deadline(s->o.reconnect_ms)) != TERN_OK)
             break;
-        __atomic_add_fetch(&s->st->bytes, TN_MIG_HEADER + meta_len + (size_t)p->ndata * TN_MIG_PAGE,
-                           __ATOMIC_RELAXED);
+        __atomic_add_fetch(&s->st->bytes, TN_MIG_HEADER + f.meta_len + f.data_len, __ATOMIC_RELAXED);
     }
     /* Hang up, so urgent_check sees it and opens another. */
     shutdown(s->ufd, SHUT_RDWR);
-    free(data);
-    free(meta);
+    free(f.meta);
     free(p);
     return NULL;
 }
@@ -758,22 +756,33 @@ static void urgent_close(source *s)
 
 /* ---- the switch --------------------------------------------------------- */
 
+/* A frame of metadata only (SWITCH, DIGEST), freed once acknowledged. */
+static frame *frame_new(uint8_t type, size_t meta_len)
+{
+    frame *f = calloc(1, sizeof(*f));
+    if (f && !(f->meta = malloc(meta_len))) {
+        free(f);
+        return NULL;
+    }
+    if (f) {
+        f->type = type;
+        f->meta_len = meta_len;
+    }
+    return f;
+}
+
 /* Sends the context and, for post-copy, the pages still owed (needed). */
 static tern_err send_switch(source *s, const uint64_t *needed)
 {
     size_t ctx_len;
     const void *ctx = tern_arena_context(s->arena, &ctx_len);
     size_t bitmap = needed ? s->words * 8 : 0;
-    frame *f = calloc(1, sizeof(*f));
-    uint8_t *meta = f ? malloc(8 + ctx_len + bitmap) : NULL;
-    if (!meta) {
-        free(f);
+    frame *f = frame_new(TN_MIG_SWITCH, 8 + ctx_len + bitmap);
+    if (!f) {
         fail(s, "out of memory for the switch frame");
         return TERN_ENOMEM;
     }
-    f->type = TN_MIG_SWITCH;
-    f->meta = meta;
-    f->meta_len = 8 + ctx_len + bitmap;
+    uint8_t *meta = f->meta;
     tn_put_be32(meta, needed ? 1 : 0);
     tn_put_be32(meta + 4, (uint32_t)ctx_len);
     if (ctx_len)
@@ -808,16 +817,10 @@ static uint64_t arena_digest(source *s, const uint64_t *present)
 static tern_err finish(source *s, const uint64_t *present)
 {
     s->st->digest = arena_digest(s, present);
-    frame *f = calloc(1, sizeof(*f));
-    uint8_t *meta = f ? malloc(8) : NULL;
-    if (!meta) {
-        free(f);
+    frame *f = frame_new(TN_MIG_DIGEST, 8);
+    if (!f)
         return TERN_ENOMEM;
-    }
-    f->type = TN_MIG_DIGEST;
-    f->meta = meta;
-    f->meta_len = 8;
-    tn_put_be64(meta, s->st->digest);
+    tn_put_be64(f->meta, s->st->digest);
     tern_err err = push(s, f);
     for (;;) {
         if (err != TERN_OK)
