@@ -383,30 +383,37 @@ static void relay_stop(struct relay *r)
     }
 }
 
+/* Migrates a worker through the relay r, which must cut the connection
+ * once; the migration resumes and completes. */
+static void migrate_through(struct relay *r, size_t size, tern_migrate_strategy strategy)
+{
+    struct source s;
+    source_start(&s, size, 20e6);
+    char ep[128], via[128];
+    pid_t pid = spawn_dest(ep, sizeof ep, 5000, s.arena);
+    relay_start(r, ep);
+    snprintf(via, sizeof via, "tcp://127.0.0.1:%u", r->port);
+    tern_migrate_opts o;
+    source_opts(&s, &o);
+    tern_migrate_stats st;
+    tern_err err = tern_migrate_send(s.arena, via, strategy, &o, &st);
+    if (err != TERN_OK)
+        fail_msg("send (%s): %s: %s", tern_migrate_strategy_name(strategy), tern_errname(err), st.error);
+    pthread_join(s.w.thread, NULL);
+    assert_int_equal(wait_dest(pid), 0);
+    assert_true(r->cut_done);
+    assert_true(st.reconnects >= 1);
+    relay_stop(r);
+    tern_arena_destroy(s.arena);
+}
+
 static void test_cut_connection_resumes(void **state)
 {
     (void)state;
     const tern_migrate_strategy strategies[] = {TERN_MIGRATE_PRECOPY, TERN_MIGRATE_POSTCOPY};
     for (int i = 0; i < 2; i++) {
-        struct source s;
-        source_start(&s, 32 * MiB, 20e6);
-        char ep[128], via[128];
-        pid_t pid = spawn_dest(ep, sizeof ep, 5000, s.arena);
-        struct relay r = {.cut_after = 9 * MiB + 12345};
-        relay_start(&r, ep);
-        snprintf(via, sizeof via, "tcp://127.0.0.1:%u", r.port);
-        tern_migrate_opts o;
-        source_opts(&s, &o);
-        tern_migrate_stats st;
-        tern_err err = tern_migrate_send(s.arena, via, strategies[i], &o, &st);
-        if (err != TERN_OK)
-            fail_msg("send: %s: %s", tern_errname(err), st.error);
-        pthread_join(s.w.thread, NULL);
-        assert_int_equal(wait_dest(pid), 0);
-        assert_true(r.cut_done);
-        assert_true(st.reconnects >= 1);
-        relay_stop(&r);
-        tern_arena_destroy(s.arena);
+        struct relay r = {.cut_after = 9 * MiB + 12345}; /* mid-frame */
+        migrate_through(&r, 32 * MiB, strategies[i]);
     }
 }
 
@@ -415,25 +422,8 @@ static void test_cut_connection_resumes(void **state)
 static void test_lost_verdict(void **state)
 {
     (void)state;
-    struct source s;
-    source_start(&s, 16 * MiB, 10e6);
-    char ep[128], via[128];
-    pid_t pid = spawn_dest(ep, sizeof ep, 5000, s.arena);
     struct relay r = {.lose_verdict = 1};
-    relay_start(&r, ep);
-    snprintf(via, sizeof via, "tcp://127.0.0.1:%u", r.port);
-    tern_migrate_opts o;
-    source_opts(&s, &o);
-    tern_migrate_stats st;
-    tern_err err = tern_migrate_send(s.arena, via, TERN_MIGRATE_PRECOPY, &o, &st);
-    if (err != TERN_OK)
-        fail_msg("send: %s: %s", tern_errname(err), st.error);
-    assert_true(r.cut_done);
-    assert_true(st.reconnects >= 1);
-    pthread_join(s.w.thread, NULL);
-    assert_int_equal(wait_dest(pid), 0);
-    relay_stop(&r);
-    tern_arena_destroy(s.arena);
+    migrate_through(&r, 16 * MiB, TERN_MIGRATE_PRECOPY);
 }
 
 /* ---- destinations that die ----------------------------------------------- */
