@@ -5,8 +5,8 @@
 #   scripts/deps.sh build|check|bench
 set -e
 build="cmake make gcc pkg-config"
-check="$build libcmocka-dev libzmq3-dev libtirpc-dev clang libclang-rt-14-dev"
-bench="$build libzmq3-dev libnng-dev libtirpc-dev rpcsvc-proto libgrpc++-dev libprotobuf-dev protobuf-compiler protobuf-compiler-grpc g++ gnuplot-nox"
+check="$build libcmocka-dev libzmq3-dev libtirpc-dev clang libclang-rt-14-dev kcat librdkafka-dev"
+bench="$build libzmq3-dev libnng-dev libtirpc-dev rpcsvc-proto libgrpc++-dev libprotobuf-dev protobuf-compiler protobuf-compiler-grpc g++ gnuplot-nox librdkafka-dev redis-server"
 case "${1:-build}" in
   build) want=$build ;;
   check) want=$check ;;

@@ -47,6 +47,8 @@ typedef enum tern_err {
     TERN_EBADARGS = 25,     /* call arguments did not decode or broke a bound */
     TERN_EAPP = 26,         /* the remote procedure reported a failure */
     TERN_EMOVED = 27,       /* the computation migrated to another process */
+    TERN_ECORRUPT = 28,     /* stored or received data failed its checksum */
+    TERN_ENOSPC = 29,       /* no space left on the device */
 } tern_err;
 
 /* A human-readable sentence for err; never NULL. */
@@ -78,6 +80,7 @@ enum {
     TERN_TRACE_MSG = 1u << 2,
     TERN_TRACE_RPC = 1u << 3,
     TERN_TRACE_MIGRATE = 1u << 4,
+    TERN_TRACE_BROKER = 1u << 5,
     TERN_TRACE_ALL = 0xffffu,
 };
 /* spec as TERN_TRACE above; NULL or "" turns tracing off. Returns

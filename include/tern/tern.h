@@ -3,6 +3,8 @@
 #define TERN_H
 
 #include "base.h"
+#include "broker.h"
+#include "kafka.h"
 #include "migrate.h"
 #include "msg.h"
 #include "naming.h"

@@ -39,6 +39,8 @@ static const struct err_info errs[] = {
     [TERN_EBADARGS] = {"TERN_EBADARGS", "bad call arguments"},
     [TERN_EAPP] = {"TERN_EAPP", "remote procedure failed"},
     [TERN_EMOVED] = {"TERN_EMOVED", "the computation migrated elsewhere"},
+    [TERN_ECORRUPT] = {"TERN_ECORRUPT", "data failed its checksum"},
+    [TERN_ENOSPC] = {"TERN_ENOSPC", "no space left on device"},
 };
 
 #define NERRS (sizeof errs / sizeof errs[0])
@@ -88,6 +90,8 @@ static const struct {
     {EACCES, TERN_EPERM},
     {EPERM, TERN_EPERM},
     {ECANCELED, TERN_ECANCELED},
+    {ENOSPC, TERN_ENOSPC},
+    {EDQUOT, TERN_ENOSPC},
 };
 
 tern_err tern_err_from_errno(int errnum)

@@ -30,6 +30,7 @@ static const struct {
     {"msg", TERN_TRACE_MSG},
     {"rpc", TERN_TRACE_RPC},
     {"migrate", TERN_TRACE_MIGRATE},
+    {"broker", TERN_TRACE_BROKER},
 };
 
 #define NTOPICS (sizeof topics / sizeof topics[0])

@@ -4,7 +4,7 @@
 
 #include "testutil.h"
 
-#define NCODES 28 /* TERN_OK .. TERN_EMOVED */
+#define NCODES 30 /* TERN_OK .. TERN_ENOSPC */
 
 static void names_and_sentences(void **state)
 {
@@ -41,7 +41,7 @@ static void names_match_enum(void **state)
         E(TERN_EMSGSIZE),     E(TERN_EINCOMPAT), E(TERN_EINTR),        E(TERN_ESTATE),
         E(TERN_EHOSTUNREACH), E(TERN_ESYSTEM),   E(TERN_EEXIST),       E(TERN_EPERM),
         E(TERN_ECANCELED),    E(TERN_EUNAVAILABLE), E(TERN_ENOIFACE),   E(TERN_ENOMETHOD),
-        E(TERN_EVERSION),     E(TERN_EBADARGS),  E(TERN_EAPP), E(TERN_EMOVED),
+        E(TERN_EVERSION),     E(TERN_EBADARGS),  E(TERN_EAPP), E(TERN_EMOVED), E(TERN_ECORRUPT), E(TERN_ENOSPC),
 #undef E
     };
     (void)state;
@@ -87,10 +87,11 @@ static void from_errno(void **state)
         {EACCES, TERN_EPERM},
         {EPERM, TERN_EPERM},
         {ECANCELED, TERN_ECANCELED},
+        {ENOSPC, TERN_ENOSPC},
+        {EDQUOT, TERN_ENOSPC},
         /* Everything else is an unexpected system error. */
         {EBADF, TERN_ESYSTEM},
         {EIO, TERN_ESYSTEM},
-        {ENOSPC, TERN_ESYSTEM},
         {-1, TERN_ESYSTEM},
         {99999, TERN_ESYSTEM},
     };

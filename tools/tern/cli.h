@@ -56,6 +56,10 @@ struct cli_cmd {
     X(idl)                                                                                         \
     X(directory)                                                                                   \
     X(migrate)                                                                                     \
+    X(broker)                                                                                      \
+    X(topic)                                                                                       \
+    X(produce)                                                                                     \
+    X(consume)                                                                                     \
     X(help)                                                                                        \
     X(version)
 
