@@ -5,6 +5,7 @@
  * ends with the write side closed; the broker must answer or close, never
  * crash, and afterwards still answer ApiVersions on a new connection. */
 #include <arpa/inet.h>
+#include <errno.h>
 #include <netinet/in.h>
 #include <poll.h>
 #include <stdint.h>
@@ -67,7 +68,10 @@ static size_t drain(int fd)
     uint8_t buf[65536];
     for (;;) {
         struct pollfd pfd = {fd, POLLIN, 0};
-        if (poll(&pfd, 1, 10000) != 1)
+        int ready = poll(&pfd, 1, 60000);
+        if (ready < 0 && errno == EINTR)
+            continue; /* libFuzzer's alarm */
+        if (ready != 1)
             abort(); /* the broker hung */
         ssize_t n = recv(fd, buf, sizeof buf, 0);
         if (n <= 0)

@@ -195,9 +195,9 @@ tern_err tn_bk_api_create_topics(tn_broker_impl *b, tn_bk_req *r, tn_kr *in)
             } else if (tn_bk_topic_find(b, name)) {
                 err = TN_KE_TOPIC_ALREADY_EXISTS;
                 why = "topic already exists";
-            } else if (nparts < 1) {
+            } else if (nparts < 1 || nparts > 1000) {
                 err = TN_KE_INVALID_PARTITIONS;
-                why = "partition count must be 1..10000";
+                why = "partition count must be 1..1000";
             }
         } else if (err == TN_KE_NONE)
             err = tn_bk_topic_create(b, name, nparts, &conf, NULL, &why);

@@ -17,7 +17,9 @@
 #include "broker/server.h"
 #include "kafka/api.h"
 
-#define MAX_PARTITIONS 10000
+/* Creating a partition costs ~1.5 ms of file and directory syncs on the
+ * loop thread; a bound keeps one CreateTopics from stalling every client. */
+#define MAX_PARTITIONS 1000
 #define NAME_MAX_LEN 249
 
 int tn_bk_topic_name_ok(tn_kstr name)
@@ -192,7 +194,7 @@ int16_t tn_bk_topic_create(tn_broker_impl *b, tn_kstr name, int32_t nparts, cons
         return TN_KE_TOPIC_ALREADY_EXISTS;
     }
     if (nparts < 1 || nparts > MAX_PARTITIONS) {
-        *why = "partition count must be 1..10000";
+        *why = "partition count must be 1..1000";
         return TN_KE_INVALID_PARTITIONS;
     }
     tn_log_conf c;

@@ -24,7 +24,7 @@ static const struct cli_opt broker_opts[] = {
      "shared sync\ninterval=MS: a sync every MS; acks=all waits\nnever: the kernel writes back",
      0, 0},
     {"partitions", 'p', CLI_INT, offsetof(struct broker_conf, partitions), 1, "N",
-     "partitions of auto-created topics (default 1)", 1, 10000},
+     "partitions of auto-created topics (default 1)", 1, 1000},
     {"no-auto-create", 0, CLI_BOOL, offsetof(struct broker_conf, no_auto), 1, NULL,
      "unknown topics are errors, not created on use", 0, 0},
     {"segment-bytes", 0, CLI_INT, offsetof(struct broker_conf, segment_bytes), 1, "N",
