@@ -1,5 +1,5 @@
 #!/bin/sh
-# tern demo, in five parts, each a few processes talking over tcp:
+# tern demo, in six parts, each a few processes talking over tcp:
 #  - two producers push numbered lines to one sink, which reports its rate;
 #  - a request/reply service: three clients, every reply checked;
 #  - a pub/sub feed through a proxy to two subscribers with different
@@ -7,7 +7,9 @@
 #  - RPC: a directory, two calc servers registered in it, and a client that
 #    finds them by name and calls them in every mode;
 #  - live migration: a worker dirtying a 256 MiB arena moves to another
-#    process while it runs, and the destination checks it went on exactly.
+#    process while it runs, and the destination checks it went on exactly;
+#  - persistent messaging: a Kafka-protocol broker keeps orders through a
+#    restart until a consumer group that was offline reads each once.
 # Exits 0 if every process got exactly what was sent to it.
 #   scripts/demo.sh BUILD-DIR      (DEMO_MESSAGES=N: messages per producer,
 #   DEMO_FAST_MESSAGES, DEMO_REQUESTS: per client, DEMO_FEED: feed lines)
@@ -306,6 +308,59 @@ echo "   few milliseconds, sends the rest and resumes it there. The destination 
 echo "   on, then replays every step from scratch and compares the whole arena."
 "$tern" migrate demo --strategy hybrid --size 256M --dirty-rate 50M | sed 's/^/   /' || status=1
 
+step "9. Persistent messaging: a broker keeps orders until a consumer group that was offline reads them"
+# start_broker [PORT]: a tern broker on loopback (port 0: any); its port goes to $bport.
+start_broker()
+{
+    "$tern" broker --data "$dir/broker" --listen "127.0.0.1:${1:-0}" --fsync batch \
+        2>>"$dir/broker.err" &
+    broker=$!
+    pids="$pids $broker"
+    i=0
+    starts=$((${starts:-0} + 1))
+    until [ "$(grep -c 'listening on' "$dir/broker.err" 2>/dev/null || true)" -ge "$starts" ]; do
+        [ $i -lt 200 ] || { echo "   the broker did not start: $(cat "$dir/broker.err")"; return 1; }
+        sleep 0.05
+        i=$((i + 1))
+    done
+    bport=$(sed -n 's/.*listening on 127\.0\.0\.1:\([0-9]*\).*/\1/p' "$dir/broker.err" | tail -1)
+}
+start_broker || status=1
+kb=127.0.0.1:$bport
+echo "   $tern broker --data DIR --listen 127.0.0.1:$bport      (speaks the Kafka protocol)"
+"$tern" topic create orders --partitions 3 --brokers "$kb" 2>&1 | sed 's/^/   /' || status=1
+echo "   The consumer group 'billing' reads once, commits, and goes offline:"
+"$tern" consume orders --group billing --from-beginning --timeout 2 --brokers "$kb" \
+    >/dev/null 2>&1 || true
+orders=${DEMO_ORDERS:-3000}
+echo "   Meanwhile $orders orders arrive (keyed by customer, acks=all):"
+i=1
+while [ $i -le "$orders" ]; do
+    printf 'customer-%d:order %05d\n' $((i % 17)) "$i"
+    i=$((i + 1))
+done >"$dir/orders"
+sed 's/^[^:]*://' "$dir/orders" | sort >"$dir/orders.want"
+"$tern" produce orders --key-separator : --acks all --brokers "$kb" <"$dir/orders" 2>&1 |
+    sed 's/^/   /' || status=1
+echo "   The broker restarts (SIGTERM, then a new process on the same data):"
+kill -TERM "$broker"
+wait "$broker" || status=1
+start_broker "$bport" || status=1
+grep 'recovered\|loaded' "$dir/broker.err" | tail -1 | sed 's/^/   /'
+echo "   Now 'billing' comes back as two members; they split the 3 partitions and read"
+echo "   only what arrived while the group was away:"
+"$tern" consume orders --group billing --from-beginning --timeout 3 --brokers "$kb" >"$dir/billing1" 2>"$dir/b1.err" &
+m1=$!
+"$tern" consume orders --group billing --from-beginning --timeout 3 --brokers "$kb" >"$dir/billing2" 2>"$dir/b2.err" &
+m2=$!
+wait "$m1" || [ $? -eq 3 ] || status=1
+wait "$m2" || [ $? -eq 3 ] || status=1
+echo "     member 1 read $(wc -l <"$dir/billing1") orders, member 2 read $(wc -l <"$dir/billing2")"
+sort "$dir/billing1" "$dir/billing2" >"$dir/billing.got"
+check "billing" "$dir/orders.want" "$dir/billing.got"
+kill -TERM "$broker"
+wait "$broker" || status=1
+
 if [ "$status" -eq 0 ]; then
     printf '\n%sOK%s: every process got exactly what was sent to it: the sink %d lines, then\n' \
         "$green" "$off" "$total"
@@ -313,7 +368,7 @@ if [ "$status" -eq 0 ]; then
         $((2 * fast)) $((3 * requests)) "$(wc -l <"$dir/weather.want")" \
         "$(wc -l <"$dir/sports.want")"
     printf 'the calc client every answer, found through the directory; the migrated worker\n'
-    printf 'its exact state.\n'
+    printf 'its exact state; the offline consumer group every order, once.\n'
     exit 0
 fi
 printf '\n%sFAILED%s: a process exited with status %d, or got what was not sent.\n' "$red" \

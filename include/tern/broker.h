@@ -46,6 +46,10 @@ typedef struct tern_broker_opts {
     int64_t retention_ms;       /* default 7 days; -1 unlimited */
     uint32_t max_request_bytes; /* default 100 MiB */
     uint32_t max_batch_bytes;   /* largest record batch; default 1 MiB + 12 */
+    /* How long an empty group waits after its first join for more members
+     * before the first generation starts (Kafka's
+     * group.initial.rebalance.delay.ms, 3000 there); default 300. */
+    int32_t group_initial_delay_ms;
     int log_stderr;             /* print startup, recovery and refusal lines on stderr */
 } tern_broker_opts;
 

@@ -58,6 +58,7 @@ void tern_broker_opts_init(tern_broker_opts *o)
     o->retention_ms = 7ll * 24 * 3600 * 1000;
     o->max_request_bytes = 100u << 20;
     o->max_batch_bytes = (1u << 20) + 12;
+    o->group_initial_delay_ms = 300;
 }
 
 tern_err tern_fsync_parse(const char *s, tern_fsync *mode, uint32_t *interval_ms)
@@ -671,6 +672,8 @@ tern_err tern_broker_start(const tern_broker_opts *opts, tern_broker **out)
         tn_groups_conf gc;
         tn_groups_conf_default(&gc);
         gc.sync_commits = b->opts.fsync != TERN_FSYNC_NEVER;
+        gc.initial_rebalance_delay_ms =
+            b->opts.group_initial_delay_ms < 0 ? 0 : b->opts.group_initial_delay_ms;
         snprintf(gdir, sizeof gdir, "%s/.groups", b->data_dir);
         e = tn_groups_open(b->disk, gdir, &gc, &b->groups);
         if (e != TERN_OK)

@@ -8,7 +8,7 @@
 
 struct broker_conf {
     const char *data, *listen, *advertise, *fsync;
-    int64_t partitions, segment_bytes, retention_ms, retention_bytes;
+    int64_t partitions, segment_bytes, retention_ms, retention_bytes, group_delay;
     bool no_auto;
 };
 
@@ -27,6 +27,9 @@ static const struct cli_opt broker_opts[] = {
      "partitions of auto-created topics (default 1)", 1, 1000},
     {"no-auto-create", 0, CLI_BOOL, offsetof(struct broker_conf, no_auto), 1, NULL,
      "unknown topics are errors, not created on use", 0, 0},
+    {"group-delay", 0, CLI_INT, offsetof(struct broker_conf, group_delay), 1, "MS",
+     "a new group waits MS after its first member\nfor others before starting (default 300)", 0,
+     600000},
     {"segment-bytes", 0, CLI_INT, offsetof(struct broker_conf, segment_bytes), 1, "N",
      "roll segments at N bytes (default 1 GiB)", 1024, INT32_MAX},
     {"retention-ms", 0, CLI_INT, offsetof(struct broker_conf, retention_ms), 1, "MS",
@@ -60,6 +63,7 @@ static int run(const struct cli_cmd *cmd, int argc, char **argv)
         .segment_bytes = 1ll << 30,
         .retention_ms = 7ll * 24 * 3600 * 1000,
         .retention_bytes = -1,
+        .group_delay = 300,
     };
     int rc = cli_parse(cmd, broker_opts, 1, &conf, argc, argv, NULL);
     if (rc != CLI_CONTINUE)
@@ -77,6 +81,7 @@ static int run(const struct cli_cmd *cmd, int argc, char **argv)
     o.segment_bytes = (uint64_t)conf.segment_bytes;
     o.retention_ms = conf.retention_ms;
     o.retention_bytes = conf.retention_bytes;
+    o.group_initial_delay_ms = (int32_t)conf.group_delay;
     o.log_stderr = 1;
     /* Blocked here, so the broker's threads inherit the mask and sigwait gets them. */
     sigset_t set;
