@@ -7,7 +7,7 @@ PREFIX ?= /usr/local
 JOBS ?= $(shell nproc)
 CMAKE_FLAGS ?=
 
-.PHONY: all build check check-asan demo install bench bench-rpc bench-migrate fuzz format clean deps-build deps-check deps-bench
+.PHONY: all build check check-asan demo install bench bench-rpc bench-migrate bench-broker fuzz format clean deps-build deps-check deps-bench
 
 all: build
 
@@ -49,6 +49,9 @@ bench-rpc: deps-bench
 
 bench-migrate: deps-bench
 	bench/migrate/run
+
+bench-broker: deps-bench build
+	BUILD=$(BUILD) bench/broker/run --save
 
 # libFuzzer builds (clang); `make fuzz` runs each target for FUZZ_SECONDS.
 fuzz: deps-check

@@ -5,8 +5,9 @@
  * pipelines gets its appends shared by one fsync; a request that must
  * wait (acks=all, a long-polling Fetch, a JoinGroup) stays in the queue
  * and holds back the responses behind it, because Kafka clients match
- * responses by order. Reading pauses while MAX_INFLIGHT requests are
- * queued. Fetch responses splice record bytes from the segment files
+ * responses by order. Reading pauses while MAX_INFLIGHT requests or
+ * MAX_INFLIGHT_BYTES of them are queued (a producer waiting on an
+ * interval sync keeps many in flight). Fetch responses splice record bytes from the segment files
  * with sendfile. Closing is deferred to a task so no handler ever sees a
  * connection vanish under it. */
 #include <arpa/inet.h>
@@ -29,7 +30,8 @@
 #include "kafka/api.h"
 
 #define IN_CAP (64u << 10)
-#define MAX_INFLIGHT 128
+#define MAX_INFLIGHT 1024
+#define MAX_INFLIGHT_BYTES (64u << 20)
 #define HEADER_MIN 8 /* api key, version, correlation id */
 
 static void conn_io(void *arg, uint32_t events);
@@ -234,6 +236,7 @@ static void req_start(tn_bk_conn *c, tn_bk_req *r)
         c->qhead = r;
     c->qtail = r;
     c->queued++;
+    c->queued_bytes += r->len;
     r->dispatching = 1;
     tern_err e = tn_bk_dispatch(c->b, r);
     r->dispatching = 0;
@@ -284,9 +287,14 @@ static void parse_frames(tn_bk_conn *c)
     c->in_len -= off;
 }
 
+static int conn_full(const tn_bk_conn *c)
+{
+    return c->queued >= MAX_INFLIGHT || c->queued_bytes >= MAX_INFLIGHT_BYTES;
+}
+
 static void conn_read(tn_bk_conn *c)
 {
-    for (int rounds = 0; rounds < 16 && !c->closing && c->queued < MAX_INFLIGHT; rounds++) {
+    for (int rounds = 0; rounds < 16 && !c->closing && !conn_full(c); rounds++) {
         ssize_t n;
         if (c->big) {
             n = read(c->ioh.fd, c->big->buf + c->big_have, c->big->len - c->big_have);
@@ -316,7 +324,7 @@ static void conn_read(tn_bk_conn *c)
         tn_bk_conn_close(c, strerror(errno));
         return;
     }
-    if (!c->closing && c->queued >= MAX_INFLIGHT)
+    if (!c->closing && conn_full(c))
         tn_loop_rewatch(c->b->loop, &c->ioh, c->ioh.events & ~(uint32_t)EPOLLIN);
 }
 
@@ -416,12 +424,13 @@ static void conn_flush(tn_bk_conn *c)
         if (c->qhead == NULL)
             c->qtail = NULL;
         c->queued--;
+        c->queued_bytes -= r->len;
         req_free(r);
     }
     if (c->closing)
         return;
     uint32_t want = EPOLLIN;
-    if (c->queued >= MAX_INFLIGHT)
+    if (conn_full(c))
         want = 0;
     if (want != (c->ioh.events & EPOLLIN) || (c->ioh.events & EPOLLOUT)) {
         int resume = (want & EPOLLIN) && !(c->ioh.events & EPOLLIN);

@@ -520,7 +520,7 @@ tern_err tn_offsets_write(tn_offsets *o)
     tern_err err = append(o, o->stage, o->nstage);
     /* Visible only now that they are in the file: replay our own records. */
     for (size_t off = 0; err == TERN_OK && off < o->nstage;) {
-        orec r;
+        orec r = {0};
         size_t n = rec_decode(o->stage + off, o->nstage - off, &r);
         err = rec_apply(o, &r);
         off += n;
@@ -635,7 +635,7 @@ static tern_err replay(tn_offsets *o)
     size_t off = 0;
     uint64_t records = 0;
     while (off < n) {
-        orec r;
+        orec r = {0};
         size_t sz = rec_decode(buf + off, n - off, &r);
         if (!sz)
             break;

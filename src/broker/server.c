@@ -656,9 +656,9 @@ tern_err tern_broker_start(const tern_broker_opts *opts, tern_broker **out)
     b->opts.data_dir = b->data_dir;
     if (b->opts.advertise &&
         split_hostport(b->opts.advertise, b->adv_host, sizeof b->adv_host, &b->adv_port) != 0) {
+        fail(TERN_EADDRINVAL, "bad advertised address '%s' (want HOST:PORT)", b->opts.advertise);
         broker_free(b);
-        return fail(TERN_EADDRINVAL, "bad advertised address '%s' (want HOST:PORT)",
-                    b->opts.advertise);
+        return TERN_EADDRINVAL;
     }
     b->opts.advertise = NULL;
     tern_err e = make_dirs(b);

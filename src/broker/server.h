@@ -96,6 +96,7 @@ struct tn_bk_conn {
     size_t big_have;
     tn_bk_req *qhead, *qtail;
     int queued;
+    size_t queued_bytes;
     int closing;
     tn_task free_task;
     tn_bk_conn *next;

@@ -52,8 +52,9 @@ static tern_err connect_dir(tn_naming_lease *l, char *why, size_t cap)
         return TERN_OK;
     tern_rpc_client_opts o = {.timeout_ms = 2000};
     tern_err err = tern_rpc_client_open(l->ctx, l->dir, &Directory_iface, &o, &l->client);
-    if (err != TERN_OK)
-        snprintf(why, cap, "directory %s: %s", l->dir, tern_rpc_last_error());
+    /* A sentence cut short at cap is still the reason. */
+    if (err != TERN_OK && snprintf(why, cap, "directory %s: %s", l->dir, tern_rpc_last_error()) < 0)
+        why[0] = '\0';
     return err;
 }
 
@@ -62,8 +63,8 @@ static tern_err do_register(tn_naming_lease *l, char *why, size_t cap)
     tern_err err = connect_dir(l, why, cap);
     if (err != TERN_OK)
         return err;
-    err = Directory_add(l->client, NULL, l->name, l->iface->uuid.b, l->iface->major, l->iface->minor,
-                        l->endpoint, l->attrs, l->lease_ms, &l->id);
+    err = Directory_add(l->client, NULL, l->name, l->iface->uuid.b, l->iface->major,
+                        l->iface->minor, l->endpoint, l->attrs, l->lease_ms, &l->id);
     if (err != TERN_OK)
         snprintf(why, cap, "directory %s refused %s: %s", l->dir, l->name,
                  tern_rpc_last_error()[0] ? tern_rpc_last_error() : tern_strerror(err));
@@ -91,7 +92,8 @@ static void *renewer(void *arg)
             err = do_register(l, why, sizeof why);
         }
         if (err != TERN_OK) {
-            tn_trace(TERN_TRACE_RPC, "renewing %s at %s: %s %s", l->name, l->dir, tern_errname(err), why);
+            tn_trace(TERN_TRACE_RPC, "renewing %s at %s: %s %s", l->name, l->dir, tern_errname(err),
+                     why);
             /* Start afresh next time: the directory may be another process now. */
             tern_rpc_client_close(l->client);
             l->client = NULL;
@@ -113,9 +115,9 @@ static void lease_free(tn_naming_lease *l)
     free(l);
 }
 
-tern_err tn_naming_lease_open(tern_ctx *ctx, const char *dir, const char *name, const tern_rpc_iface *iface,
-                              const char *endpoint, const char *attrs, uint32_t lease_ms,
-                              tn_naming_lease **lp, char *why, size_t why_cap)
+tern_err tn_naming_lease_open(tern_ctx *ctx, const char *dir, const char *name,
+                              const tern_rpc_iface *iface, const char *endpoint, const char *attrs,
+                              uint32_t lease_ms, tn_naming_lease **lp, char *why, size_t why_cap)
 {
     tn_naming_lease *l = calloc(1, sizeof *l);
     if (l == NULL)
@@ -158,7 +160,8 @@ void tn_naming_lease_close(tn_naming_lease *l)
     if (l->client) {
         tern_rpc_opts quick = {.timeout_ms = 500};
         if (Directory_remove(l->client, &quick, l->id) != TERN_OK)
-            tn_trace(TERN_TRACE_RPC, "unregistering %s at %s: %s", l->name, l->dir, tern_rpc_last_error());
+            tn_trace(TERN_TRACE_RPC, "unregistering %s at %s: %s", l->name, l->dir,
+                     tern_rpc_last_error());
     }
     lease_free(l);
 }

@@ -70,7 +70,8 @@ static spare *spare_get(void)
     if (spare_key == (pthread_key_t)-1)
         return NULL;
     spare *sp = pthread_getspecific(spare_key);
-    if (sp == NULL && (sp = calloc(1, sizeof *sp)) != NULL && pthread_setspecific(spare_key, sp) != 0) {
+    if (sp == NULL && (sp = calloc(1, sizeof *sp)) != NULL &&
+        pthread_setspecific(spare_key, sp) != 0) {
         free(sp);
         sp = NULL;
     }
@@ -511,7 +512,7 @@ static tern_err dec_length(tern_xdr_dec *x, uint32_t *n, uint32_t max)
 
 tern_err tern_xdr_get_bytes(tern_xdr_dec *x, uint8_t **p, uint32_t *n, uint32_t max)
 {
-    uint32_t len;
+    uint32_t len = 0;
     tern_err err = dec_length(x, &len, max);
     if (err != TERN_OK)
         return err;
@@ -530,7 +531,7 @@ tern_err tern_xdr_get_bytes(tern_xdr_dec *x, uint8_t **p, uint32_t *n, uint32_t 
 
 tern_err tern_xdr_get_string(tern_xdr_dec *x, char **s, uint32_t max)
 {
-    uint32_t len;
+    uint32_t len = 0;
     tern_err err = dec_length(x, &len, max);
     if (err != TERN_OK)
         return err;

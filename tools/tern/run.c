@@ -421,8 +421,8 @@ static tern_err count_peers(tern_socket sock, int type, int64_t *peers, int64_t 
     *subs = 0;
     if (type != TERN_PUB && type != TERN_XPUB)
         return tern_getopt_int(sock, TERN_OPT_PEERS, peers);
-    tern_peer_stats *list;
-    size_t n;
+    tern_peer_stats *list = NULL;
+    size_t n = 0;
     tern_err err = peer_list(sock, &list, &n);
     for (size_t i = 0; i < n; i++) {
         *peers += list[i].subscriptions > 0;
