@@ -377,8 +377,7 @@ static int waits_met(const tn_bk_req *r)
 {
     for (int i = 0; i < r->nwaits; i++) {
         const tn_bk_part *p = r->waits[i].part;
-        if (!p->sync_failed && !p->topic->deleted &&
-            tn_log_durable_offset(p->log) < r->waits[i].upto)
+        if (p && !p->sync_failed && tn_log_durable_offset(p->log) < r->waits[i].upto)
             return 0;
     }
     return 1;
@@ -389,7 +388,7 @@ static void patch_failed(tn_bk_req *r)
 {
     for (int i = 0; i < r->nwaits; i++) {
         const tn_bk_part *p = r->waits[i].part;
-        if (p->sync_failed && !p->topic->deleted && r->waits[i].err_at + 2 <= r->out.n)
+        if (p && p->sync_failed && r->waits[i].err_at + 2 <= r->out.n)
             tn_put_be16(r->out.p + r->waits[i].err_at, (uint16_t)TN_KE_KAFKA_STORAGE_ERROR);
     }
 }
@@ -428,6 +427,8 @@ static void sync_done(void *arg)
     tn_bk_sync_job *j = &b->job;
     for (int i = 0; i < j->nparts; i++) {
         tn_bk_part *p = j->parts[i].part;
+        if (p->topic->deleted)
+            continue; /* its logs are gone; reaped below */
         if (j->failed_errno) {
             if (!p->sync_failed)
                 tn_bk_log(b, "fdatasync failed for %s-%d: %s; acks=all produces to it fail",
@@ -453,12 +454,27 @@ static void durable_timeout(void *arg)
     tn_bk_unlist(&b->durable_waiters, r);
     for (int i = 0; i < r->nwaits; i++) {
         const tn_bk_part *p = r->waits[i].part;
-        if (!p->topic->deleted && tn_log_durable_offset(p->log) < r->waits[i].upto &&
+        if (p && tn_log_durable_offset(p->log) < r->waits[i].upto &&
             r->waits[i].err_at + 2 <= r->out.n)
             tn_put_be16(r->out.p + r->waits[i].err_at, (uint16_t)TN_KE_REQUEST_TIMED_OUT);
     }
     tn_bk_log(b, "%s: a produce timed out waiting for its sync", r->conn->peer);
     tn_bk_req_ready(r);
+}
+
+void tn_bk_forget_topic(tn_broker_impl *b, const tn_bk_topic *t)
+{
+    for (tn_bk_req *r = b->durable_waiters; r; r = r->wait_next) {
+        for (int i = 0; i < r->nwaits; i++) {
+            if (r->waits[i].part == NULL || r->waits[i].part->topic != t)
+                continue;
+            r->waits[i].part = NULL;
+            if (r->waits[i].err_at + 2 <= r->out.n)
+                tn_put_be16(r->out.p + r->waits[i].err_at,
+                            (uint16_t)TN_KE_UNKNOWN_TOPIC_OR_PARTITION);
+        }
+    }
+    wake_durable(b);
 }
 
 void tn_bk_wait_durable(tn_broker_impl *b, tn_bk_req *r)
@@ -737,7 +753,7 @@ void tern_broker_stop(tern_broker *broker)
     /* The loop is gone: the last syncs run here. */
     if (b->opts.fsync != TERN_FSYNC_NEVER) {
         for (tn_bk_topic *tp = b->topics; tp; tp = tp->next)
-            for (int32_t i = 0; i < tp->nparts; i++)
+            for (int32_t i = 0; i < tp->nparts && !tp->deleted; i++)
                 tn_log_sync(tp->parts[i].log);
     }
     pthread_mutex_destroy(&b->sync_lock);

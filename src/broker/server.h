@@ -157,6 +157,9 @@ void tn_bk_unlist(tn_bk_req **list, tn_bk_req *r);
 int64_t tn_bk_now_ms(void);
 void tn_bk_data_appended(tn_broker_impl *b, tn_bk_part *p);
 void tn_bk_wait_durable(tn_broker_impl *b, tn_bk_req *r);
+/* A topic is being deleted: produces waiting on its partitions stop
+ * waiting and answer UNKNOWN_TOPIC_OR_PARTITION for them. */
+void tn_bk_forget_topic(tn_broker_impl *b, const tn_bk_topic *t);
 void tn_bk_log(tn_broker_impl *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 int64_t tn_bk_new_producer_id(tn_broker_impl *b);
 /* Runs the request's handler; TERN_EPROTO closes the connection. */

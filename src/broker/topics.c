@@ -232,6 +232,7 @@ int16_t tn_bk_topic_delete(tn_broker_impl *b, tn_kstr name)
     snprintf(path, sizeof path, "%s/.meta", b->data_dir);
     tn_disk_sync_dir(b->disk, path);
     t->deleted = 1;
+    tn_bk_forget_topic(b, t);
     for (int32_t i = 0; i < t->nparts; i++) {
         tn_log_destroy(t->parts[i].log);
         t->parts[i].log = NULL;

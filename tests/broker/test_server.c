@@ -475,6 +475,38 @@ static void test_topic_admin_errors(void **state)
     close(fd);
 }
 
+/* Topics deleted while produces to them wait for their sync, over and
+ * over: every produce is answered, in order, and the broker lives on. */
+static void test_delete_under_load(void **state)
+{
+    (void)state;
+    tn_kw w, b, del;
+    tn_kw_init(&w, 0);
+    tn_kw_init(&b, 0);
+    tn_kw_init(&del, 0);
+    one_batch(&w, "churning");
+    produce_body(&b, "churn", -1, w.p, w.n);
+    tn_kw_array(&del, 0, 1);
+    tn_kw_cstr(&del, 0, "churn");
+    tn_kw_i32(&del, 5000);
+    static uint8_t buf[65536];
+    for (int round = 0; round < 20; round++) {
+        int p = dial(), d = dial();
+        for (int k = 0; k < 10; k++)
+            send_req(p, TN_KAPI_PRODUCE, 7, 100 + k, &b);
+        send_req(d, TN_KAPI_DELETE_TOPICS, 3, 7, &del);
+        assert_true(read_resp(d, 7, buf, sizeof buf, 5000) > 0);
+        for (int k = 0; k < 10; k++)
+            assert_true(read_resp(p, 100 + k, buf, sizeof buf, 5000) > 0);
+        close(p);
+        close(d);
+    }
+    tn_kw_free(&w);
+    tn_kw_free(&b);
+    tn_kw_free(&del);
+    alive();
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -485,6 +517,7 @@ int main(void)
         cmocka_unit_test(test_acks_zero_silent),
         cmocka_unit_test(test_fetch_long_poll),
         cmocka_unit_test(test_topic_admin_errors),
+        cmocka_unit_test(test_delete_under_load),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
