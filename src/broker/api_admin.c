@@ -159,12 +159,7 @@ static void add_i64(config_set *s, const char *name, int64_t v, int is_default, 
 static void topic_configs(tn_broker_impl *b, const tn_bk_topic *t, config_set *s)
 {
     tn_log_conf d;
-    tn_log_conf_default(&d);
-    d.segment_bytes = b->opts.segment_bytes;
-    d.segment_ms = b->opts.segment_ms;
-    d.retention_bytes = b->opts.retention_bytes;
-    d.retention_ms = b->opts.retention_ms;
-    d.max_batch_bytes = b->opts.max_batch_bytes;
+    tn_bk_topic_default_conf(b, &d);
     const tn_log_conf *c = &t->conf;
     add_i64(s, "retention.ms", c->retention_ms, c->retention_ms == d.retention_ms,
             SRC_DYNAMIC_TOPIC, 0);

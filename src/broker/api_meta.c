@@ -161,12 +161,7 @@ tern_err tn_bk_api_create_topics(tn_broker_impl *b, tn_bk_req *r, tn_kr *in)
             (void)tn_kr_raw(&rd, (size_t)nb * 4);
         }
         tn_log_conf conf;
-        tn_log_conf_default(&conf);
-        conf.segment_bytes = b->opts.segment_bytes;
-        conf.segment_ms = b->opts.segment_ms;
-        conf.retention_bytes = b->opts.retention_bytes;
-        conf.retention_ms = b->opts.retention_ms;
-        conf.max_batch_bytes = b->opts.max_batch_bytes;
+        tn_bk_topic_default_conf(b, &conf);
         int16_t err = TN_KE_NONE;
         const char *why = NULL;
         int32_t nc = tn_kr_array(&rd, 0, 4);

@@ -180,6 +180,8 @@ int16_t tn_bk_topic_delete(tn_broker_impl *b, tn_kstr name);
 /* Applies one topic config (retention.ms, segment.bytes ...) to conf;
  * 0 if the name or value is not accepted. */
 int tn_bk_topic_config(tn_log_conf *conf, tn_kstr key, tn_kstr value);
+/* What a topic created now gets: the log defaults with the broker's options. */
+void tn_bk_topic_default_conf(const tn_broker_impl *b, tn_log_conf *conf);
 void tn_bk_topics_retain(tn_broker_impl *b, int64_t now_ms);
 void tn_bk_topics_reap(tn_broker_impl *b);
 

@@ -96,7 +96,7 @@ int tn_bk_topic_config(tn_log_conf *c, tn_kstr key, tn_kstr value)
     return 1;
 }
 
-static void base_conf(tn_broker_impl *b, tn_log_conf *c)
+void tn_bk_topic_default_conf(const tn_broker_impl *b, tn_log_conf *c)
 {
     tn_log_conf_default(c);
     c->segment_bytes = b->opts.segment_bytes;
@@ -201,7 +201,7 @@ int16_t tn_bk_topic_create(tn_broker_impl *b, tn_kstr name, int32_t nparts, cons
     if (conf)
         c = *conf;
     else
-        base_conf(b, &c);
+        tn_bk_topic_default_conf(b, &c);
     char cname[NAME_MAX_LEN + 1];
     memcpy(cname, name.p, (size_t)name.len);
     cname[name.len] = '\0';
@@ -319,7 +319,7 @@ tern_err tn_bk_topics_load(tn_broker_impl *b)
         name[len - 6] = '\0';
         snprintf(path, sizeof path, "%s/%s", dir, e->d_name);
         tn_log_conf c;
-        base_conf(b, &c);
+        tn_bk_topic_default_conf(b, &c);
         int32_t nparts;
         if (load_meta(path, &nparts, &c) != 0) {
             tn_bk_log(b, "ignoring unreadable topic file %s", path);

@@ -16,6 +16,17 @@ static tern_err controller_conn(tern_kafka *k, uint64_t deadline, tn_kc_conn **c
     return tn_kc_any_conn(k, deadline, c);
 }
 
+/* Sends the request in w (then freed) to the controller, c; the answer in r. */
+static tern_err controller_call(tern_kafka *k, tn_kw *w, uint64_t deadline, tn_kc_conn **c,
+                                tn_kr *r)
+{
+    tern_err err = controller_conn(k, deadline, c);
+    if (err == TERN_OK)
+        err = tn_kc_call(k, *c, w, deadline, r);
+    tn_kw_free(w);
+    return err;
+}
+
 static bool valid_name(const char *topic)
 {
     size_t len = strlen(topic);
@@ -45,10 +56,7 @@ tern_err tern_kafka_topic_create(tern_kafka *k, const char *topic, int32_t parti
         tn_kc_req_end(&w);
         tn_kc_conn *c;
         tn_kr r;
-        tern_err err = controller_conn(k, deadline, &c);
-        if (err == TERN_OK)
-            err = tn_kc_call(k, c, &w, deadline, &r);
-        tn_kw_free(&w);
+        tern_err err = controller_call(k, &w, deadline, &c, &r);
         if (err != TERN_OK)
             return err;
         int16_t code;
@@ -86,10 +94,7 @@ tern_err tern_kafka_topic_delete(tern_kafka *k, const char *topic)
         tn_kc_req_end(&w);
         tn_kc_conn *c;
         tn_kr r;
-        tern_err err = controller_conn(k, deadline, &c);
-        if (err == TERN_OK)
-            err = tn_kc_call(k, c, &w, deadline, &r);
-        tn_kw_free(&w);
+        tern_err err = controller_call(k, &w, deadline, &c, &r);
         if (err != TERN_OK)
             return err;
         int16_t code;

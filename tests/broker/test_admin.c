@@ -1,129 +1,35 @@
 /* The admin APIs over raw sockets: ListGroups and DescribeGroups on a
  * group formed through the real JoinGroup/SyncGroup exchange, and
  * DescribeConfigs on topics and on the broker. */
-#include <arpa/inet.h>
-#include <ftw.h>
-#include <netinet/in.h>
-#include <poll.h>
 #include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
-#include <sys/socket.h>
 #include <unistd.h>
 
-#include "base/endian.h"
 #include "broker/group.h"
-#include "kafka/api.h"
-#include "kafka/codec.h"
-#include "testutil.h"
+#include "broker/kwire.h"
 
 #define GROUP "admin-group"
 #define SESSION_MS 30000
 
-static char dir[64];
-static tern_broker *broker;
-static uint16_t port;
+static kw_scratch sb;
 
-static int rm_entry(const char *path, const struct stat *sb, int flag, struct FTW *ftw)
+static void tune(tern_broker_opts *o)
 {
-    (void)sb;
-    (void)flag;
-    (void)ftw;
-    return remove(path);
+    o->retention_bytes = 1 << 30; /* differs from the default: a broker setting given at start */
 }
 
 static int setup(void **state)
 {
     (void)state;
-    strcpy(dir, "/tmp/tern-admin-XXXXXX");
-    if (mkdtemp(dir) == NULL)
-        return -1;
-    tern_broker_opts o;
-    tern_broker_opts_init(&o);
-    o.data_dir = dir;
-    o.listen = "127.0.0.1:0";
-    o.retention_bytes = 1 << 30; /* differs from the default: a broker setting given at start */
-    if (tern_broker_start(&o, &broker) != TERN_OK)
-        return -1;
-    port = tern_broker_port(broker);
+    kw_scratch_start(&sb, "admin", tune);
     return 0;
 }
 
 static int teardown(void **state)
 {
     (void)state;
-    tern_broker_stop(broker);
-    nftw(dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+    kw_scratch_stop(&sb);
     return 0;
-}
-
-static int dial(void)
-{
-    int fd = socket(AF_INET, SOCK_STREAM, 0);
-    struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons(port)};
-    sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    assert_int_equal(connect(fd, (struct sockaddr *)&sa, sizeof sa), 0);
-    return fd;
-}
-
-/* Sends a request frame: header v1 with the given client id, and body. */
-static void send_req(int fd, const char *client, int16_t api, int16_t ver, int32_t corr,
-                     const tn_kw *body)
-{
-    tn_kw w;
-    tn_kw_init(&w, 0);
-    size_t at = tn_kw_skip(&w, 4);
-    tn_kw_i16(&w, api);
-    tn_kw_i16(&w, ver);
-    tn_kw_i32(&w, corr);
-    tn_kw_cstr(&w, 0, client);
-    if (body)
-        tn_kw_raw(&w, body->p, body->n);
-    tn_kw_put_i32(&w, at, (int32_t)(w.n - 4));
-    assert_int_equal(send(fd, w.p, w.n, MSG_NOSIGNAL), (ssize_t)w.n);
-    tn_kw_free(&w);
-}
-
-/* Reads one response within ms; returns its body (after the correlation
- * id) in buf, its length, or -1 if the connection closed or nothing came. */
-static int read_resp(int fd, int32_t corr, uint8_t *buf, size_t cap, int ms)
-{
-    uint8_t head[8];
-    size_t got = 0;
-    while (got < 8) {
-        struct pollfd p = {fd, POLLIN, 0};
-        if (poll(&p, 1, ms) != 1)
-            return -1;
-        ssize_t n = recv(fd, head + got, 8 - got, 0);
-        if (n <= 0)
-            return -1;
-        got += (size_t)n;
-    }
-    uint32_t size = tn_get_be32(head);
-    assert_int_equal((int32_t)tn_get_be32(head + 4), corr);
-    assert_true(size >= 4 && size - 4 <= cap);
-    size_t want = size - 4;
-    got = 0;
-    while (got < want) {
-        ssize_t n = recv(fd, buf + got, want - got, 0);
-        assert_true(n > 0);
-        got += (size_t)n;
-    }
-    return (int)want;
-}
-
-/* Whether the broker closes the connection within 2 s. */
-static int closed(int fd)
-{
-    uint8_t b[256];
-    for (;;) {
-        struct pollfd p = {fd, POLLIN, 0};
-        if (poll(&p, 1, 2000) != 1)
-            return 0;
-        ssize_t n = recv(fd, b, sizeof b, 0);
-        if (n <= 0)
-            return 1;
-    }
 }
 
 static int eq(tn_kstr s, const char *want)
@@ -161,7 +67,7 @@ static void send_join(member *m, int32_t corr)
     tn_kw_array(&b, 0, 1);
     tn_kw_cstr(&b, 0, "range");
     tn_kw_bytes(&b, 0, m->meta, (int32_t)strlen(m->meta));
-    send_req(m->fd, m->client, TN_KAPI_JOIN_GROUP, 5, corr, &b);
+    kw_send_as(m->fd, m->client, TN_KAPI_JOIN_GROUP, 5, corr, &b);
     tn_kw_free(&b);
 }
 
@@ -170,7 +76,7 @@ static void send_join(member *m, int32_t corr)
 static int16_t read_join(member *m, int32_t corr, char *leader, int32_t *nmembers)
 {
     uint8_t buf[4096];
-    int n = read_resp(m->fd, corr, buf, sizeof buf, 5000);
+    int n = kw_read_resp(m->fd, corr, buf, sizeof buf, 5000);
     assert_true(n > 0);
     tn_kr r;
     tn_kr_init(&r, buf, (size_t)n);
@@ -215,14 +121,14 @@ static void send_sync(member *m, int32_t corr, member *const *all, int nassign)
         tn_kw_cstr(&b, 0, all[i]->id);
         tn_kw_bytes(&b, 0, a, (int32_t)strlen(a));
     }
-    send_req(m->fd, m->client, TN_KAPI_SYNC_GROUP, 3, corr, &b);
+    kw_send_as(m->fd, m->client, TN_KAPI_SYNC_GROUP, 3, corr, &b);
     tn_kw_free(&b);
 }
 
 static void read_sync(member *m, int32_t corr)
 {
     uint8_t buf[1024];
-    int n = read_resp(m->fd, corr, buf, sizeof buf, 5000);
+    int n = kw_read_resp(m->fd, corr, buf, sizeof buf, 5000);
     assert_true(n > 0);
     tn_kr r;
     tn_kr_init(&r, buf, (size_t)n);
@@ -264,10 +170,10 @@ static void form_group(member *a, member *b)
 /* ListGroups at version v: whether GROUP is listed with protocol type "consumer". */
 static int listed(int v)
 {
-    int fd = dial();
-    send_req(fd, "lister", TN_KAPI_LIST_GROUPS, (int16_t)v, 9, NULL);
+    int fd = kw_dial(sb.port);
+    kw_send_as(fd, "lister", TN_KAPI_LIST_GROUPS, (int16_t)v, 9, NULL);
     uint8_t buf[4096];
-    int n = read_resp(fd, 9, buf, sizeof buf, 2000);
+    int n = kw_read_resp(fd, 9, buf, sizeof buf, 2000);
     assert_true(n > 0);
     close(fd);
     tn_kr r;
@@ -304,7 +210,7 @@ static void expect_member(tn_kr *r, int v, const member *m)
 /* DescribeGroups at version v of GROUP, an unknown group and "". */
 static void describe_groups(int v, const member *a, const member *b)
 {
-    int fd = dial();
+    int fd = kw_dial(sb.port);
     tn_kw q;
     tn_kw_init(&q, 0);
     tn_kw_array(&q, 0, 3);
@@ -313,10 +219,10 @@ static void describe_groups(int v, const member *a, const member *b)
     tn_kw_cstr(&q, 0, "");
     if (v >= 3)
         tn_kw_i8(&q, 1);
-    send_req(fd, "describer", TN_KAPI_DESCRIBE_GROUPS, (int16_t)v, 10, &q);
+    kw_send_as(fd, "describer", TN_KAPI_DESCRIBE_GROUPS, (int16_t)v, 10, &q);
     tn_kw_free(&q);
     uint8_t buf[8192];
-    int n = read_resp(fd, 10, buf, sizeof buf, 2000);
+    int n = kw_read_resp(fd, 10, buf, sizeof buf, 2000);
     assert_true(n > 0);
     close(fd);
     tn_kr r;
@@ -366,13 +272,13 @@ static void describe_groups(int v, const member *a, const member *b)
  * not the protocol, metadata and assignments of the generation ending. */
 static void describe_rebalancing(void)
 {
-    member c = {dial(), "client-c", "meta-c", ""};
+    member c = {kw_dial(sb.port), "client-c", "meta-c", ""};
     char leader[128];
     int32_t nm;
     send_join(&c, 1);
     assert_int_equal(read_join(&c, 1, leader, &nm), TN_KERR_MEMBER_ID_REQUIRED);
     send_join(&c, 2); /* waits for the others to rejoin */
-    int fd = dial();
+    int fd = kw_dial(sb.port);
     tn_kw q;
     tn_kw_init(&q, 0);
     tn_kw_array(&q, 0, 1);
@@ -383,8 +289,8 @@ static void describe_rebalancing(void)
     /* The join may still be on its way to the broker: ask until it shows. */
     for (int tries = 0;; tries++) {
         assert_true(tries < 100);
-        send_req(fd, "describer", TN_KAPI_DESCRIBE_GROUPS, 4, 12, &q);
-        int n = read_resp(fd, 12, buf, sizeof buf, 2000);
+        kw_send_as(fd, "describer", TN_KAPI_DESCRIBE_GROUPS, 4, 12, &q);
+        int n = kw_read_resp(fd, 12, buf, sizeof buf, 2000);
         assert_true(n > 0);
         tn_kr_init(&r, buf, (size_t)n);
         (void)tn_kr_i32(&r);
@@ -429,7 +335,8 @@ static void describe_rebalancing(void)
 static void test_groups(void **state)
 {
     (void)state;
-    member a = {dial(), "client-a", "meta-a", ""}, b = {dial(), "client-b", "meta-b", ""};
+    member a = {kw_dial(sb.port), "client-a", "meta-a", ""},
+           b = {kw_dial(sb.port), "client-b", "meta-b", ""};
     for (int v = 0; v <= 2; v++)
         assert_false(listed(v));
     form_group(&a, &b);
@@ -446,7 +353,7 @@ static void test_groups(void **state)
 
 static void create_topic(const char *name, const char *key, const char *value)
 {
-    int fd = dial();
+    int fd = kw_dial(sb.port);
     tn_kw b;
     tn_kw_init(&b, 0);
     tn_kw_array(&b, 0, 1);
@@ -459,10 +366,10 @@ static void create_topic(const char *name, const char *key, const char *value)
     tn_kw_cstr(&b, 0, value);
     tn_kw_i32(&b, 5000);
     tn_kw_i8(&b, 0);
-    send_req(fd, "t", TN_KAPI_CREATE_TOPICS, 4, 1, &b);
+    kw_send_req(fd, TN_KAPI_CREATE_TOPICS, 4, 1, &b);
     tn_kw_free(&b);
     uint8_t buf[512];
-    int n = read_resp(fd, 1, buf, sizeof buf, 5000);
+    int n = kw_read_resp(fd, 1, buf, sizeof buf, 5000);
     assert_true(n > 0);
     tn_kr r;
     tn_kr_init(&r, buf, (size_t)n);
@@ -483,7 +390,7 @@ typedef struct resource {
 /* Sends DescribeConfigs at version v; the answer is left in buf. */
 static int describe_configs(int v, const resource *res, int nres, uint8_t *buf, size_t cap)
 {
-    int fd = dial();
+    int fd = kw_dial(sb.port);
     tn_kw q;
     tn_kw_init(&q, 0);
     tn_kw_array(&q, 0, nres);
@@ -496,9 +403,9 @@ static int describe_configs(int v, const resource *res, int nres, uint8_t *buf, 
     }
     if (v >= 1)
         tn_kw_i8(&q, 1);
-    send_req(fd, "t", TN_KAPI_DESCRIBE_CONFIGS, (int16_t)v, 11, &q);
+    kw_send_req(fd, TN_KAPI_DESCRIBE_CONFIGS, (int16_t)v, 11, &q);
     tn_kw_free(&q);
-    int n = read_resp(fd, 11, buf, cap, 2000);
+    int n = kw_read_resp(fd, 11, buf, cap, 2000);
     assert_true(n > 0);
     close(fd);
     return n;
@@ -629,7 +536,7 @@ static void test_config_errors_and_broker(void **state)
 
     assert_int_equal(read_result(&r, 2, 4, "0", &msg, e, &n), 0);
     assert_int_equal(n, 6);
-    assert_string_equal(find(e, n, "log.dirs")->value, dir);
+    assert_string_equal(find(e, n, "log.dirs")->value, sb.dir);
     assert_int_equal(find(e, n, "log.dirs")->source, 4); /* STATIC_BROKER_CONFIG */
     assert_string_equal(find(e, n, "num.partitions")->value, "1");
     assert_int_equal(find(e, n, "num.partitions")->source, 5);
@@ -663,13 +570,13 @@ static void test_hostile(void **state)
     tn_kw_init(&q, 0);
     tn_kw_i32(&q, 0x7fffffff);
     tn_kw_cstr(&q, 0, "g");
-    int fd = dial();
-    send_req(fd, "t", TN_KAPI_DESCRIBE_GROUPS, 4, 1, &q);
-    assert_true(closed(fd));
+    int fd = kw_dial(sb.port);
+    kw_send_req(fd, TN_KAPI_DESCRIBE_GROUPS, 4, 1, &q);
+    assert_true(kw_closed(fd));
     close(fd);
-    fd = dial();
-    send_req(fd, "t", TN_KAPI_DESCRIBE_CONFIGS, 2, 1, &q);
-    assert_true(closed(fd));
+    fd = kw_dial(sb.port);
+    kw_send_req(fd, TN_KAPI_DESCRIBE_CONFIGS, 2, 1, &q);
+    assert_true(kw_closed(fd));
     close(fd);
     tn_kw_reset(&q);
     tn_kw_array(&q, 0, 1);
@@ -678,13 +585,13 @@ static void test_hostile(void **state)
     tn_kw_array(&q, 0, 1);
     tn_kw_str(&q, 0, NULL, -1); /* a null key */
     tn_kw_i8(&q, 0);
-    fd = dial();
-    send_req(fd, "t", TN_KAPI_DESCRIBE_CONFIGS, 2, 1, &q);
-    assert_true(closed(fd));
+    fd = kw_dial(sb.port);
+    kw_send_req(fd, TN_KAPI_DESCRIBE_CONFIGS, 2, 1, &q);
+    assert_true(kw_closed(fd));
     close(fd);
-    fd = dial();
-    send_req(fd, "t", TN_KAPI_LIST_GROUPS, 2, 1, &q); /* ListGroups has no body */
-    assert_true(closed(fd));
+    fd = kw_dial(sb.port);
+    kw_send_req(fd, TN_KAPI_LIST_GROUPS, 2, 1, &q); /* ListGroups has no body */
+    assert_true(kw_closed(fd));
     close(fd);
     tn_kw_free(&q);
     assert_true(listed(2)); /* still serving, and the group of test_groups is still there */

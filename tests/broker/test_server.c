@@ -1,146 +1,36 @@
 /* The broker over raw sockets: what a hostile or sloppy client sends, and
  * the protocol corners real clients rarely hit (acks=0, long polls, bad
  * CRCs, unknown versions, oversized frames). */
-#include <arpa/inet.h>
-#include <ftw.h>
-#include <netinet/in.h>
-#include <poll.h>
-#include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
-#include <sys/socket.h>
 #include <unistd.h>
 
-#include "base/endian.h"
-#include "kafka/api.h"
+#include "broker/kwire.h"
 #include "kafka/batch.h"
-#include "kafka/codec.h"
-#include "testutil.h"
 
-static char dir[64];
-static tern_broker *broker;
-static uint16_t port;
+static kw_scratch sb;
 
-static int rm_entry(const char *path, const struct stat *sb, int flag, struct FTW *ftw)
+static void tune(tern_broker_opts *o)
 {
-    (void)sb;
-    (void)flag;
-    (void)ftw;
-    return remove(path);
+    o->max_request_bytes = 1 << 20;
 }
 
 static int setup(void **state)
 {
     (void)state;
-    strcpy(dir, "/tmp/tern-server-XXXXXX");
-    if (mkdtemp(dir) == NULL)
-        return -1;
-    tern_broker_opts o;
-    tern_broker_opts_init(&o);
-    o.data_dir = dir;
-    o.listen = "127.0.0.1:0";
-    o.max_request_bytes = 1 << 20;
-    if (tern_broker_start(&o, &broker) != TERN_OK)
-        return -1;
-    port = tern_broker_port(broker);
+    kw_scratch_start(&sb, "server", tune);
     return 0;
 }
 
 static int teardown(void **state)
 {
     (void)state;
-    tern_broker_stop(broker);
-    nftw(dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+    kw_scratch_stop(&sb);
     return 0;
-}
-
-static int dial(void)
-{
-    int fd = socket(AF_INET, SOCK_STREAM, 0);
-    struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons(port)};
-    sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    assert_int_equal(connect(fd, (struct sockaddr *)&sa, sizeof sa), 0);
-    return fd;
-}
-
-static void send_raw(int fd, const void *p, size_t n)
-{
-    assert_int_equal(send(fd, p, n, MSG_NOSIGNAL), (ssize_t)n);
-}
-
-/* Sends a request frame: header v1 (client id "t") and body. */
-static void send_req(int fd, int16_t api, int16_t ver, int32_t corr, const tn_kw *body)
-{
-    tn_kw w;
-    tn_kw_init(&w, 0);
-    size_t at = tn_kw_skip(&w, 4);
-    tn_kw_i16(&w, api);
-    tn_kw_i16(&w, ver);
-    tn_kw_i32(&w, corr);
-    tn_kw_cstr(&w, 0, "t");
-    if (body)
-        tn_kw_raw(&w, body->p, body->n);
-    tn_kw_put_i32(&w, at, (int32_t)(w.n - 4));
-    send_raw(fd, w.p, w.n);
-    tn_kw_free(&w);
-}
-
-/* Reads one response within ms; returns its body (after the correlation
- * id) in buf, its length, or -1 if the connection closed or nothing came. */
-static int read_resp(int fd, int32_t corr, uint8_t *buf, size_t cap, int ms)
-{
-    uint8_t head[8];
-    size_t got = 0;
-    while (got < 8) {
-        struct pollfd p = {fd, POLLIN, 0};
-        if (poll(&p, 1, ms) != 1)
-            return -1;
-        ssize_t n = recv(fd, head + got, 8 - got, 0);
-        if (n <= 0)
-            return -1;
-        got += (size_t)n;
-    }
-    uint32_t size = tn_get_be32(head);
-    assert_int_equal((int32_t)tn_get_be32(head + 4), corr);
-    assert_true(size >= 4 && size - 4 <= cap);
-    size_t want = size - 4;
-    got = 0;
-    while (got < want) {
-        ssize_t n = recv(fd, buf + got, want - got, 0);
-        assert_true(n > 0);
-        got += (size_t)n;
-    }
-    return (int)want;
-}
-
-/* Whether the broker closes the connection within 2 s. */
-static int closed(int fd)
-{
-    uint8_t b[256];
-    for (;;) {
-        struct pollfd p = {fd, POLLIN, 0};
-        if (poll(&p, 1, 2000) != 1)
-            return 0;
-        ssize_t n = recv(fd, b, sizeof b, 0);
-        if (n <= 0)
-            return 1;
-    }
-}
-
-static void alive(void)
-{
-    int fd = dial();
-    send_req(fd, TN_KAPI_API_VERSIONS, 0, 99, NULL);
-    uint8_t buf[4096];
-    int n = read_resp(fd, 99, buf, sizeof buf, 2000);
-    assert_true(n > 2);
-    assert_int_equal(tn_get_be16(buf), 0);
-    close(fd);
 }
 
 static void create_topic(const char *name, int32_t parts)
 {
-    int fd = dial();
+    int fd = kw_dial(sb.port);
     tn_kw b;
     tn_kw_init(&b, 0);
     tn_kw_array(&b, 0, 1);
@@ -151,9 +41,9 @@ static void create_topic(const char *name, int32_t parts)
     tn_kw_array(&b, 0, 0);
     tn_kw_i32(&b, 5000);
     tn_kw_i8(&b, 0);
-    send_req(fd, TN_KAPI_CREATE_TOPICS, 4, 1, &b);
+    kw_send_req(fd, TN_KAPI_CREATE_TOPICS, 4, 1, &b);
     uint8_t buf[512];
-    int n = read_resp(fd, 1, buf, sizeof buf, 5000);
+    int n = kw_read_resp(fd, 1, buf, sizeof buf, 5000);
     tn_kr r;
     tn_kr_init(&r, buf, (size_t)n);
     (void)tn_kr_i32(&r);
@@ -184,10 +74,10 @@ static int16_t produce(int fd, const char *topic, const void *recs, size_t n, in
     tn_kw b;
     tn_kw_init(&b, 0);
     produce_body(&b, topic, -1, recs, n);
-    send_req(fd, TN_KAPI_PRODUCE, 7, 5, &b);
+    kw_send_req(fd, TN_KAPI_PRODUCE, 7, 5, &b);
     tn_kw_free(&b);
     uint8_t buf[512];
-    int len = read_resp(fd, 5, buf, sizeof buf, 5000);
+    int len = kw_read_resp(fd, 5, buf, sizeof buf, 5000);
     assert_true(len > 0);
     tn_kr r;
     tn_kr_init(&r, buf, (size_t)len);
@@ -214,27 +104,11 @@ static int fetch(int fd, const char *topic, int64_t offset, int32_t wait_ms, int
 {
     tn_kw b;
     tn_kw_init(&b, 0);
-    tn_kw_i32(&b, -1);
-    tn_kw_i32(&b, wait_ms);
-    tn_kw_i32(&b, min_bytes);
-    tn_kw_i32(&b, 1 << 20);
-    tn_kw_i8(&b, 0);
-    tn_kw_i32(&b, 0);
-    tn_kw_i32(&b, -1);
-    tn_kw_array(&b, 0, 1);
-    tn_kw_cstr(&b, 0, topic);
-    tn_kw_array(&b, 0, 1);
-    tn_kw_i32(&b, 0);
-    tn_kw_i32(&b, -1);
-    tn_kw_i64(&b, offset);
-    tn_kw_i64(&b, 0);
-    tn_kw_i32(&b, 1 << 20);
-    tn_kw_array(&b, 0, 0);
-    tn_kw_cstr(&b, 0, "");
-    send_req(fd, TN_KAPI_FETCH, 11, 6, &b);
+    kw_fetch_body(&b, topic, offset, wait_ms, min_bytes);
+    kw_send_req(fd, TN_KAPI_FETCH, 11, 6, &b);
     tn_kw_free(&b);
     static uint8_t buf[1 << 20];
-    int len = read_resp(fd, 6, buf, sizeof buf, timeout_ms);
+    int len = kw_read_resp(fd, 6, buf, sizeof buf, timeout_ms);
     if (len < 0)
         return -1;
     tn_kr r;
@@ -260,45 +134,45 @@ static int fetch(int fd, const char *topic, int64_t offset, int32_t wait_ms, int
 static void test_oversized_frame(void **state)
 {
     (void)state;
-    int fd = dial();
+    int fd = kw_dial(sb.port);
     /* A 2 GiB frame: refused from its length alone, nothing allocated. */
-    send_raw(fd, "\x7f\xff\xff\xff\x00\x12\x00\x00", 8);
-    assert_true(closed(fd));
+    kw_send_raw(fd, "\x7f\xff\xff\xff\x00\x12\x00\x00", 8);
+    assert_true(kw_closed(fd));
     close(fd);
-    fd = dial();
-    send_raw(fd, "\xff\xff\xff\xff", 4); /* negative */
-    assert_true(closed(fd));
+    fd = kw_dial(sb.port);
+    kw_send_raw(fd, "\xff\xff\xff\xff", 4); /* negative */
+    assert_true(kw_closed(fd));
     close(fd);
-    fd = dial();
-    send_raw(fd, "\x00\x00\x00\x03\x00\x12\x00", 7); /* shorter than a header */
-    assert_true(closed(fd));
+    fd = kw_dial(sb.port);
+    kw_send_raw(fd, "\x00\x00\x00\x03\x00\x12\x00", 7); /* shorter than a header */
+    assert_true(kw_closed(fd));
     close(fd);
-    alive();
+    kw_alive(sb.port);
 }
 
 static void test_truncated_and_unknown(void **state)
 {
     (void)state;
     /* A Metadata request whose topic array claims more than the frame holds. */
-    int fd = dial();
+    int fd = kw_dial(sb.port);
     tn_kw b;
     tn_kw_init(&b, 0);
     tn_kw_i32(&b, 1000000);
     tn_kw_cstr(&b, 0, "x");
-    send_req(fd, TN_KAPI_METADATA, 8, 2, &b);
-    assert_true(closed(fd));
+    kw_send_req(fd, TN_KAPI_METADATA, 8, 2, &b);
+    assert_true(kw_closed(fd));
     close(fd);
     /* An API nobody implements, and a version beyond what was advertised. */
-    fd = dial();
-    send_req(fd, 9999, 0, 3, NULL);
-    assert_true(closed(fd));
+    fd = kw_dial(sb.port);
+    kw_send_req(fd, 9999, 0, 3, NULL);
+    assert_true(kw_closed(fd));
     close(fd);
-    fd = dial();
-    send_req(fd, TN_KAPI_PRODUCE, 99, 4, &b);
-    assert_true(closed(fd));
+    fd = kw_dial(sb.port);
+    kw_send_req(fd, TN_KAPI_PRODUCE, 99, 4, &b);
+    assert_true(kw_closed(fd));
     close(fd);
     tn_kw_free(&b);
-    alive();
+    kw_alive(sb.port);
 }
 
 static void test_api_versions_unsupported(void **state)
@@ -306,10 +180,10 @@ static void test_api_versions_unsupported(void **state)
     (void)state;
     /* ApiVersions v99: answered in the v0 layout with UNSUPPORTED_VERSION and
      * the real ranges, so a newer client can retry with one we know. */
-    int fd = dial();
-    send_req(fd, TN_KAPI_API_VERSIONS, 99, 7, NULL);
+    int fd = kw_dial(sb.port);
+    kw_send_req(fd, TN_KAPI_API_VERSIONS, 99, 7, NULL);
     uint8_t buf[4096];
-    int n = read_resp(fd, 7, buf, sizeof buf, 2000);
+    int n = kw_read_resp(fd, 7, buf, sizeof buf, 2000);
     assert_true(n > 6);
     tn_kr r;
     tn_kr_init(&r, buf, (size_t)n);
@@ -330,7 +204,7 @@ static void test_bad_crc_refused(void **state)
 {
     (void)state;
     create_topic("crc", 1);
-    int fd = dial();
+    int fd = kw_dial(sb.port);
     tn_kw w;
     tn_kw_init(&w, 0);
     one_batch(&w, "good");
@@ -362,17 +236,17 @@ static void test_acks_zero_silent(void **state)
 {
     (void)state;
     create_topic("quiet", 1);
-    int fd = dial();
+    int fd = kw_dial(sb.port);
     tn_kw w, b;
     tn_kw_init(&w, 0);
     tn_kw_init(&b, 0);
     one_batch(&w, "fire-and-forget");
     produce_body(&b, "quiet", 0, w.p, w.n);
-    send_req(fd, TN_KAPI_PRODUCE, 7, 11, &b);
+    kw_send_req(fd, TN_KAPI_PRODUCE, 7, 11, &b);
     /* No answer to acks=0; the next request's answer comes first. */
-    send_req(fd, TN_KAPI_API_VERSIONS, 0, 12, NULL);
+    kw_send_req(fd, TN_KAPI_API_VERSIONS, 0, 12, NULL);
     uint8_t buf[4096];
-    assert_true(read_resp(fd, 12, buf, sizeof buf, 2000) > 0);
+    assert_true(kw_read_resp(fd, 12, buf, sizeof buf, 2000) > 0);
     int16_t err;
     assert_true(fetch(fd, "quiet", 0, 0, 1, &err, 2000) > 0);
     assert_int_equal(err, 0);
@@ -385,7 +259,7 @@ static void test_fetch_long_poll(void **state)
 {
     (void)state;
     create_topic("poll", 1);
-    int fd = dial();
+    int fd = kw_dial(sb.port);
     int16_t err;
     /* Nothing there: the fetch waits its max_wait, then answers empty. */
     uint64_t t0 = tern_clock_ns();
@@ -393,36 +267,20 @@ static void test_fetch_long_poll(void **state)
     uint64_t waited = (tern_clock_ns() - t0) / 1000000;
     assert_true(waited >= 250 && waited < 2000);
     /* A parked fetch is answered as soon as a produce arrives. */
-    int pfd = dial();
+    int pfd = kw_dial(sb.port);
     tn_kw w;
     tn_kw_init(&w, 0);
     one_batch(&w, "wake up");
     tn_kw b;
     tn_kw_init(&b, 0);
-    tn_kw_i32(&b, -1);
-    tn_kw_i32(&b, 10000);
-    tn_kw_i32(&b, 1);
-    tn_kw_i32(&b, 1 << 20);
-    tn_kw_i8(&b, 0);
-    tn_kw_i32(&b, 0);
-    tn_kw_i32(&b, -1);
-    tn_kw_array(&b, 0, 1);
-    tn_kw_cstr(&b, 0, "poll");
-    tn_kw_array(&b, 0, 1);
-    tn_kw_i32(&b, 0);
-    tn_kw_i32(&b, -1);
-    tn_kw_i64(&b, 0);
-    tn_kw_i64(&b, 0);
-    tn_kw_i32(&b, 1 << 20);
-    tn_kw_array(&b, 0, 0);
-    tn_kw_cstr(&b, 0, "");
+    kw_fetch_body(&b, "poll", 0, 10000, 1);
     t0 = tern_clock_ns();
-    send_req(fd, TN_KAPI_FETCH, 11, 6, &b);
+    kw_send_req(fd, TN_KAPI_FETCH, 11, 6, &b);
     test_sleep_ms(100);
     int64_t base;
     assert_int_equal(produce(pfd, "poll", w.p, w.n, &base), 0);
     static uint8_t buf[65536];
-    int n = read_resp(fd, 6, buf, sizeof buf, 5000);
+    int n = kw_read_resp(fd, 6, buf, sizeof buf, 5000);
     uint64_t took = (tern_clock_ns() - t0) / 1000000;
     assert_true(n > 0);
     assert_true(took < 2000); /* not the 10 s max_wait */
@@ -439,7 +297,7 @@ static void test_fetch_long_poll(void **state)
 static void test_topic_admin_errors(void **state)
 {
     (void)state;
-    int fd = dial();
+    int fd = kw_dial(sb.port);
     tn_kw b;
     tn_kw_init(&b, 0);
     tn_kw_array(&b, 0, 3);
@@ -455,9 +313,9 @@ static void test_topic_admin_errors(void **state)
     }
     tn_kw_i32(&b, 5000);
     tn_kw_i8(&b, 0);
-    send_req(fd, TN_KAPI_CREATE_TOPICS, 4, 1, &b);
+    kw_send_req(fd, TN_KAPI_CREATE_TOPICS, 4, 1, &b);
     uint8_t buf[4096];
-    int n = read_resp(fd, 1, buf, sizeof buf, 5000);
+    int n = kw_read_resp(fd, 1, buf, sizeof buf, 5000);
     tn_kr r;
     tn_kr_init(&r, buf, (size_t)n);
     (void)tn_kr_i32(&r);
@@ -491,20 +349,20 @@ static void test_delete_under_load(void **state)
     tn_kw_i32(&del, 5000);
     static uint8_t buf[65536];
     for (int round = 0; round < 20; round++) {
-        int p = dial(), d = dial();
+        int p = kw_dial(sb.port), d = kw_dial(sb.port);
         for (int k = 0; k < 10; k++)
-            send_req(p, TN_KAPI_PRODUCE, 7, 100 + k, &b);
-        send_req(d, TN_KAPI_DELETE_TOPICS, 3, 7, &del);
-        assert_true(read_resp(d, 7, buf, sizeof buf, 5000) > 0);
+            kw_send_req(p, TN_KAPI_PRODUCE, 7, 100 + k, &b);
+        kw_send_req(d, TN_KAPI_DELETE_TOPICS, 3, 7, &del);
+        assert_true(kw_read_resp(d, 7, buf, sizeof buf, 5000) > 0);
         for (int k = 0; k < 10; k++)
-            assert_true(read_resp(p, 100 + k, buf, sizeof buf, 5000) > 0);
+            assert_true(kw_read_resp(p, 100 + k, buf, sizeof buf, 5000) > 0);
         close(p);
         close(d);
     }
     tn_kw_free(&w);
     tn_kw_free(&b);
     tn_kw_free(&del);
-    alive();
+    kw_alive(sb.port);
 }
 
 int main(void)

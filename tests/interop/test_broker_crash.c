@@ -4,7 +4,6 @@
  * exactly once, and each partition must hold the records in the order they
  * were sent. */
 #include <fcntl.h>
-#include <ftw.h>
 #include <librdkafka/rdkafka.h>
 #include <signal.h>
 #include <stdio.h>
@@ -13,7 +12,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include "testutil.h"
+#include "broker/kwire.h"
 
 #define TOTAL 100000
 #define ROUNDS 6
@@ -82,14 +81,6 @@ static void set(rd_kafka_conf_t *c, const char *k, const char *v)
     char err[256];
     if (rd_kafka_conf_set(c, k, v, err, sizeof err) != RD_KAFKA_CONF_OK)
         fail_msg("%s=%s: %s", k, v, err);
-}
-
-static int rm_entry(const char *path, const struct stat *sb, int flag, struct FTW *ftw)
-{
-    (void)sb;
-    (void)flag;
-    (void)ftw;
-    return remove(path);
 }
 
 static void test_kill9_under_load(void **state)
@@ -200,7 +191,7 @@ static void test_kill9_under_load(void **state)
     assert_int_equal(missing, 0);
     assert_int_equal(dup, 0);
     assert_int_equal(disorder, 0);
-    nftw(dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+    kw_rm_tree(dir);
     unlink(errpath);
 }
 

@@ -1,70 +1,33 @@
 /* Interop with librdkafka, the C client most Kafka users have: a tern
  * broker runs in this process and librdkafka (default settings unless a
  * case says otherwise) produces to and consumes from it over loopback. */
-#include <ftw.h>
 #include <librdkafka/rdkafka.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
-#include "testutil.h"
+#include "broker/kwire.h"
 
-static char dir[64];
-static tern_broker *broker;
+static kw_scratch sb;
 static char bootstrap[64];
 
-static tern_broker *start_broker(void)
+static void tune(tern_broker_opts *o)
 {
-    tern_broker_opts o;
-    tern_broker_opts_init(&o);
-    o.data_dir = dir;
-    o.listen = "127.0.0.1:0";
-    o.default_partitions = 4;
-    tern_broker *b;
-    check_ok(tern_broker_start(&o, &b));
-    snprintf(bootstrap, sizeof bootstrap, "127.0.0.1:%u", tern_broker_port(b));
-    return b;
-}
-
-/* A restart must come back on the same port: clients keep the address. */
-static void restart_broker(void)
-{
-    uint16_t port = tern_broker_port(broker);
-    tern_broker_stop(broker);
-    tern_broker_opts o;
-    tern_broker_opts_init(&o);
-    o.data_dir = dir;
-    char listen[32];
-    snprintf(listen, sizeof listen, "127.0.0.1:%u", port);
-    o.listen = listen;
-    o.default_partitions = 4;
-    check_ok(tern_broker_start(&o, &broker));
-}
-
-static int rm_entry(const char *path, const struct stat *sb, int flag, struct FTW *ftw)
-{
-    (void)sb;
-    (void)flag;
-    (void)ftw;
-    return remove(path);
+    o->default_partitions = 4;
 }
 
 static int setup(void **state)
 {
     (void)state;
-    strcpy(dir, "/tmp/tern-rdkafka-XXXXXX");
-    if (mkdtemp(dir) == NULL)
-        return -1;
-    broker = start_broker();
+    kw_scratch_start(&sb, "rdkafka", tune);
+    snprintf(bootstrap, sizeof bootstrap, "127.0.0.1:%u", sb.port);
     return 0;
 }
 
 static int teardown(void **state)
 {
     (void)state;
-    tern_broker_stop(broker);
-    nftw(dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+    kw_scratch_stop(&sb);
     return 0;
 }
 
@@ -308,7 +271,7 @@ static void test_offsets_survive_restart(void **state)
     rd_kafka_consumer_close(k);
     rd_kafka_destroy(k);
 
-    restart_broker();
+    kw_scratch_restart(&sb); /* on the same port: clients keep the address */
     memset(&d, 0, sizeof d);
     produce("resume", 100, 50, "all", 0, &d);
     assert_int_equal(d.ok, 50);
