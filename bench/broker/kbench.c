@@ -35,16 +35,16 @@
 #ifndef _GNU_SOURCE
 #define _GNU_SOURCE
 #endif
+#include "util.h"
+
 #include <librdkafka/rdkafka.h>
 
-#include <errno.h>
 #include <inttypes.h>
 #include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/resource.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -53,43 +53,7 @@
 #define IDLE_MS 30000     /* a consume pass with nothing new for this long fails */
 #define FETCH_WAIT_MS 500 /* fetch.wait.max.ms: the broker's long poll at the end */
 
-static void die(const char *fmt, ...) __attribute__((format(printf, 1, 2), noreturn));
-static void die(const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    fputs("kbench: ", stderr);
-    vfprintf(stderr, fmt, ap);
-    fputc('\n', stderr);
-    va_end(ap);
-    exit(1);
-}
-
-static uint64_t now_ns(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
-}
-
-/* User + system CPU seconds of the whole process, every librdkafka thread. */
-static double cpu_s(void)
-{
-    struct rusage ru;
-    getrusage(RUSAGE_SELF, &ru);
-    return (double)(ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) +
-           (double)(ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) / 1e6;
-}
-
-static unsigned long parse_count(const char *opt, const char *s, unsigned long max)
-{
-    char *end;
-    errno = 0;
-    unsigned long v = strtoul(s, &end, 10);
-    if (*s < '0' || *s > '9' || errno || *end || v == 0 || v > max)
-        die("%s wants a number from 1 to %lu, not '%s'", opt, max, s);
-    return v;
-}
+const char bk_prog[] = "kbench";
 
 static void set(rd_kafka_conf_t *conf, const char *key, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
@@ -101,14 +65,7 @@ static void set(rd_kafka_conf_t *conf, const char *key, const char *fmt, ...)
     vsnprintf(val, sizeof val, fmt, ap);
     va_end(ap);
     if (rd_kafka_conf_set(conf, key, val, err, sizeof err) != RD_KAFKA_CONF_OK)
-        die("%s=%s: %s", key, val, err);
-}
-
-static void put_seq(void *p, uint64_t seq)
-{
-    uint8_t *b = p;
-    for (int i = 7; i >= 0; i--, seq >>= 8)
-        b[i] = (uint8_t)seq;
+        bk_die("%s=%s: %s", key, val, err);
 }
 
 static uint64_t get_seq(const void *p)
@@ -127,14 +84,14 @@ static uint64_t get_seq(const void *p)
 static void error_cb(rd_kafka_t *rk, int err, const char *reason, void *opaque)
 {
     (void)opaque;
-    fprintf(stderr, "kbench: librdkafka: %s: %s\n", rd_kafka_err2name((rd_kafka_resp_err_t)err),
-            reason);
+    fprintf(stderr, "%s: librdkafka: %s: %s\n", bk_prog,
+            rd_kafka_err2name((rd_kafka_resp_err_t)err), reason);
     if (err == RD_KAFKA_RESP_ERR__ALL_BROKERS_DOWN)
-        die("lost the broker: %s", reason);
+        bk_die("lost the broker: %s", reason);
     if (err == RD_KAFKA_RESP_ERR__FATAL) {
         char why[512];
         rd_kafka_resp_err_t orig = rd_kafka_fatal_error(rk, why, sizeof why);
-        die("fatal error %s: %s", rd_kafka_err2name(orig), why);
+        bk_die("fatal error %s: %s", rd_kafka_err2name(orig), why);
     }
 }
 
@@ -156,7 +113,7 @@ static rd_kafka_t *new_client(rd_kafka_type_t type, rd_kafka_conf_t *conf)
     char err[512];
     rd_kafka_t *rk = rd_kafka_new(type, conf, err, sizeof err);
     if (!rk)
-        die("rd_kafka_new: %s", err);
+        bk_die("rd_kafka_new: %s", err);
     return rk;
 }
 
@@ -181,31 +138,32 @@ static void create_topic(const char *brokers, const char *topic, unsigned long s
     rd_kafka_queue_t *q = rd_kafka_queue_new(rk);
     rd_kafka_NewTopic_t *nt = rd_kafka_NewTopic_new(topic, 1, 1, err, sizeof err);
     if (!nt)
-        die("NewTopic %s: %s", topic, err);
+        bk_die("NewTopic %s: %s", topic, err);
     /* Kafka refuses batches above max.message.bytes (default 1 MiB + 12):
      * the topic takes the batches the producer is set to send. */
     snprintf(max, sizeof max, "%lu", batch_bytes(size, batch) + REQUEST_ROOM);
     if (rd_kafka_NewTopic_set_config(nt, "max.message.bytes", max))
-        die("NewTopic %s: max.message.bytes=%s refused", topic, max);
+        bk_die("NewTopic %s: max.message.bytes=%s refused", topic, max);
     rd_kafka_AdminOptions_t *opt = rd_kafka_AdminOptions_new(rk, RD_KAFKA_ADMIN_OP_CREATETOPICS);
     if (rd_kafka_AdminOptions_set_operation_timeout(opt, 10000, err, sizeof err))
-        die("operation_timeout: %s", err);
+        bk_die("operation_timeout: %s", err);
     rd_kafka_CreateTopics(rk, &nt, 1, opt, q);
     rd_kafka_event_t *ev = rd_kafka_queue_poll(q, 30000);
     if (!ev)
-        die("CreateTopics %s: no answer in 30 s", topic);
+        bk_die("CreateTopics %s: no answer in 30 s", topic);
     if (rd_kafka_event_error(ev))
-        die("CreateTopics %s: %s", topic, rd_kafka_event_error_string(ev));
+        bk_die("CreateTopics %s: %s", topic, rd_kafka_event_error_string(ev));
     size_t n;
     const rd_kafka_topic_result_t **res =
         rd_kafka_CreateTopics_result_topics(rd_kafka_event_CreateTopics_result(ev), &n);
     if (n != 1)
-        die("CreateTopics %s: %zu results for one topic", topic, n);
+        bk_die("CreateTopics %s: %zu results for one topic", topic, n);
     if (rd_kafka_topic_result_error(res[0]))
-        die("CreateTopics %s: %s: %s", topic,
-            rd_kafka_err2name(rd_kafka_topic_result_error(res[0])),
-            rd_kafka_topic_result_error_string(res[0]) ? rd_kafka_topic_result_error_string(res[0])
-                                                       : "");
+        bk_die("CreateTopics %s: %s: %s", topic,
+               rd_kafka_err2name(rd_kafka_topic_result_error(res[0])),
+               rd_kafka_topic_result_error_string(res[0])
+                   ? rd_kafka_topic_result_error_string(res[0])
+                   : "");
     rd_kafka_event_destroy(ev);
     rd_kafka_AdminOptions_destroy(opt);
     rd_kafka_NewTopic_destroy(nt);
@@ -286,11 +244,11 @@ static void next_stats(rd_kafka_t *rk, struct prod *p)
 
 static void produce_one(rd_kafka_t *rk, rd_kafka_topic_t *rkt, void *buf, size_t size, uint64_t seq)
 {
-    put_seq(buf, seq);
+    bk_put_be(buf, seq, 8);
     while (rd_kafka_produce(rkt, 0, RD_KAFKA_MSG_F_COPY, buf, size, NULL, 0, NULL) != 0) {
         rd_kafka_resp_err_t err = rd_kafka_last_error();
         if (err != RD_KAFKA_RESP_ERR__QUEUE_FULL)
-            die("produce: %s", rd_kafka_err2str(err));
+            bk_die("produce: %s", rd_kafka_err2str(err));
         rd_kafka_poll(rk, 10);
     }
 }
@@ -299,13 +257,14 @@ static void flush_all(rd_kafka_t *rk, struct prod *p, uint64_t want)
 {
     rd_kafka_resp_err_t err = rd_kafka_flush(rk, 120000);
     if (err)
-        die("flush: %s (%d records still queued)", rd_kafka_err2str(err), rd_kafka_outq_len(rk));
+        bk_die("flush: %s (%d records still queued)", rd_kafka_err2str(err), rd_kafka_outq_len(rk));
     if (p->errors || p->misplaced)
-        die("%" PRIu64 " records failed (first: %s), %" PRIu64 " at the wrong offset (first: %s)",
-            p->errors, p->errors ? p->first_err : "-", p->misplaced,
-            p->misplaced ? p->first_misplaced : "-");
+        bk_die("%" PRIu64 " records failed (first: %s), %" PRIu64
+               " at the wrong offset (first: %s)",
+               p->errors, p->errors ? p->first_err : "-", p->misplaced,
+               p->misplaced ? p->first_misplaced : "-");
     if (p->delivered != want)
-        die("%" PRIu64 " delivery reports for %" PRIu64 " records", p->delivered, want);
+        bk_die("%" PRIu64 " delivery reports for %" PRIu64 " records", p->delivered, want);
 }
 
 static void produce(const char *brokers, const char *topic, unsigned long size, unsigned long batch,
@@ -334,11 +293,11 @@ static void produce(const char *brokers, const char *topic, unsigned long size, 
     rd_kafka_t *rk = new_client(RD_KAFKA_PRODUCER, conf);
     rd_kafka_topic_t *rkt = rd_kafka_topic_new(rk, topic, NULL);
     if (!rkt)
-        die("topic %s: %s", topic, rd_kafka_err2str(rd_kafka_last_error()));
+        bk_die("topic %s: %s", topic, rd_kafka_err2str(rd_kafka_last_error()));
 
     char *buf = malloc(size);
     if (!buf)
-        die("out of memory");
+        bk_die("out of memory");
     for (unsigned long i = 0; i < size; i++)
         buf[i] = (char)(i * 131 + 7);
 
@@ -347,32 +306,34 @@ static void produce(const char *brokers, const char *topic, unsigned long size, 
     next_stats(rk, &p);
     p.batched_records = p.batched_bytes = p.batches = 0;
 
-    double cpu0 = cpu_s();
-    uint64_t t0 = now_ns();
+    double cpu0 = bk_cpu_s();
+    uint64_t t0 = bk_now_ns();
     for (uint64_t seq = 1; seq <= count; seq++) {
         produce_one(rk, rkt, buf, size, seq);
         if (seq % 1024 == 0)
             rd_kafka_poll(rk, 0);
     }
     flush_all(rk, &p, count + 1);
-    double secs = (double)(now_ns() - t0) / 1e9, cpu = cpu_s() - cpu0;
+    double secs = (double)(bk_now_ns() - t0) / 1e9, cpu = bk_cpu_s() - cpu0;
     next_stats(rk, &p);
     if (p.batched_records != (double)count)
-        die("statistics counted %.0f records in batches, %lu were sent", p.batched_records, count);
+        bk_die("statistics counted %.0f records in batches, %lu were sent", p.batched_records,
+               count);
 
-    double rate = (double)count / secs, mbs = (double)count * (double)size / secs / 1e6;
     double avg_recs = p.batches > 0 ? p.batched_records / p.batches : 0;
     double avg_bytes = p.batches > 0 ? p.batched_bytes / p.batches : 0;
-    if (json)
-        printf("{\"mode\":\"produce\",\"acks\":\"%s\",\"size\":%lu,\"batch\":%lu,\"records\":%lu,"
-               "\"seconds\":%.6f,\"msgs_per_s\":%.1f,\"mb_per_s\":%.3f,\"batches\":%.0f,"
-               "\"batch_records_avg\":%.1f,\"batch_bytes_avg\":%.0f,\"cpu_s\":%.3f}\n",
-               acks, size, batch, count, secs, rate, mbs, p.batches, avg_recs, avg_bytes, cpu);
-    else
-        printf("mode=produce acks=%s size=%lu batch=%lu records=%lu seconds=%.6f msgs_per_s=%.1f "
-               "mb_per_s=%.3f batches=%.0f batch_records_avg=%.1f batch_bytes_avg=%.0f "
-               "cpu_s=%.3f\n",
-               acks, size, batch, count, secs, rate, mbs, p.batches, avg_recs, avg_bytes, cpu);
+    struct bk_line l = {json, 0};
+    bk_line_str(&l, "mode", "produce");
+    bk_line_str(&l, "acks", acks);
+    bk_line_num(&l, "size", "%lu", size);
+    bk_line_num(&l, "batch", "%lu", batch);
+    bk_line_num(&l, "records", "%lu", count);
+    bk_line_rate(&l, count, size, secs);
+    bk_line_num(&l, "batches", "%.0f", p.batches);
+    bk_line_num(&l, "batch_records_avg", "%.1f", avg_recs);
+    bk_line_num(&l, "batch_bytes_avg", "%.0f", avg_bytes);
+    bk_line_num(&l, "cpu_s", "%.3f", cpu);
+    bk_line_end(&l);
     free(buf);
     rd_kafka_topic_destroy(rkt);
     rd_kafka_destroy(rk);
@@ -387,21 +348,22 @@ static double consume_pass(rd_kafka_t *rk, rd_kafka_queue_t *q,
                            uint64_t expect)
 {
     rd_kafka_message_t *msgs[CONSUME_BATCH];
-    uint64_t got = 0, t0 = now_ns(), last = t0;
+    uint64_t got = 0, t0 = bk_now_ns(), last = t0;
     rd_kafka_resp_err_t err = rd_kafka_assign(rk, parts);
     if (err)
-        die("assign: %s", rd_kafka_err2str(err));
+        bk_die("assign: %s", rd_kafka_err2str(err));
     while (got < expect) {
         /* A batch call returns when it has all it asked for or at its
          * timeout: never ask for more than is left. */
         size_t want = expect - got < CONSUME_BATCH ? (size_t)(expect - got) : CONSUME_BATCH;
         ssize_t n = rd_kafka_consume_batch_queue(q, 1000, msgs, want);
         if (n < 0)
-            die("consume: %s", rd_kafka_err2str(rd_kafka_last_error()));
+            bk_die("consume: %s", rd_kafka_err2str(rd_kafka_last_error()));
         if (n > 0)
-            last = now_ns();
-        else if (now_ns() - last > (uint64_t)IDLE_MS * 1000000u)
-            die("no record for %d s, %" PRIu64 " of %" PRIu64 " read", IDLE_MS / 1000, got, expect);
+            last = bk_now_ns();
+        else if (bk_now_ns() - last > (uint64_t)IDLE_MS * 1000000u)
+            bk_die("no record for %d s, %" PRIu64 " of %" PRIu64 " read", IDLE_MS / 1000, got,
+                   expect);
         for (ssize_t i = 0; i < n; i++) {
             rd_kafka_message_t *m = msgs[i];
             if (m->err == RD_KAFKA_RESP_ERR__PARTITION_EOF && got == expect) {
@@ -409,24 +371,24 @@ static double consume_pass(rd_kafka_t *rk, rd_kafka_queue_t *q,
                 continue;
             }
             if (m->err == RD_KAFKA_RESP_ERR__PARTITION_EOF)
-                die("end of partition after %" PRIu64 " of %" PRIu64 " records", got, expect);
+                bk_die("end of partition after %" PRIu64 " of %" PRIu64 " records", got, expect);
             if (m->err)
-                die("consume: %s: %s", rd_kafka_err2name(m->err), rd_kafka_message_errstr(m));
+                bk_die("consume: %s: %s", rd_kafka_err2name(m->err), rd_kafka_message_errstr(m));
             if (got == expect)
-                die("a record at offset %" PRId64 " after the %" PRIu64 " expected", m->offset,
-                    expect);
+                bk_die("a record at offset %" PRId64 " after the %" PRIu64 " expected", m->offset,
+                       expect);
             if (m->offset != (int64_t)got)
-                die("offset %" PRId64 " where %" PRIu64 " was next", m->offset, got);
+                bk_die("offset %" PRId64 " where %" PRIu64 " was next", m->offset, got);
             if (m->len != size || get_seq(m->payload) != got)
-                die("record at offset %" PRIu64 " has %zu bytes, sequence %" PRIu64, got, m->len,
-                    m->len >= 8 ? get_seq(m->payload) : 0);
+                bk_die("record at offset %" PRIu64 " has %zu bytes, sequence %" PRIu64, got, m->len,
+                       m->len >= 8 ? get_seq(m->payload) : 0);
             got++;
             rd_kafka_message_destroy(m);
         }
     }
-    double secs = (double)(now_ns() - t0) / 1e9;
+    double secs = (double)(bk_now_ns() - t0) / 1e9;
     if ((err = rd_kafka_assign(rk, NULL)))
-        die("unassign: %s", rd_kafka_err2str(err));
+        bk_die("unassign: %s", rd_kafka_err2str(err));
     return secs;
 }
 
@@ -452,7 +414,7 @@ static void consume(const char *brokers, const char *topic, unsigned long size,
     rd_kafka_poll_set_consumer(rk);
     rd_kafka_queue_t *q = rd_kafka_queue_get_consumer(rk);
     if (!q)
-        die("no consumer queue");
+        bk_die("no consumer queue");
     rd_kafka_topic_partition_list_t *parts = rd_kafka_topic_partition_list_new(1);
     rd_kafka_topic_partition_list_add(parts, topic, 0)->offset = RD_KAFKA_OFFSET_BEGINNING;
 
@@ -463,47 +425,43 @@ static void consume(const char *brokers, const char *topic, unsigned long size,
          * (untimed) before the next pass starts. */
         if (i > 0)
             nanosleep(&(struct timespec){0, (FETCH_WAIT_MS + 200) * 1000000L}, NULL);
-        double cpu0 = cpu_s();
+        double cpu0 = bk_cpu_s();
         secs = consume_pass(rk, q, parts, size, expect);
-        cpu = cpu_s() - cpu0;
+        cpu = bk_cpu_s() - cpu0;
         if (i == 0)
             first = secs;
     }
-    double rate = (double)expect / secs, mbs = (double)expect * (double)size / secs / 1e6;
-    if (json)
-        printf("{\"mode\":\"consume\",\"size\":%lu,\"records\":%lu,\"passes\":%lu,"
-               "\"first_seconds\":%.6f,\"seconds\":%.6f,\"msgs_per_s\":%.1f,\"mb_per_s\":%.3f,"
-               "\"cpu_s\":%.3f}\n",
-               size, expect, passes, first, secs, rate, mbs, cpu);
-    else
-        printf("mode=consume size=%lu records=%lu passes=%lu first_seconds=%.6f seconds=%.6f "
-               "msgs_per_s=%.1f mb_per_s=%.3f cpu_s=%.3f\n",
-               size, expect, passes, first, secs, rate, mbs, cpu);
+    struct bk_line l = {json, 0};
+    bk_line_str(&l, "mode", "consume");
+    bk_line_num(&l, "size", "%lu", size);
+    bk_line_num(&l, "records", "%lu", expect);
+    bk_line_num(&l, "passes", "%lu", passes);
+    bk_line_num(&l, "first_seconds", "%.6f", first);
+    bk_line_rate(&l, expect, size, secs);
+    bk_line_num(&l, "cpu_s", "%.3f", cpu);
+    bk_line_end(&l);
     rd_kafka_topic_partition_list_destroy(parts);
     rd_kafka_queue_destroy(q);
     rd_kafka_consumer_close(rk);
     rd_kafka_destroy(rk);
 }
 
-static void usage(FILE *f)
-{
-    fputs("usage: kbench create  --brokers H:P --topic T [--size S] [--batch N]\n"
-          "       kbench produce --brokers H:P --topic T [--size S] [--batch N] [--count M]\n"
-          "                      [--acks all|1|0] [--linger MS] [--json]\n"
-          "       kbench consume --brokers H:P --topic T [--size S] --expect M [--passes K]\n"
-          "                      [--json]\n"
-          "  --size S     record value bytes, at least 8 (default 100)\n"
-          "  --batch N    records per produce batch (default 64)\n"
-          "  --count M    records to produce after the warm-up record (default 200000)\n"
-          "  --acks A     all, 1 or 0 (default all)\n"
-          "  --linger MS  linger.ms (default 5)\n"
-          "  --expect M   records in the partition (the warm-up record included)\n"
-          "  --passes K   consume passes; the last is reported (default 2)\n"
-          "  --timeout S  give up after S seconds (default 600)\n"
-          "  --debug CTX  librdkafka's debug contexts (e.g. fetch,msg,protocol) on stderr\n"
-          "  --json       one JSON object instead of key=value\n",
-          f);
-}
+static const char usage_text[] =
+    "usage: kbench create  --brokers H:P --topic T [--size S] [--batch N]\n"
+    "       kbench produce --brokers H:P --topic T [--size S] [--batch N] [--count M]\n"
+    "                      [--acks all|1|0] [--linger MS] [--json]\n"
+    "       kbench consume --brokers H:P --topic T [--size S] --expect M [--passes K]\n"
+    "                      [--json]\n"
+    "  --size S     record value bytes, at least 8 (default 100)\n"
+    "  --batch N    records per produce batch (default 64)\n"
+    "  --count M    records to produce after the warm-up record (default 200000)\n"
+    "  --acks A     all, 1 or 0 (default all)\n"
+    "  --linger MS  linger.ms (default 5)\n"
+    "  --expect M   records in the partition (the warm-up record included)\n"
+    "  --passes K   consume passes; the last is reported (default 2)\n"
+    "  --timeout S  give up after S seconds (default 600)\n"
+    "  --debug CTX  librdkafka's debug contexts (e.g. fetch,msg,protocol) on stderr\n"
+    "  --json       one JSON object instead of key=value\n";
 
 int main(int argc, char **argv)
 {
@@ -512,25 +470,19 @@ int main(int argc, char **argv)
     unsigned long timeout = 600;
     int json = 0;
 
-    if (argc < 2) {
-        usage(stderr);
-        return 2;
-    }
+    if (argc < 2)
+        bk_usage(usage_text, 2);
     const char *mode = argv[1];
-    if (strcmp(mode, "-h") == 0 || strcmp(mode, "--help") == 0) {
-        usage(stdout);
-        return 0;
-    }
+    if (strcmp(mode, "-h") == 0 || strcmp(mode, "--help") == 0)
+        bk_usage(usage_text, 0);
     for (int i = 2; i < argc; i++) {
         const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
         if (strcmp(a, "--json") == 0) {
             json = 1;
             continue;
         }
-        if (!v) {
-            usage(stderr);
-            return 2;
-        }
+        if (!v)
+            bk_usage(usage_text, 2);
         i++;
         if (strcmp(a, "--brokers") == 0)
             brokers = v;
@@ -539,32 +491,30 @@ int main(int argc, char **argv)
         else if (strcmp(a, "--acks") == 0)
             acks = v;
         else if (strcmp(a, "--size") == 0)
-            size = parse_count(a, v, 1u << 20);
+            size = bk_parse_count(a, v, 1u << 20);
         else if (strcmp(a, "--batch") == 0)
-            batch = parse_count(a, v, 1000000);
+            batch = bk_parse_count(a, v, 1000000);
         else if (strcmp(a, "--count") == 0)
-            count = parse_count(a, v, 100000000);
+            count = bk_parse_count(a, v, 100000000);
         else if (strcmp(a, "--expect") == 0)
-            expect = parse_count(a, v, 100000001);
+            expect = bk_parse_count(a, v, 100000001);
         else if (strcmp(a, "--passes") == 0)
-            passes = parse_count(a, v, 100);
+            passes = bk_parse_count(a, v, 100);
         else if (strcmp(a, "--linger") == 0)
-            linger = parse_count(a, v, 10000);
+            linger = bk_parse_count(a, v, 10000);
         else if (strcmp(a, "--debug") == 0)
             debug = v;
         else if (strcmp(a, "--timeout") == 0)
-            timeout = parse_count(a, v, 86400);
-        else {
-            usage(stderr);
-            return 2;
-        }
+            timeout = bk_parse_count(a, v, 86400);
+        else
+            bk_usage(usage_text, 2);
     }
     if (!brokers || !topic)
-        die("--brokers and --topic are needed");
+        bk_die("--brokers and --topic are needed");
     if (size < 8)
-        die("--size must be at least 8: each record carries its sequence number");
+        bk_die("--size must be at least 8: each record carries its sequence number");
     if (strcmp(acks, "all") != 0 && strcmp(acks, "1") != 0 && strcmp(acks, "0") != 0)
-        die("--acks is all, 1 or 0");
+        bk_die("--acks is all, 1 or 0");
     /* A hung broker ends the run here rather than stalling the benchmark. */
     alarm((unsigned)timeout);
 
@@ -574,11 +524,9 @@ int main(int argc, char **argv)
         produce(brokers, topic, size, batch, count, acks, linger, json);
     else if (strcmp(mode, "consume") == 0) {
         if (!expect)
-            die("consume needs --expect");
+            bk_die("consume needs --expect");
         consume(brokers, topic, size, expect, passes, json);
-    } else {
-        usage(stderr);
-        return 2;
-    }
+    } else
+        bk_usage(usage_text, 2);
     return 0;
 }

@@ -15,59 +15,22 @@
 #ifndef _GNU_SOURCE
 #define _GNU_SOURCE
 #endif
+#include "util.h"
+
 #include <arpa/inet.h>
 #include <errno.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
-#include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/resource.h>
 #include <sys/socket.h>
-#include <time.h>
 #include <unistd.h>
 
 #define READ_CHUNK 65536
 
-static void die(const char *fmt, ...) __attribute__((format(printf, 1, 2), noreturn));
-static void die(const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    fputs("redis_xadd: ", stderr);
-    vfprintf(stderr, fmt, ap);
-    fputc('\n', stderr);
-    va_end(ap);
-    exit(1);
-}
-
-/* User + system CPU seconds of this process. */
-static double cpu_s(void)
-{
-    struct rusage ru;
-    getrusage(RUSAGE_SELF, &ru);
-    return (double)(ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) +
-           (double)(ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) / 1e6;
-}
-
-static uint64_t now_ns(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
-}
-
-static unsigned long parse_count(const char *opt, const char *s, unsigned long max)
-{
-    char *end;
-    errno = 0;
-    unsigned long v = strtoul(s, &end, 10);
-    if (*s < '0' || *s > '9' || errno || *end || v == 0 || v > max)
-        die("%s wants a number from 1 to %lu, not '%s'", opt, max, s);
-    return v;
-}
+const char bk_prog[] = "redis_xadd";
 
 /* A growable byte buffer: the outgoing batch, or replies read so far. */
 struct buf {
@@ -83,7 +46,7 @@ static void reserve(struct buf *b, size_t more)
     while (cap < b->len + more)
         cap *= 2;
     if (!(b->p = realloc(b->p, cap)))
-        die("out of memory");
+        bk_die("out of memory");
     b->cap = cap;
 }
 
@@ -106,19 +69,6 @@ static void command(struct buf *b, int argc, const char *const *argv, const size
     }
 }
 
-static void write_all(int fd, const char *p, size_t len)
-{
-    while (len > 0) {
-        ssize_t n = write(fd, p, len);
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n <= 0)
-            die("write: %s", n < 0 ? strerror(errno) : "connection closed");
-        p += n;
-        len -= (size_t)n;
-    }
-}
-
 /* Reads more of the server's replies into b, dropping what was consumed. */
 static void fill(int fd, struct buf *b)
 {
@@ -133,9 +83,9 @@ static void fill(int fd, struct buf *b)
         if (n < 0 && errno == EINTR)
             continue;
         if (n < 0)
-            die("read: %s", strerror(errno));
+            bk_die("read: %s", strerror(errno));
         if (n == 0)
-            die("the server closed the connection");
+            bk_die("the server closed the connection");
         b->len += (size_t)n;
         return;
     }
@@ -163,22 +113,22 @@ static long long reply(int fd, struct buf *b, char type)
     size_t len;
     const char *l = line(fd, b, &len);
     if (len == 0)
-        die("empty reply line");
+        bk_die("empty reply line");
     if (l[0] == '-')
-        die("error reply: %.*s", (int)len, l);
+        bk_die("error reply: %.*s", (int)len, l);
     if (l[0] != type)
-        die("unexpected reply: %.*s", (int)(len < 80 ? len : 80), l);
+        bk_die("unexpected reply: %.*s", (int)(len < 80 ? len : 80), l);
     char *end;
     long long v = strtoll(l + 1, &end, 10);
     if (end != l + len)
-        die("bad reply header: %.*s", (int)(len < 80 ? len : 80), l);
+        bk_die("bad reply header: %.*s", (int)(len < 80 ? len : 80), l);
     if (type == '$') {
         if (v <= 0)
-            die("XADD returned no ID");
+            bk_die("XADD returned no ID");
         while (b->len - b->pos < (size_t)v + 2)
             fill(fd, b);
         if (memcmp(b->p + b->pos + v, "\r\n", 2) != 0)
-            die("bulk reply without CRLF");
+            bk_die("bulk reply without CRLF");
         b->pos += (size_t)v + 2;
     }
     return v;
@@ -193,15 +143,9 @@ static int connect_to(int port)
     sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
     sa.sin_port = htons((uint16_t)port);
     if (fd < 0 || connect(fd, (struct sockaddr *)&sa, sizeof sa) != 0)
-        die("connect 127.0.0.1:%d: %s", port, strerror(errno));
+        bk_die("connect 127.0.0.1:%d: %s", port, strerror(errno));
     setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
     return fd;
-}
-
-static void put_seq(char *p, uint64_t seq)
-{
-    for (int i = 7; i >= 0; i--, seq >>= 8)
-        p[i] = (char)(uint8_t)seq;
 }
 
 /* Appends n XADDs numbered from seq to b. */
@@ -211,22 +155,19 @@ static void xadds(struct buf *b, const char *key, char *value, size_t size, uint
     const char *argv[] = {"XADD", key, "*", "v", value};
     size_t lens[] = {4, strlen(key), 1, 1, size};
     for (unsigned long i = 0; i < n; i++) {
-        put_seq(value, seq + i);
+        bk_put_be(value, seq + i, 8);
         command(b, 5, argv, lens);
     }
 }
 
-static void usage(FILE *f)
-{
-    fputs("usage: redis_xadd --port P [--key K] [--size S] [--batch N] [--count M] [--json]\n"
-          "  --port P    the Redis server on 127.0.0.1\n"
-          "  --key K     the stream (default bench)\n"
-          "  --size S    value bytes per entry, at least 8 (default 100)\n"
-          "  --batch N   XADDs per pipelined write (default 64)\n"
-          "  --count M   entries after the warm-up entry (default 200000)\n"
-          "  --json      one JSON object instead of key=value\n",
-          f);
-}
+static const char usage_text[] =
+    "usage: redis_xadd --port P [--key K] [--size S] [--batch N] [--count M] [--json]\n"
+    "  --port P    the Redis server on 127.0.0.1\n"
+    "  --key K     the stream (default bench)\n"
+    "  --size S    value bytes per entry, at least 8 (default 100)\n"
+    "  --batch N   XADDs per pipelined write (default 64)\n"
+    "  --count M   entries after the warm-up entry (default 200000)\n"
+    "  --json      one JSON object instead of key=value\n";
 
 int main(int argc, char **argv)
 {
@@ -237,72 +178,65 @@ int main(int argc, char **argv)
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
         if (strcmp(a, "--port") == 0 && i + 1 < argc)
-            port = parse_count(a, argv[++i], 65535);
+            port = bk_parse_count(a, argv[++i], 65535);
         else if (strcmp(a, "--key") == 0 && i + 1 < argc)
             key = argv[++i];
         else if (strcmp(a, "--size") == 0 && i + 1 < argc)
-            size = parse_count(a, argv[++i], 1u << 20);
+            size = bk_parse_count(a, argv[++i], 1u << 20);
         else if (strcmp(a, "--batch") == 0 && i + 1 < argc)
-            batch = parse_count(a, argv[++i], 1000000);
+            batch = bk_parse_count(a, argv[++i], 1000000);
         else if (strcmp(a, "--count") == 0 && i + 1 < argc)
-            count = parse_count(a, argv[++i], 100000000);
+            count = bk_parse_count(a, argv[++i], 100000000);
         else if (strcmp(a, "--json") == 0)
             json = 1;
-        else if (strcmp(a, "-h") == 0 || strcmp(a, "--help") == 0) {
-            usage(stdout);
-            return 0;
-        } else {
-            usage(stderr);
-            return 2;
-        }
+        else if (strcmp(a, "-h") == 0 || strcmp(a, "--help") == 0)
+            bk_usage(usage_text, 0);
+        else
+            bk_usage(usage_text, 2);
     }
-    if (!port || size < 8) {
-        usage(stderr);
-        return 2;
-    }
+    if (!port || size < 8)
+        bk_usage(usage_text, 2);
 
     int fd = connect_to((int)port);
     struct buf out = {0}, in = {0};
     char *value = malloc(size);
     if (!value)
-        die("out of memory");
+        bk_die("out of memory");
     for (size_t i = 0; i < size; i++)
         value[i] = (char)(i * 131 + 7);
 
     xadds(&out, key, value, size, 0, 1);
-    write_all(fd, out.p, out.len);
+    bk_write_all(fd, out.p, out.len);
     reply(fd, &in, '$');
 
-    double cpu0 = cpu_s();
-    uint64_t t0 = now_ns();
+    double cpu0 = bk_cpu_s();
+    uint64_t t0 = bk_now_ns();
     for (uint64_t seq = 1; seq <= count; seq += batch) {
         unsigned long n = count - seq + 1 < batch ? (unsigned long)(count - seq + 1) : batch;
         out.len = 0;
         xadds(&out, key, value, size, seq, n);
-        write_all(fd, out.p, out.len);
+        bk_write_all(fd, out.p, out.len);
         for (unsigned long i = 0; i < n; i++)
             reply(fd, &in, '$');
     }
-    double secs = (double)(now_ns() - t0) / 1e9, cpu = cpu_s() - cpu0;
+    double secs = (double)(bk_now_ns() - t0) / 1e9, cpu = bk_cpu_s() - cpu0;
 
     const char *xlen[] = {"XLEN", key};
     size_t xlen_lens[] = {4, strlen(key)};
     out.len = 0;
     command(&out, 2, xlen, xlen_lens);
-    write_all(fd, out.p, out.len);
+    bk_write_all(fd, out.p, out.len);
     long long entries = reply(fd, &in, ':');
     if (entries != (long long)count + 1)
-        die("XLEN %s is %lld after %lu entries", key, entries, count + 1);
+        bk_die("XLEN %s is %lld after %lu entries", key, entries, count + 1);
 
-    double rate = (double)count / secs, mbs = (double)count * (double)size / secs / 1e6;
-    if (json)
-        printf("{\"size\":%lu,\"batch\":%lu,\"records\":%lu,\"seconds\":%.6f,"
-               "\"msgs_per_s\":%.1f,\"mb_per_s\":%.3f,\"cpu_s\":%.3f}\n",
-               size, batch, count, secs, rate, mbs, cpu);
-    else
-        printf("size=%lu batch=%lu records=%lu seconds=%.6f msgs_per_s=%.1f mb_per_s=%.3f "
-               "cpu_s=%.3f\n",
-               size, batch, count, secs, rate, mbs, cpu);
+    struct bk_line l = {json, 0};
+    bk_line_num(&l, "size", "%lu", size);
+    bk_line_num(&l, "batch", "%lu", batch);
+    bk_line_num(&l, "records", "%lu", count);
+    bk_line_rate(&l, count, size, secs);
+    bk_line_num(&l, "cpu_s", "%.3f", cpu);
+    bk_line_end(&l);
     close(fd);
     free(out.p);
     free(in.p);
