@@ -497,6 +497,10 @@ tern_err tn_log_append_batches(tn_log *log, uint8_t *buf, size_t len, int64_t no
             return refuse(res, TERN_EMSGSIZE, KERR_MESSAGE_TOO_LARGE);
         if (!tn_batch_crc_ok(buf + off, &b))
             return refuse(res, TERN_ECORRUPT, KERR_CORRUPT_MESSAGE);
+        /* A header that claims records the batch does not hold would
+         * leave holes in the offsets consumers walk. */
+        if (!tn_batch_records_ok(buf + off, &b))
+            return refuse(res, TERN_EPROTO, KERR_CORRUPT_MESSAGE);
         int64_t span = (int64_t)b.last_offset_delta + 1;
         /* All of one append goes in one segment, whose offsets are uint32. */
         if (next > INT64_MAX - span || next - end + span > (int64_t)UINT32_MAX + 1)

@@ -212,3 +212,20 @@ void tn_batch_build(tn_kw *w, const tn_record_in *recs, size_t n, int64_t timest
     tn_kw_put_i32(w, length_at, (int32_t)(w->n - start - 12));
     tn_kw_put_u32(w, crc_at, tern_crc32c(0, w->p + start + CRC_FROM, w->n - start - CRC_FROM));
 }
+
+int tn_batch_records_ok(const uint8_t *p, const tn_batch *b)
+{
+    if (b->attributes & TN_BATCH_COMPRESSION)
+        return 1;
+    tn_record_iter it;
+    tn_record rec;
+    tn_record_iter_init(&it, p, b);
+    int64_t want = b->base_offset;
+    int more;
+    while ((more = tn_record_iter_next(&it, &rec)) == 1) {
+        if (rec.offset != want)
+            return 0;
+        want++;
+    }
+    return more == 0;
+}

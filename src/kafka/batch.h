@@ -84,6 +84,11 @@ typedef struct tn_record_iter {
 void tn_record_iter_init(tn_record_iter *it, const uint8_t *p, const tn_batch *b);
 int tn_record_iter_next(tn_record_iter *it, tn_record *rec);
 
+/* Whether an uncompressed batch's records really are what its header
+ * says: count records, offset deltas 0, 1, 2 ... in order, every byte
+ * accounted for. Compressed batches pass (they are stored as sent). */
+int tn_batch_records_ok(const uint8_t *p, const tn_batch *b);
+
 /* What a producer puts in a batch. */
 typedef struct tn_record_in {
     const void *key;

@@ -223,6 +223,14 @@ static void test_bad_crc_refused(void **state)
                              "garbage-garbage-garbage-garbage-garbage-garbage-garbage-garbage", 64,
                              &base),
                      TN_KE_CORRUPT_MESSAGE);
+    /* A header claiming 1000 records around one, its CRC made right:
+     * refused, or the offsets would jump past records that do not exist. */
+    tn_kw_reset(&w);
+    one_batch(&w, "liar");
+    tn_put_be32(w.p + 23, 999);  /* lastOffsetDelta */
+    tn_put_be32(w.p + 57, 1000); /* records count */
+    tn_put_be32(w.p + 17, tern_crc32c(0, w.p + 21, w.n - 21));
+    assert_int_equal(produce(fd, "crc", w.p, w.n, &base), TN_KE_CORRUPT_MESSAGE);
     /* Nothing of them was stored: the next good batch gets offset 1. */
     tn_kw_reset(&w);
     one_batch(&w, "next");
