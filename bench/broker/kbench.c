@@ -48,7 +48,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#define FETCH_BYTES 52428800 /* 50 MB: fetch.max.bytes, max.partition.fetch.bytes */
+#define QUEUE_KBYTES 1048576 /* 1 GiB: queued.max.messages.kbytes */
 #define CONSUME_BATCH 4096
 #define IDLE_MS 30000     /* a consume pass with nothing new for this long fails */
 #define FETCH_WAIT_MS 500 /* fetch.wait.max.ms: the broker's long poll at the end */
@@ -401,14 +401,14 @@ static void consume(const char *brokers, const char *topic, unsigned long size,
     set(conf, "group.id", "kbench-%ld", (long)getpid());
     set(conf, "enable.auto.commit", "false");
     set(conf, "enable.partition.eof", "true");
-    set(conf, "fetch.max.bytes", "%d", FETCH_BYTES);
-    set(conf, "max.partition.fetch.bytes", "%d", FETCH_BYTES);
-    set(conf, "receive.message.max.bytes", "%d", FETCH_BYTES + 65536);
-    /* librdkafka stops fetching while its queue holds queued.min.messages
-     * (default 100000: a fifth of one 50 MB fetch of 100 B records) and looks
-     * again up to a second later; let the queue's bytes decide instead. */
+    /* Fetch sizes stay librdkafka's defaults (1 MB per partition, 50 MB per
+     * fetch): larger ones make it fault in a fresh receive buffer for every
+     * response, which halved the rate. Its queue may hold a whole pass, so
+     * the fetcher never pauses for the application (it looks again only a
+     * second later): queued.min.messages (default 100000) and
+     * queued.max.messages.kbytes (default 64 MB) raised. */
     set(conf, "queued.min.messages", "%d", 10000000);
-    set(conf, "queued.max.messages.kbytes", "%d", 2 * FETCH_BYTES / 1024);
+    set(conf, "queued.max.messages.kbytes", "%d", QUEUE_KBYTES);
     set(conf, "fetch.wait.max.ms", "%d", FETCH_WAIT_MS);
     rd_kafka_t *rk = new_client(RD_KAFKA_CONSUMER, conf);
     rd_kafka_poll_set_consumer(rk);
