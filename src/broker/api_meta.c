@@ -1,5 +1,6 @@
 /* Requests about the cluster and its topics: Metadata, CreateTopics,
- * DeleteTopics, FindCoordinator, InitProducerId. tern is a cluster of
+ * DeleteTopics, FindCoordinator, InitProducerId, and SaslHandshake (to
+ * refuse SASL clearly). tern is a cluster of
  * one: node 0 leads every partition, and is its only replica. */
 #include <string.h>
 
@@ -272,6 +273,22 @@ tern_err tn_bk_api_init_producer_id(tn_broker_impl *b, tn_bk_req *r, tn_kr *in)
     tn_kw_i16(w, err);
     tn_kw_i64(w, pid);
     tn_kw_i16(w, err ? -1 : 0);
+    r->state = TN_REQ_READY;
+    return TERN_OK;
+}
+
+/* tern has no SASL: a client configured for it learns so from the
+ * protocol's own answer (an empty list of enabled mechanisms) instead of
+ * a closed connection. */
+tern_err tn_bk_api_sasl_handshake(tn_broker_impl *b, tn_bk_req *r, tn_kr *in)
+{
+    tn_kstr mechanism = tn_kr_str(in, 0);
+    if (!tn_kr_done(in))
+        return TERN_EPROTO;
+    tn_bk_log(b, "%s: refused SASL %.*s: this broker has no SASL", r->conn->peer,
+              mechanism.len > 0 ? (int)mechanism.len : 0, mechanism.len > 0 ? mechanism.p : "");
+    tn_kw_i16(&r->out, TN_KE_UNSUPPORTED_SASL_MECHANISM);
+    tn_kw_array(&r->out, 0, 0);
     r->state = TN_REQ_READY;
     return TERN_OK;
 }

@@ -195,6 +195,8 @@ static const struct api_entry {
      tn_bk_api_delete_topics, "DeleteTopics"},
     {TN_KAPI_INIT_PRODUCER_ID, TN_KV_INIT_PRODUCER_ID_MIN, TN_KV_INIT_PRODUCER_ID_MAX,
      tn_bk_api_init_producer_id, "InitProducerId"},
+    {TN_KAPI_SASL_HANDSHAKE, TN_KV_SASL_HANDSHAKE_MIN, TN_KV_SASL_HANDSHAKE_MAX,
+     tn_bk_api_sasl_handshake, "SaslHandshake"},
     {TN_KAPI_DESCRIBE_CONFIGS, TN_KV_DESCRIBE_CONFIGS_MIN, TN_KV_DESCRIBE_CONFIGS_MAX,
      tn_bk_api_describe_configs, "DescribeConfigs"},
 };

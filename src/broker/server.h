@@ -194,6 +194,7 @@ tern_err tn_bk_api_create_topics(tn_broker_impl *b, tn_bk_req *r, tn_kr *in);
 tern_err tn_bk_api_delete_topics(tn_broker_impl *b, tn_bk_req *r, tn_kr *in);
 tern_err tn_bk_api_find_coordinator(tn_broker_impl *b, tn_bk_req *r, tn_kr *in);
 tern_err tn_bk_api_init_producer_id(tn_broker_impl *b, tn_bk_req *r, tn_kr *in);
+tern_err tn_bk_api_sasl_handshake(tn_broker_impl *b, tn_bk_req *r, tn_kr *in);
 tern_err tn_bk_api_produce(tn_broker_impl *b, tn_bk_req *r, tn_kr *in);
 tern_err tn_bk_api_fetch(tn_broker_impl *b, tn_bk_req *r, tn_kr *in);
 tern_err tn_bk_api_list_offsets(tn_broker_impl *b, tn_bk_req *r, tn_kr *in);

@@ -341,6 +341,26 @@ static void test_topic_admin_errors(void **state)
     close(fd);
 }
 
+/* A client configured for SASL gets the protocol's answer, not a hang-up. */
+static void test_sasl_refused(void **state)
+{
+    (void)state;
+    int fd = kw_dial(sb.port);
+    tn_kw b;
+    tn_kw_init(&b, 0);
+    tn_kw_cstr(&b, 0, "PLAIN");
+    kw_send_req(fd, TN_KAPI_SASL_HANDSHAKE, 1, 8, &b);
+    uint8_t buf[64];
+    int n = kw_read_resp(fd, 8, buf, sizeof buf, 2000);
+    tn_kr r;
+    tn_kr_init(&r, buf, n < 0 ? 0 : (size_t)n);
+    assert_int_equal(tn_kr_i16(&r), TN_KE_UNSUPPORTED_SASL_MECHANISM);
+    assert_int_equal(tn_kr_array(&r, 0, 2), 0); /* no mechanism is enabled */
+    assert_true(tn_kr_done(&r));
+    tn_kw_free(&b);
+    close(fd);
+}
+
 /* Topics deleted while produces to them wait for their sync, over and
  * over: every produce is answered, in order, and the broker lives on. */
 static void test_delete_under_load(void **state)
@@ -384,6 +404,7 @@ int main(void)
         cmocka_unit_test(test_fetch_long_poll),
         cmocka_unit_test(test_topic_admin_errors),
         cmocka_unit_test(test_delete_under_load),
+        cmocka_unit_test(test_sasl_refused),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
