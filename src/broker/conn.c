@@ -30,6 +30,7 @@
 #include "kafka/api.h"
 
 #define IN_CAP (64u << 10)
+#define ACCEPT_PAUSE_MS 100
 #define MAX_INFLIGHT 1024
 #define MAX_INFLIGHT_BYTES (64u << 20)
 #define HEADER_MIN 8 /* api key, version, correlation id */
@@ -50,6 +51,13 @@ static void addr_text(const struct sockaddr_storage *ss, char *host, size_t host
     }
 }
 
+void tn_bk_accept_resume(void *arg)
+{
+    tn_broker_impl *b = arg;
+    if (tn_loop_watch(b->loop, &b->lioh, EPOLLIN) != TERN_OK)
+        tn_timer_arm(b->loop, &b->accept_timer, tern_clock_ns() + ACCEPT_PAUSE_MS * 1000000ull);
+}
+
 void tn_bk_accept(tn_broker_impl *b)
 {
     for (int i = 0; i < 64; i++) {
@@ -57,8 +65,14 @@ void tn_bk_accept(tn_broker_impl *b)
         socklen_t sl = sizeof ss;
         int fd = accept4(b->listen_fd, (struct sockaddr *)&ss, &sl, SOCK_NONBLOCK | SOCK_CLOEXEC);
         if (fd < 0) {
-            if (errno != EAGAIN && errno != EINTR && errno != ECONNABORTED)
-                tn_bk_log(b, "accept failed: %s", strerror(errno));
+            if (errno == EAGAIN || errno == EINTR || errno == ECONNABORTED)
+                return;
+            /* Out of descriptors or memory: the listener would stay readable
+             * and spin the loop, so it rests until the pause ends. */
+            tn_bk_log(b, "accept failed: %s; not accepting for %d ms", strerror(errno),
+                      ACCEPT_PAUSE_MS);
+            tn_loop_unwatch(b->loop, &b->lioh);
+            tn_timer_arm(b->loop, &b->accept_timer, tern_clock_ns() + ACCEPT_PAUSE_MS * 1000000ull);
             return;
         }
         tn_bk_conn *c = calloc(1, sizeof *c);

@@ -711,6 +711,7 @@ tern_err tern_broker_start(const tern_broker_opts *opts, tern_broker **out)
     b->data_task = (tn_task){.fn = data_task, .arg = b};
     b->sync_timer = (tn_timer){.fn = sync_interval, .arg = b};
     b->tick_timer = (tn_timer){.fn = tick, .arg = b};
+    b->accept_timer = (tn_timer){.fn = tn_bk_accept_resume, .arg = b};
     if (pthread_create(&b->sync_thread, NULL, sync_main, b) != 0) {
         tn_loop_stop(b->loop);
         broker_free(b);
@@ -734,6 +735,7 @@ static void stop_task(void *arg)
     tn_broker_impl *b = arg;
     tn_timer_cancel(b->loop, &b->tick_timer);
     tn_timer_cancel(b->loop, &b->sync_timer);
+    tn_timer_cancel(b->loop, &b->accept_timer);
     tn_loop_unwatch(b->loop, &b->lioh);
     while (b->conns)
         tn_bk_conn_close(b->conns, NULL);

@@ -138,13 +138,16 @@ typedef struct tn_broker_impl {
     int job_ready, sync_busy, sync_stop;
     tn_task sync_done_task;
     tn_task start_task;
-    tn_timer sync_timer; /* --fsync interval */
-    tn_timer tick_timer; /* groups, retention */
+    tn_timer sync_timer;   /* --fsync interval */
+    tn_timer tick_timer;   /* groups, retention */
+    tn_timer accept_timer; /* the listener rests after EMFILE */
     int64_t next_retention_ms;
 } tn_broker_impl;
 
 /* conn.c */
 void tn_bk_accept(tn_broker_impl *b);
+/* The accept pause after running out of descriptors ends (a timer). */
+void tn_bk_accept_resume(void *arg);
 void tn_bk_conn_close(tn_bk_conn *c, const char *why);
 /* A pending request became ready (or silent): write what can be written. */
 void tn_bk_req_ready(tn_bk_req *r);
