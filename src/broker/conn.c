@@ -31,6 +31,8 @@
 
 #define IN_CAP (64u << 10)
 #define ACCEPT_PAUSE_MS 100
+/* A frame longer than what was read starts with this much room (>= IN_CAP). */
+#define BIG_FIRST_CAP (256u << 10)
 #define MAX_INFLIGHT 1024
 #define MAX_INFLIGHT_BYTES (64u << 20)
 #define HEADER_MIN 8 /* api key, version, correlation id */
@@ -203,12 +205,16 @@ int tn_bk_req_add_piece(tn_bk_req *r, int fd, uint64_t pos, uint32_t len)
     return 0;
 }
 
-static tn_bk_req *req_new(tn_bk_conn *c, size_t len)
+/* A request of len bytes; its buffer holds cap of them for now (a big
+ * frame's buffer grows as its bytes arrive, so a length alone costs
+ * nothing). */
+static tn_bk_req *req_new(tn_bk_conn *c, size_t len, size_t cap)
 {
     tn_bk_req *r = calloc(1, sizeof *r);
     if (r == NULL)
         return NULL;
-    r->buf = malloc(len ? len : 1);
+    r->buf = malloc(cap ? cap : 1);
+    r->cap = cap;
     if (r->buf == NULL) {
         free(r);
         return NULL;
@@ -278,12 +284,13 @@ static void parse_frames(tn_bk_conn *c)
             tn_bk_conn_close(c, why);
             return;
         }
-        tn_bk_req *r = req_new(c, size);
+        size_t have = c->in_len - off - 4;
+        tn_bk_req *r =
+            req_new(c, size, have >= size || size < BIG_FIRST_CAP ? size : BIG_FIRST_CAP);
         if (r == NULL) {
             tn_bk_conn_close(c, "out of memory for a request");
             return;
         }
-        size_t have = c->in_len - off - 4;
         if (have >= size) {
             memcpy(r->buf, c->in + off + 4, size);
             off += 4 + size;
@@ -311,7 +318,18 @@ static void conn_read(tn_bk_conn *c)
     for (int rounds = 0; rounds < 16 && !c->closing && !conn_full(c); rounds++) {
         ssize_t n;
         if (c->big) {
-            n = read(c->ioh.fd, c->big->buf + c->big_have, c->big->len - c->big_have);
+            tn_bk_req *big = c->big;
+            if (big->cap == c->big_have) {
+                size_t cap = big->cap * 2 < big->len ? big->cap * 2 : big->len;
+                uint8_t *buf = realloc(big->buf, cap);
+                if (buf == NULL) {
+                    tn_bk_conn_close(c, "out of memory for a request");
+                    return;
+                }
+                big->buf = buf;
+                big->cap = cap;
+            }
+            n = read(c->ioh.fd, big->buf + c->big_have, big->cap - c->big_have);
             if (n > 0) {
                 c->big_have += (size_t)n;
                 if (c->big_have == c->big->len) {

@@ -62,6 +62,7 @@ struct tn_bk_req {
     tn_kstr client_id; /* into buf */
     uint8_t *buf;      /* the whole request frame, owned */
     size_t len;
+    size_t cap;  /* bytes buf holds room for (< len while a big frame arrives) */
     size_t body; /* offset of the body in buf */
     int state;
     int dispatching; /* its handler is running */
