@@ -10,11 +10,8 @@
  * interval sync keeps many in flight). Fetch responses splice record bytes from the segment files
  * with sendfile. Closing is deferred to a task so no handler ever sees a
  * connection vanish under it. */
-#include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <netinet/in.h>
-#include <netinet/tcp.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -27,6 +24,7 @@
 #include "base/endian.h"
 #include "base/trace.h"
 #include "broker/server.h"
+#include "io/transport.h"
 #include "kafka/api.h"
 
 #define IN_CAP (64u << 10)
@@ -40,19 +38,6 @@
 static void conn_io(void *arg, uint32_t events);
 static void conn_flush(tn_bk_conn *c);
 
-static void addr_text(const struct sockaddr_storage *ss, char *host, size_t hostlen, uint16_t *port)
-{
-    if (ss->ss_family == AF_INET6) {
-        const struct sockaddr_in6 *s6 = (const void *)ss;
-        inet_ntop(AF_INET6, &s6->sin6_addr, host, (socklen_t)hostlen);
-        *port = ntohs(s6->sin6_port);
-    } else {
-        const struct sockaddr_in *s4 = (const void *)ss;
-        inet_ntop(AF_INET, &s4->sin_addr, host, (socklen_t)hostlen);
-        *port = ntohs(s4->sin_port);
-    }
-}
-
 void tn_bk_accept_resume(void *arg)
 {
     tn_broker_impl *b = arg;
@@ -63,9 +48,7 @@ void tn_bk_accept_resume(void *arg)
 void tn_bk_accept(tn_broker_impl *b)
 {
     for (int i = 0; i < 64; i++) {
-        struct sockaddr_storage ss;
-        socklen_t sl = sizeof ss;
-        int fd = accept4(b->listen_fd, (struct sockaddr *)&ss, &sl, SOCK_NONBLOCK | SOCK_CLOEXEC);
+        int fd = accept4(b->listen_fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
         if (fd < 0) {
             if (errno == EAGAIN || errno == EINTR || errno == ECONNABORTED)
                 return;
@@ -86,18 +69,14 @@ void tn_bk_accept(tn_broker_impl *b)
             tn_bk_log(b, "out of memory accepting a connection");
             continue;
         }
-        int one = 1;
-        setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+        tn_tcp_transport.tune(fd);
         c->b = b;
         c->in = in;
         c->in_cap = IN_CAP;
-        char host[INET6_ADDRSTRLEN];
-        uint16_t port;
-        addr_text(&ss, host, sizeof host, &port);
-        snprintf(c->peer, sizeof c->peer, "%s:%u", host, port);
-        sl = sizeof ss;
-        if (getsockname(fd, (struct sockaddr *)&ss, &sl) == 0)
-            addr_text(&ss, c->local_host, sizeof c->local_host, &c->local_port);
+        tn_stream_peer_name(fd, c->peer, sizeof c->peer);
+        if (tn_stream_local_host_port(fd, c->local_host, sizeof c->local_host, &c->local_port) !=
+            TERN_OK)
+            snprintf(c->local_host, sizeof c->local_host, "localhost");
         c->ioh.fd = fd;
         c->ioh.fn = conn_io;
         c->ioh.arg = c;

@@ -2,11 +2,8 @@
  * commit (a sync thread that fdatasyncs every dirty log at once while the
  * loop keeps appending), waking parked requests, and the periodic work
  * (group session expiry, retention). */
-#include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <netdb.h>
-#include <netinet/in.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -20,6 +17,7 @@
 #include "base/endian.h"
 #include "base/trace.h"
 #include "broker/server.h"
+#include "io/transport.h"
 #include "kafka/api.h"
 
 #define TICK_MS 100
@@ -588,36 +586,14 @@ static tern_err split_hostport(const char *s, char *host, size_t hostlen, uint16
 
 static tern_err open_listener(tn_broker_impl *b)
 {
-    char host[256];
-    uint16_t port;
-    if (split_hostport(b->opts.listen, host, sizeof host, &port) != TERN_OK)
+    tn_addr addr, bound;
+    if (tn_tcp_transport.resolve(b->opts.listen, 1, &addr) != TERN_OK)
         return fail(TERN_EADDRINVAL, "bad listen address '%s' (want HOST:PORT)", b->opts.listen);
-    struct addrinfo hints = {.ai_socktype = SOCK_STREAM, .ai_flags = AI_PASSIVE}, *ai;
-    char ports[8];
-    snprintf(ports, sizeof ports, "%u", port);
-    int gai = getaddrinfo(host[0] ? host : NULL, ports, &hints, &ai);
-    if (gai != 0)
-        return fail(TERN_EADDRINVAL, "cannot resolve '%s': %s", host, gai_strerror(gai));
-    int fd = socket(ai->ai_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-    if (fd < 0) {
-        freeaddrinfo(ai);
-        return fail(tern_err_from_errno(errno), "socket: %s", strerror(errno));
-    }
-    int one = 1;
-    setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
-    if (bind(fd, ai->ai_addr, ai->ai_addrlen) != 0 || listen(fd, 512) != 0) {
-        int e = errno;
-        close(fd);
-        freeaddrinfo(ai);
-        return fail(tern_err_from_errno(e), "cannot listen on %s: %s", b->opts.listen, strerror(e));
-    }
-    freeaddrinfo(ai);
-    struct sockaddr_storage ss;
-    socklen_t sl = sizeof ss;
-    getsockname(fd, (struct sockaddr *)&ss, &sl);
-    b->port = ntohs(ss.ss_family == AF_INET6 ? ((struct sockaddr_in6 *)&ss)->sin6_port
-                                             : ((struct sockaddr_in *)&ss)->sin_port);
-    b->listen_fd = fd;
+    tern_err e = tn_stream_listen(&tn_tcp_transport, &addr, &b->listen_fd, &bound);
+    if (e != TERN_OK)
+        return fail(e, "cannot listen on %s: %s", b->opts.listen, tern_strerror(e));
+    char host[64];
+    (void)tn_addr_host_port(&bound.sa, host, sizeof host, &b->port);
     return TERN_OK;
 }
 

@@ -32,7 +32,8 @@ const tn_stream_transport *tn_stream_transport_find(const char *scheme)
     return NULL;
 }
 
-tern_err tn_stream_listen(const tn_stream_transport *t, const tn_addr *addr, int *fdp, tn_addr *bound)
+tern_err tn_stream_listen(const tn_stream_transport *t, const tn_addr *addr, int *fdp,
+                          tn_addr *bound)
 {
     tern_err err = t->prepare_bind(addr);
     if (err != TERN_OK)
@@ -57,7 +58,8 @@ tern_err tn_stream_listen(const tn_stream_transport *t, const tn_addr *addr, int
     return TERN_OK;
 }
 
-tern_err tn_stream_connect(const tn_stream_transport *t, const tn_addr *addr, int *fdp, int *in_progress)
+tern_err tn_stream_connect(const tn_stream_transport *t, const tn_addr *addr, int *fdp,
+                           int *in_progress)
 {
     int fd = socket(addr->sa.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
     if (fd < 0)
@@ -93,14 +95,9 @@ void tn_stream_peer_name(int fd, char *out, size_t cap)
     snprintf(out, cap, "?");
     if (getpeername(fd, (struct sockaddr *)&ss, &len) < 0)
         return;
-    if (ss.ss_family == AF_INET) {
-        struct sockaddr_in *in = (struct sockaddr_in *)&ss;
-        inet_ntop(AF_INET, &in->sin_addr, host, sizeof(host));
-        snprintf(out, cap, "%s:%u", host, ntohs(in->sin_port));
-    } else if (ss.ss_family == AF_INET6) {
-        struct sockaddr_in6 *in6 = (struct sockaddr_in6 *)&ss;
-        inet_ntop(AF_INET6, &in6->sin6_addr, host, sizeof(host));
-        snprintf(out, cap, "[%s]:%u", host, ntohs(in6->sin6_port));
+    uint16_t port;
+    if (tn_addr_host_port(&ss, host, sizeof(host), &port) == TERN_OK) {
+        snprintf(out, cap, ss.ss_family == AF_INET6 ? "[%s]:%u" : "%s:%u", host, port);
     } else if (ss.ss_family == AF_UNIX) {
         /* Unix peers are unnamed: the process behind it says more. */
         struct ucred cred;
@@ -110,4 +107,30 @@ void tn_stream_peer_name(int fd, char *out, size_t cap)
         else
             snprintf(out, cap, "unix peer (fd %d)", fd);
     }
+}
+
+tern_err tn_addr_host_port(const struct sockaddr_storage *ss, char *host, size_t cap,
+                           uint16_t *port)
+{
+    if (ss->ss_family == AF_INET) {
+        const struct sockaddr_in *in = (const struct sockaddr_in *)ss;
+        inet_ntop(AF_INET, &in->sin_addr, host, (socklen_t)cap);
+        *port = ntohs(in->sin_port);
+    } else if (ss->ss_family == AF_INET6) {
+        const struct sockaddr_in6 *in6 = (const struct sockaddr_in6 *)ss;
+        inet_ntop(AF_INET6, &in6->sin6_addr, host, (socklen_t)cap);
+        *port = ntohs(in6->sin6_port);
+    } else {
+        return TERN_EADDRINVAL;
+    }
+    return TERN_OK;
+}
+
+tern_err tn_stream_local_host_port(int fd, char *host, size_t cap, uint16_t *port)
+{
+    struct sockaddr_storage ss;
+    socklen_t len = sizeof(ss);
+    if (getsockname(fd, (struct sockaddr *)&ss, &len) < 0)
+        return tern_err_from_errno(errno);
+    return tn_addr_host_port(&ss, host, cap, port);
 }

@@ -80,16 +80,10 @@ static void tcp_unbind(const tn_addr *addr)
 
 static void tcp_format(const tn_addr *a, char *out, size_t cap)
 {
-    char host[INET6_ADDRSTRLEN];
-    if (a->sa.ss_family == AF_INET6) {
-        const struct sockaddr_in6 *in6 = (const struct sockaddr_in6 *)&a->sa;
-        inet_ntop(AF_INET6, &in6->sin6_addr, host, sizeof(host));
-        snprintf(out, cap, "tcp://[%s]:%u", host, ntohs(in6->sin6_port));
-    } else {
-        const struct sockaddr_in *in = (const struct sockaddr_in *)&a->sa;
-        inet_ntop(AF_INET, &in->sin_addr, host, sizeof(host));
-        snprintf(out, cap, "tcp://%s:%u", host, ntohs(in->sin_port));
-    }
+    char host[INET6_ADDRSTRLEN] = "?";
+    uint16_t port = 0;
+    (void)tn_addr_host_port(&a->sa, host, sizeof(host), &port);
+    snprintf(out, cap, a->sa.ss_family == AF_INET6 ? "tcp://[%s]:%u" : "tcp://%s:%u", host, port);
 }
 
 const tn_stream_transport tn_tcp_transport = {
