@@ -8,11 +8,6 @@
 #include "broker/server.h"
 #include "kafka/api.h"
 
-static int64_t mono_ms(void)
-{
-    return (int64_t)(tern_clock_ns() / 1000000);
-}
-
 static void join_done(tn_group_waiter *gw, const tn_join_resp *resp)
 {
     tn_bk_req *r = gw->arg;
@@ -80,7 +75,7 @@ tern_err tn_bk_api_join_group(tn_broker_impl *b, tn_bk_req *r, tn_kr *in)
     r->gw.join_done = join_done;
     r->gw.sync_done = sync_done;
     r->gw.arg = r;
-    tn_group_join(b->groups, &q, &r->gw, mono_ms());
+    tn_group_join(b->groups, &q, &r->gw, tn_bk_mono_ms());
     free(protos);
     return TERN_OK;
 }
@@ -109,7 +104,7 @@ tern_err tn_bk_api_sync_group(tn_broker_impl *b, tn_bk_req *r, tn_kr *in)
     r->gw.join_done = join_done;
     r->gw.sync_done = sync_done;
     r->gw.arg = r;
-    tn_group_sync(b->groups, &q, &r->gw, mono_ms());
+    tn_group_sync(b->groups, &q, &r->gw, tn_bk_mono_ms());
     free(as);
     return TERN_OK;
 }
@@ -123,7 +118,7 @@ tern_err tn_bk_api_heartbeat(tn_broker_impl *b, tn_bk_req *r, tn_kr *in)
         (void)tn_kr_str(in, 0);
     if (!tn_kr_done(in))
         return TERN_EPROTO;
-    int16_t err = tn_group_heartbeat(b->groups, group, gen, member, mono_ms());
+    int16_t err = tn_group_heartbeat(b->groups, group, gen, member, tn_bk_mono_ms());
     if (r->version >= 1)
         tn_kw_i32(&r->out, 0);
     tn_kw_i16(&r->out, err);
@@ -140,7 +135,7 @@ tern_err tn_bk_api_leave_group(tn_broker_impl *b, tn_bk_req *r, tn_kr *in)
         tn_kstr member = tn_kr_str(in, 0);
         if (!tn_kr_done(in))
             return TERN_EPROTO;
-        int16_t err = tn_group_leave(b->groups, group, member, mono_ms());
+        int16_t err = tn_group_leave(b->groups, group, member, tn_bk_mono_ms());
         if (v >= 1)
             tn_kw_i32(w, 0);
         tn_kw_i16(w, err);
@@ -164,7 +159,7 @@ tern_err tn_bk_api_leave_group(tn_broker_impl *b, tn_bk_req *r, tn_kr *in)
         tn_kstr member = tn_kr_str(in, 0), instance = tn_kr_str(in, 0);
         tn_kw_str(w, 0, member.p, member.len);
         tn_kw_str(w, 0, instance.p, instance.len);
-        tn_kw_i16(w, tn_group_leave(b->groups, group, member, mono_ms()));
+        tn_kw_i16(w, tn_group_leave(b->groups, group, member, tn_bk_mono_ms()));
     }
     r->state = TN_REQ_READY;
     return TERN_OK;
@@ -214,7 +209,7 @@ tern_err tn_bk_api_offset_commit(tn_broker_impl *b, tn_bk_req *r, tn_kr *in)
     }
     if (member.len < 0)
         member = (tn_kstr){"", 0};
-    (void)tn_group_commit(b->groups, group, gen, member, offs, (int32_t)total, mono_ms());
+    (void)tn_group_commit(b->groups, group, gen, member, offs, (int32_t)total, tn_bk_mono_ms());
     tn_kw *w = &r->out;
     if (v >= 3)
         tn_kw_i32(w, 0);

@@ -87,7 +87,7 @@ int64_t tn_bk_now_ms(void)
 }
 
 /* Group sessions run on the monotonic clock; record timestamps on the wall clock. */
-static int64_t mono_ms(void)
+int64_t tn_bk_mono_ms(void)
 {
     return (int64_t)(tern_clock_ns() / 1000000);
 }
@@ -534,7 +534,7 @@ static void sync_interval(void *arg)
 static void tick(void *arg)
 {
     tn_broker_impl *b = arg;
-    int64_t now = mono_ms();
+    int64_t now = tn_bk_mono_ms();
     tn_group_tick(b->groups, now);
     if (now >= b->next_retention_ms) {
         tn_bk_topics_retain(b, tn_bk_now_ms());

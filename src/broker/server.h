@@ -158,7 +158,8 @@ void tn_bk_req_reset_out(tn_bk_req *r);
 void tn_bk_unlist(tn_bk_req **list, tn_bk_req *r);
 
 /* server.c */
-int64_t tn_bk_now_ms(void);
+int64_t tn_bk_now_ms(void);  /* wall clock: record timestamps */
+int64_t tn_bk_mono_ms(void); /* monotonic: group sessions */
 void tn_bk_data_appended(tn_broker_impl *b, tn_bk_part *p);
 void tn_bk_wait_durable(tn_broker_impl *b, tn_bk_req *r);
 /* A topic is being deleted: produces waiting on its partitions stop
