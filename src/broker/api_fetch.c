@@ -105,9 +105,7 @@ static int fetch_build(tn_broker_impl *b, tn_bk_req *r, int final)
                 int64_t limit = max_total - total;
                 if (pmax > 0 && pmax < limit)
                     limit = pmax;
-                if (limit > 0 || total == 0) {
-                    if (limit <= 0)
-                        limit = 1;
+                if (limit > 0) {
                     tern_err e = tn_log_read(log, offset,
                                              (uint32_t)(limit > INT32_MAX ? INT32_MAX : limit), &s);
                     if (e == TERN_ENOENT)

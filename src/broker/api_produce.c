@@ -9,21 +9,6 @@
 #include "broker/server.h"
 #include "kafka/api.h"
 
-static int16_t append_error(tern_err e, int16_t code)
-{
-    if (code)
-        return code;
-    switch (e) {
-    case TERN_ECORRUPT:
-    case TERN_EPROTO:
-        return TN_KE_CORRUPT_MESSAGE;
-    case TERN_EMSGSIZE:
-        return TN_KE_MESSAGE_TOO_LARGE;
-    default:
-        return TN_KE_KAFKA_STORAGE_ERROR;
-    }
-}
-
 static int add_wait(tn_bk_req *r, tn_bk_part *p, int64_t upto, size_t err_at, int *cap)
 {
     if (r->nwaits == *cap) {
@@ -103,7 +88,7 @@ tern_err tn_bk_api_produce(tn_broker_impl *b, tn_bk_req *r, tn_kr *in)
                 tern_err e = tn_log_append_batches(p->log, (uint8_t *)records.p,
                                                    (size_t)records.len, now, &res);
                 if (e != TERN_OK) {
-                    err = append_error(e, res.error_code);
+                    err = res.error_code; /* the log always says which Kafka code fits */
                     tn_bk_log(b, "%s: refused a produce to %s-%d: %s (Kafka error %d)",
                               r->conn->peer, t->name, index, tern_strerror(e), err);
                 } else {

@@ -358,7 +358,7 @@ static int req_write(tn_bk_conn *c, tn_bk_req *r)
         r->head[8] = 0;
         r->head_len = 8 + (size_t)tag;
     }
-    size_t total = r->head_len + req_total(r);
+    size_t total = 4 + tn_get_be32(r->head); /* the size field counts the rest */
     while (r->sent < total) {
         /* Find the current position: the header, a memory run, or a piece. */
         size_t pos = r->sent;
@@ -367,10 +367,12 @@ static int req_write(tn_bk_conn *c, tn_bk_req *r)
         size_t mem_from = 0, mem_to;
         int piece = -1;
         size_t piece_off = 0;
+        int more = 0; /* a file piece follows this memory run */
         if (pos < r->head_len) {
             iov[niov++] = (struct iovec){r->head + pos, r->head_len - pos};
             pos = 0;
-            mem_to = r->npieces ? r->pieces[0].at : r->out.n;
+            more = r->npieces > 0;
+            mem_to = more ? r->pieces[0].at : r->out.n;
             if (mem_to > 0)
                 iov[niov++] = (struct iovec){r->out.p, mem_to};
         } else {
@@ -380,6 +382,7 @@ static int req_write(tn_bk_conn *c, tn_bk_req *r)
                 size_t mem_len = mem_to - mem_from;
                 if (pos < mem_len) {
                     iov[niov++] = (struct iovec){r->out.p + mem_from + pos, mem_len - pos};
+                    more = i < r->npieces;
                     break;
                 }
                 pos -= mem_len;
@@ -402,7 +405,8 @@ static int req_write(tn_bk_conn *c, tn_bk_req *r)
                 return -1; /* the file is shorter than indexed: never expected */
         } else {
             struct msghdr mh = {.msg_iov = iov, .msg_iovlen = (size_t)niov};
-            n = sendmsg(c->ioh.fd, &mh, MSG_NOSIGNAL);
+            /* A partition's header and its records leave in the same segments. */
+            n = sendmsg(c->ioh.fd, &mh, MSG_NOSIGNAL | (more ? MSG_MORE : 0));
         }
         if (n < 0) {
             if (errno == EAGAIN)

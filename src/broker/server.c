@@ -246,7 +246,7 @@ static void unsupported_versions(tn_bk_req *r)
 tern_err tn_bk_dispatch(tn_broker_impl *b, tn_bk_req *r)
 {
     const struct api_entry *api = NULL;
-    for (size_t i = 0; i < sizeof apis / sizeof apis[0]; i++) {
+    for (size_t i = 0; i < sizeof apis / sizeof apis[0] && api == NULL; i++) {
         if (apis[i].key == r->api)
             api = &apis[i];
     }

@@ -55,12 +55,6 @@ int32_t tn_kr_i32(tn_kr *r)
     return p ? (int32_t)tn_get_be32(p) : 0;
 }
 
-uint32_t tn_kr_u32(tn_kr *r)
-{
-    const uint8_t *p = tn_kr_raw(r, 4);
-    return p ? tn_get_be32(p) : 0;
-}
-
 int64_t tn_kr_i64(tn_kr *r)
 {
     const uint8_t *p = tn_kr_raw(r, 8);
@@ -238,13 +232,6 @@ void tn_kw_i32(tn_kw *w, int32_t v)
     uint8_t *p = kw_room(w, 4);
     if (p)
         tn_put_be32(p, (uint32_t)v);
-}
-
-void tn_kw_u32(tn_kw *w, uint32_t v)
-{
-    uint8_t *p = kw_room(w, 4);
-    if (p)
-        tn_put_be32(p, v);
 }
 
 void tn_kw_i64(tn_kw *w, int64_t v)
