@@ -137,8 +137,11 @@ static int fetch_build(tn_broker_impl *b, tn_bk_req *r, int final)
                 tn_kw_i32(w, 0);
         }
     }
-    if (final || errors || total >= h.min_bytes || h.max_wait_ms <= 0)
+    if (final || errors || total >= h.min_bytes || h.max_wait_ms <= 0) {
+        if (tn_bk_req_keep_pieces(r) != 0)
+            w->err = 1; /* out of descriptors: dispatch closes the connection */
         return 1;
+    }
     tn_bk_req_reset_out(r);
     return 0;
 }
@@ -177,6 +180,10 @@ void tn_bk_fetch_retry(tn_broker_impl *b, tn_bk_req *r, int final)
         return;
     if (!fetch_build(b, r, final)) {
         park(b, r);
+        return;
+    }
+    if (r->out.err) {
+        tn_bk_conn_close(r->conn, "out of memory or descriptors for a fetch response");
         return;
     }
     if (r->timer.slot)

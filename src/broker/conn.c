@@ -92,10 +92,20 @@ void tn_bk_accept(tn_broker_impl *b)
     }
 }
 
+/* Pieces borrow the segment's descriptor while a response is built (a
+ * parked Fetch may be built many times) and own a dup of it once the
+ * response is kept: the segment may be deleted before it is sent. */
+static void drop_pieces(tn_bk_req *r)
+{
+    for (int i = 0; r->pieces_owned && i < r->npieces; i++)
+        close(r->pieces[i].fd);
+    r->npieces = 0;
+    r->pieces_owned = 0;
+}
+
 static void req_free(tn_bk_req *r)
 {
-    for (int i = 0; i < r->npieces; i++)
-        close(r->pieces[i].fd);
+    drop_pieces(r);
     free(r->pieces);
     free(r->waits);
     tn_kw_free(&r->out);
@@ -162,9 +172,7 @@ void tn_bk_conn_close(tn_bk_conn *c, const char *why)
 void tn_bk_req_reset_out(tn_bk_req *r)
 {
     tn_kw_reset(&r->out);
-    for (int i = 0; i < r->npieces; i++)
-        close(r->pieces[i].fd);
-    r->npieces = 0;
+    drop_pieces(r);
 }
 
 int tn_bk_req_add_piece(tn_bk_req *r, int fd, uint64_t pos, uint32_t len)
@@ -177,10 +185,22 @@ int tn_bk_req_add_piece(tn_bk_req *r, int fd, uint64_t pos, uint32_t len)
         r->pieces = p;
         r->cap_pieces = cap;
     }
-    int dfd = fcntl(fd, F_DUPFD_CLOEXEC, 0);
-    if (dfd < 0)
-        return -1;
-    r->pieces[r->npieces++] = (tn_bk_piece){r->out.n, dfd, pos, len};
+    r->pieces[r->npieces++] = (tn_bk_piece){r->out.n, fd, pos, len};
+    return 0;
+}
+
+int tn_bk_req_keep_pieces(tn_bk_req *r)
+{
+    for (int i = 0; i < r->npieces; i++) {
+        int fd = fcntl(r->pieces[i].fd, F_DUPFD_CLOEXEC, 0);
+        if (fd < 0) {
+            r->npieces = i; /* the ones already dup()ed are closed with the request */
+            r->pieces_owned = 1;
+            return -1;
+        }
+        r->pieces[i].fd = fd;
+    }
+    r->pieces_owned = 1;
     return 0;
 }
 

@@ -39,7 +39,7 @@ struct tn_bk_topic {
 /* A file range spliced into a response at out offset `at` (Fetch records). */
 typedef struct tn_bk_piece {
     size_t at;
-    int fd; /* dup()ed: the segment may be deleted before it is sent */
+    int fd; /* borrowed while building, then a dup (tn_bk_req_keep_pieces) */
     uint64_t pos;
     uint32_t len;
 } tn_bk_piece;
@@ -69,6 +69,7 @@ struct tn_bk_req {
     tn_kw out;
     tn_bk_piece *pieces;
     int npieces, cap_pieces;
+    int pieces_owned; /* their fds are dups to close */
     /* write progress once at the head of the queue */
     uint8_t head[12];
     size_t head_len;
@@ -152,8 +153,11 @@ void tn_bk_accept_resume(void *arg);
 void tn_bk_conn_close(tn_bk_conn *c, const char *why);
 /* A pending request became ready (or silent): write what can be written. */
 void tn_bk_req_ready(tn_bk_req *r);
-/* Splices a file range into the response at the current output position. */
+/* Splices a file range into the response at the current output position;
+ * the descriptor is only borrowed until tn_bk_req_keep_pieces. */
 int tn_bk_req_add_piece(tn_bk_req *r, int fd, uint64_t pos, uint32_t len);
+/* The response will be sent: its pieces take their own descriptors. */
+int tn_bk_req_keep_pieces(tn_bk_req *r);
 void tn_bk_req_reset_out(tn_bk_req *r);
 void tn_bk_unlist(tn_bk_req **list, tn_bk_req *r);
 
