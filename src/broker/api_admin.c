@@ -69,7 +69,7 @@ static void describe_group(tn_broker_impl *b, tn_kw *w, int v, tn_kstr id)
     tn_group_info info;
     int16_t err = TN_KE_NONE;
     if (id.len == 0) {
-        err = TN_KERR_INVALID_GROUP_ID;
+        err = TN_KE_INVALID_GROUP_ID;
         info = (tn_group_info){.state = ""};
     } else if (!tn_group_describe(b->groups, id, &info)) {
         /* What Kafka answers for a group it does not know. */

@@ -433,7 +433,7 @@ static void join_fail(tn_group_waiter *w, int16_t err, tn_kstr member_id)
  * members and their metadata for the chosen protocol. */
 static void join_answer(tn_groups *g, group *gr, member *m, tn_group_waiter *w)
 {
-    tn_join_resp r = {.error_code = TN_KERR_NONE,
+    tn_join_resp r = {.error_code = TN_KE_NONE,
                       .generation_id = gr->generation,
                       .protocol_type = ks(gr->ptype),
                       .protocol_name = ks(gr->protocol),
@@ -465,7 +465,7 @@ static void sync_fail(tn_group_waiter *w, int16_t err)
 
 static void sync_answer(group *gr, member *m, tn_group_waiter *w)
 {
-    tn_sync_resp r = {.error_code = TN_KERR_NONE,
+    tn_sync_resp r = {.error_code = TN_KE_NONE,
                       .protocol_type = ks(gr->ptype),
                       .protocol_name = ks(gr->protocol),
                       .assignment = m->assignment};
@@ -523,7 +523,7 @@ static void prepare(tn_groups *g, group *gr, int64_t now, const char *why)
     if (was == ST_AWAITING_SYNC) {
         clear_assignments(gr);
         for (member *m = gr->members; m; m = m->next)
-            fail_sync_of(m, TN_KERR_REBALANCE_IN_PROGRESS);
+            fail_sync_of(m, TN_KE_REBALANCE_IN_PROGRESS);
     }
 }
 
@@ -536,8 +536,8 @@ static void member_remove(group *gr, member **pp)
     if (gr->leader == m)
         gr->leader = NULL;
     tn_trace(TERN_TRACE_BROKER, "group %s: member %s removed", gr->id.p, m->id.p);
-    fail_join_of(m, TN_KERR_UNKNOWN_MEMBER_ID, (tn_kstr){empty_bytes, 0});
-    fail_sync_of(m, TN_KERR_UNKNOWN_MEMBER_ID);
+    fail_join_of(m, TN_KE_UNKNOWN_MEMBER_ID, (tn_kstr){empty_bytes, 0});
+    fail_sync_of(m, TN_KE_UNKNOWN_MEMBER_ID);
     member_free(m);
 }
 
@@ -641,11 +641,11 @@ static void join_known(tn_groups *g, group *gr, member *m, const tn_join_req *re
         return;
     }
     if (!member_update(gr, m, req)) {
-        join_fail(w, TN_KERR_UNKNOWN_SERVER_ERROR, req->member_id);
+        join_fail(w, TN_KE_UNKNOWN_SERVER_ERROR, req->member_id);
         return;
     }
     /* A retried join replaces the one still waiting. */
-    fail_join_of(m, TN_KERR_REBALANCE_IN_PROGRESS, ks(m->id));
+    fail_join_of(m, TN_KE_REBALANCE_IN_PROGRESS, ks(m->id));
     m->join_w = w;
     w->group = gr;
     if (gr->state != ST_PREPARING)
@@ -659,7 +659,7 @@ static void join_new(tn_groups *g, group *gr, tn_kstr id, const tn_join_req *req
 {
     member *m = member_add(g, gr, id, req);
     if (!m) {
-        join_fail(w, TN_KERR_UNKNOWN_SERVER_ERROR, id);
+        join_fail(w, TN_KE_UNKNOWN_SERVER_ERROR, id);
         return;
     }
     tn_trace(TERN_TRACE_BROKER, "group %s: member %s joins", gr->id.p, m->id.p);
@@ -677,35 +677,35 @@ void tn_group_join(tn_groups *g, const tn_join_req *req, tn_group_waiter *w, int
     w->group = NULL;
     const tn_groups_conf *c = &g->conf;
     if (req->group_id.len <= 0) {
-        join_fail(w, TN_KERR_INVALID_GROUP_ID, req->member_id);
+        join_fail(w, TN_KE_INVALID_GROUP_ID, req->member_id);
         return;
     }
     if (req->session_timeout_ms < c->min_session_timeout_ms ||
         req->session_timeout_ms > c->max_session_timeout_ms) {
-        join_fail(w, TN_KERR_INVALID_SESSION_TIMEOUT, req->member_id);
+        join_fail(w, TN_KE_INVALID_SESSION_TIMEOUT, req->member_id);
         return;
     }
     if (req->protocol_type.len <= 0 || req->nprotocols <= 0 || req->nprotocols > MAX_PROTOCOLS) {
-        join_fail(w, TN_KERR_INCONSISTENT_GROUP_PROTOCOL, req->member_id);
+        join_fail(w, TN_KE_INCONSISTENT_GROUP_PROTOCOL, req->member_id);
         return;
     }
     int known = req->member_id.len > 0;
     group *gr = group_find(g, req->group_id);
     if (!gr && known) {
-        join_fail(w, TN_KERR_UNKNOWN_MEMBER_ID, req->member_id);
+        join_fail(w, TN_KE_UNKNOWN_MEMBER_ID, req->member_id);
         return;
     }
     if (!gr && !(gr = group_new(g, req->group_id))) {
-        join_fail(w, TN_KERR_UNKNOWN_SERVER_ERROR, req->member_id);
+        join_fail(w, TN_KE_UNKNOWN_SERVER_ERROR, req->member_id);
         return;
     }
     if (known) {
         member *m = member_find(gr, req->member_id);
         pending **pp = m ? NULL : pending_find(gr, req->member_id);
         if (!m && !pp) {
-            join_fail(w, TN_KERR_UNKNOWN_MEMBER_ID, req->member_id);
+            join_fail(w, TN_KE_UNKNOWN_MEMBER_ID, req->member_id);
         } else if (!protocols_fit(gr, m, req)) {
-            join_fail(w, TN_KERR_INCONSISTENT_GROUP_PROTOCOL, req->member_id);
+            join_fail(w, TN_KE_INCONSISTENT_GROUP_PROTOCOL, req->member_id);
         } else if (m) {
             join_known(g, gr, m, req, w, now_ms);
         } else {
@@ -720,11 +720,11 @@ void tn_group_join(tn_groups *g, const tn_join_req *req, tn_group_waiter *w, int
         return;
     }
     if (!protocols_fit(gr, NULL, req)) {
-        join_fail(w, TN_KERR_INCONSISTENT_GROUP_PROTOCOL, req->member_id);
+        join_fail(w, TN_KE_INCONSISTENT_GROUP_PROTOCOL, req->member_id);
         return;
     }
     if (gr->nmembers + npending(gr) >= c->max_group_size) {
-        join_fail(w, TN_KERR_GROUP_MAX_SIZE_REACHED, req->member_id);
+        join_fail(w, TN_KE_GROUP_MAX_SIZE_REACHED, req->member_id);
         return;
     }
     char idbuf[MEMBER_ID_MAX];
@@ -739,13 +739,13 @@ void tn_group_join(tn_groups *g, const tn_join_req *req, tn_group_waiter *w, int
     pending *p = calloc(1, sizeof *p);
     if (!p || !own_set(&p->id, id)) {
         free(p);
-        join_fail(w, TN_KERR_UNKNOWN_SERVER_ERROR, req->member_id);
+        join_fail(w, TN_KE_UNKNOWN_SERVER_ERROR, req->member_id);
         return;
     }
     p->deadline = now_ms + req->session_timeout_ms;
     p->next = gr->pending;
     gr->pending = p;
-    join_fail(w, TN_KERR_MEMBER_ID_REQUIRED, id);
+    join_fail(w, TN_KE_MEMBER_ID_REQUIRED, id);
 }
 
 /* Copies the leader's assignments into one block; 0 on allocation failure. */
@@ -780,22 +780,22 @@ void tn_group_sync(tn_groups *g, const tn_sync_req *req, tn_group_waiter *w, int
     w->next = NULL;
     w->group = NULL;
     if (req->group_id.len <= 0) {
-        sync_fail(w, TN_KERR_INVALID_GROUP_ID);
+        sync_fail(w, TN_KE_INVALID_GROUP_ID);
         return;
     }
     group *gr = group_find(g, req->group_id);
     member *m = gr ? member_find(gr, req->member_id) : NULL;
     if (!m) {
-        sync_fail(w, TN_KERR_UNKNOWN_MEMBER_ID);
+        sync_fail(w, TN_KE_UNKNOWN_MEMBER_ID);
         return;
     }
     if (req->generation_id != gr->generation) {
-        sync_fail(w, TN_KERR_ILLEGAL_GENERATION);
+        sync_fail(w, TN_KE_ILLEGAL_GENERATION);
         return;
     }
     m->seen_ms = now_ms;
     if (gr->state == ST_PREPARING) {
-        sync_fail(w, TN_KERR_REBALANCE_IN_PROGRESS);
+        sync_fail(w, TN_KE_REBALANCE_IN_PROGRESS);
         return;
     }
     if (gr->state == ST_STABLE) {
@@ -803,14 +803,14 @@ void tn_group_sync(tn_groups *g, const tn_sync_req *req, tn_group_waiter *w, int
         return;
     }
     /* AWAITING_SYNC: a retried sync replaces the one still waiting. */
-    fail_sync_of(m, TN_KERR_REBALANCE_IN_PROGRESS);
+    fail_sync_of(m, TN_KE_REBALANCE_IN_PROGRESS);
     if (m != gr->leader) {
         m->sync_w = w;
         w->group = gr;
         return;
     }
     if (!store_assignments(gr, req)) {
-        sync_fail(w, TN_KERR_UNKNOWN_SERVER_ERROR);
+        sync_fail(w, TN_KE_UNKNOWN_SERVER_ERROR);
         return;
     }
     m->sync_w = w;
@@ -831,38 +831,38 @@ int16_t tn_group_heartbeat(tn_groups *g, tn_kstr group_id, int32_t generation_id
                            int64_t now_ms)
 {
     if (group_id.len <= 0)
-        return TN_KERR_INVALID_GROUP_ID;
+        return TN_KE_INVALID_GROUP_ID;
     group *gr = group_find(g, group_id);
     member *m = gr ? member_find(gr, member_id) : NULL;
     if (!m)
-        return TN_KERR_UNKNOWN_MEMBER_ID;
+        return TN_KE_UNKNOWN_MEMBER_ID;
     if (generation_id != gr->generation)
-        return TN_KERR_ILLEGAL_GENERATION;
+        return TN_KE_ILLEGAL_GENERATION;
     m->seen_ms = now_ms;
-    return gr->state == ST_PREPARING ? TN_KERR_REBALANCE_IN_PROGRESS : TN_KERR_NONE;
+    return gr->state == ST_PREPARING ? TN_KE_REBALANCE_IN_PROGRESS : TN_KE_NONE;
 }
 
 int16_t tn_group_leave(tn_groups *g, tn_kstr group_id, tn_kstr member_id, int64_t now_ms)
 {
     if (group_id.len <= 0)
-        return TN_KERR_INVALID_GROUP_ID;
+        return TN_KE_INVALID_GROUP_ID;
     group *gr = group_find(g, group_id);
     if (!gr)
-        return TN_KERR_UNKNOWN_MEMBER_ID;
+        return TN_KE_UNKNOWN_MEMBER_ID;
     pending **pp = pending_find(gr, member_id);
     if (pp) {
         pending_remove(pp);
         try_complete(g, gr, now_ms);
-        return TN_KERR_NONE;
+        return TN_KE_NONE;
     }
     member **mp = &gr->members;
     while (*mp && !ks_eq(ks((*mp)->id), member_id))
         mp = &(*mp)->next;
     if (!*mp)
-        return TN_KERR_UNKNOWN_MEMBER_ID;
+        return TN_KE_UNKNOWN_MEMBER_ID;
     member_remove(gr, mp);
     after_removal(g, gr, now_ms, "a member left");
-    return TN_KERR_NONE;
+    return TN_KE_NONE;
 }
 
 void tn_group_forget(tn_groups *g, tn_group_waiter *w)
@@ -962,30 +962,30 @@ int64_t tn_group_tick(tn_groups *g, int64_t now_ms)
 int16_t tn_group_commit(tn_groups *g, tn_kstr group_id, int32_t generation_id, tn_kstr member_id,
                         tn_offset_commit *offsets, int32_t n, int64_t now_ms)
 {
-    int16_t err = TN_KERR_NONE;
+    int16_t err = TN_KE_NONE;
     group *gr = group_id.len > 0 ? group_find(g, group_id) : NULL;
     if (group_id.len <= 0) {
-        err = TN_KERR_INVALID_GROUP_ID;
+        err = TN_KE_INVALID_GROUP_ID;
     } else if (generation_id < 0 && (!gr || gr->state == ST_EMPTY)) {
         /* A simple commit: offsets stored for a group not managed here. */
         if (!gr)
             group_new(g, group_id); /* listed as Empty; the offsets do not need it */
     } else if (!gr || (generation_id < 0 && member_id.len <= 0)) {
-        err = TN_KERR_ILLEGAL_GENERATION;
+        err = TN_KE_ILLEGAL_GENERATION;
     } else {
         member *m = member_find(gr, member_id);
         if (!m)
-            err = TN_KERR_UNKNOWN_MEMBER_ID;
+            err = TN_KE_UNKNOWN_MEMBER_ID;
         else if (generation_id != gr->generation)
-            err = TN_KERR_ILLEGAL_GENERATION;
+            err = TN_KE_ILLEGAL_GENERATION;
         else if (gr->state == ST_AWAITING_SYNC)
-            err = TN_KERR_REBALANCE_IN_PROGRESS;
+            err = TN_KE_REBALANCE_IN_PROGRESS;
         else
             m->seen_ms = now_ms;
         /* PREPARING still takes commits, as Kafka does: members commit
          * what they consumed before they rejoin. */
     }
-    if (err != TN_KERR_NONE) {
+    if (err != TN_KE_NONE) {
         for (int32_t i = 0; i < n; i++)
             offsets[i].error_code = err;
         return err;
@@ -997,12 +997,12 @@ int16_t tn_group_commit(tn_groups *g, tn_kstr group_id, int32_t generation_id, t
     for (int32_t i = 0; i < n; i++) {
         tn_offset_commit *o = &offsets[i];
         if (o->metadata.len > limit) {
-            o->error_code = TN_KERR_OFFSET_METADATA_TOO_LARGE;
+            o->error_code = TN_KE_OFFSET_METADATA_TOO_LARGE;
         } else if (tn_offsets_stage(g->offsets, group_id, o->topic, o->partition, o->offset,
                                     o->leader_epoch, o->metadata) != TERN_OK) {
-            o->error_code = TN_KERR_UNKNOWN_SERVER_ERROR;
+            o->error_code = TN_KE_UNKNOWN_SERVER_ERROR;
         } else {
-            o->error_code = TN_KERR_NONE;
+            o->error_code = TN_KE_NONE;
             continue;
         }
         failed++;
@@ -1012,13 +1012,13 @@ int16_t tn_group_commit(tn_groups *g, tn_kstr group_id, int32_t generation_id, t
         tn_trace(TERN_TRACE_BROKER, "group %.*s: storing offsets failed: %s", (int)group_id.len,
                  group_id.p, tern_errname(werr));
         for (int32_t i = 0; i < n; i++) {
-            if (offsets[i].error_code == TN_KERR_NONE) {
-                offsets[i].error_code = TN_KERR_KAFKA_STORAGE_ERROR;
+            if (offsets[i].error_code == TN_KE_NONE) {
+                offsets[i].error_code = TN_KE_KAFKA_STORAGE_ERROR;
                 failed++;
             }
         }
     }
-    return n > 0 && failed == n ? offsets[0].error_code : TN_KERR_NONE;
+    return n > 0 && failed == n ? offsets[0].error_code : TN_KE_NONE;
 }
 
 int tn_group_fetch_offset(tn_groups *g, tn_kstr group_id, tn_kstr topic, int32_t partition,

@@ -27,27 +27,11 @@
 #include <stdint.h>
 
 #include "broker/disk.h"
+#include "kafka/api.h"
 #include "kafka/codec.h"
 #include "tern/base.h"
 
 typedef struct tn_groups tn_groups;
-
-/* Kafka error codes used here */
-enum {
-    TN_KERR_NONE = 0,
-    TN_KERR_COORDINATOR_NOT_AVAILABLE = 15,
-    TN_KERR_ILLEGAL_GENERATION = 22,
-    TN_KERR_INCONSISTENT_GROUP_PROTOCOL = 23,
-    TN_KERR_INVALID_GROUP_ID = 24,
-    TN_KERR_UNKNOWN_MEMBER_ID = 25,
-    TN_KERR_INVALID_SESSION_TIMEOUT = 26,
-    TN_KERR_REBALANCE_IN_PROGRESS = 27,
-    TN_KERR_GROUP_MAX_SIZE_REACHED = 81,
-    TN_KERR_MEMBER_ID_REQUIRED = 79,
-    TN_KERR_OFFSET_METADATA_TOO_LARGE = 12,
-    TN_KERR_UNKNOWN_SERVER_ERROR = -1,
-    TN_KERR_KAFKA_STORAGE_ERROR = 56,
-};
 
 typedef struct tn_group_protocol {
     tn_kstr name;     /* "range", "roundrobin", "cooperative-sticky" ... */

@@ -23,16 +23,8 @@
 #include "base/trace.h"
 #include "broker/producer.h"
 #include "broker/segment.h"
+#include "kafka/api.h"
 #include "kafka/batch.h"
-
-enum {
-    KERR_UNKNOWN = -1,
-    KERR_CORRUPT_MESSAGE = 2,
-    KERR_MESSAGE_TOO_LARGE = 10,
-    KERR_OUT_OF_ORDER_SEQUENCE = 45,
-    KERR_INVALID_PRODUCER_EPOCH = 47,
-    KERR_STORAGE = 56,
-};
 
 /* An idempotent batch of the buffer being appended, applied to the
  * producer table once the write succeeded. */
@@ -68,13 +60,6 @@ void tn_log_conf_default(tn_log_conf *c)
 static tn_segment *active(const tn_log *log)
 {
     return &log->segs[log->nsegs - 1];
-}
-
-static tern_err io_error(void)
-{
-    return errno == ENOSPC || errno == EDQUOT ? TERN_ENOSPC
-           : errno == ENOMEM                  ? TERN_ENOMEM
-                                              : TERN_ESYSTEM;
 }
 
 static int grow_segs(tn_log *log, int want)
@@ -143,7 +128,7 @@ static tern_err list_segments(const char *dir, int64_t **out, int *count)
 {
     DIR *dp = opendir(dir);
     if (dp == NULL)
-        return io_error();
+        return tern_err_from_errno(errno);
     int64_t *bases = NULL;
     int n = 0, cap = 0;
     struct dirent *de;
@@ -250,7 +235,7 @@ static tern_err load(tn_log *log, int64_t *bases, int n, tn_log_recovery *r)
         }
         if (last && s->size < file_size) {
             if (d->ftruncate(d->ctx, s->fd, (off_t)s->size) != 0) {
-                e = io_error();
+                e = tern_err_from_errno(errno);
                 tn_trace(TERN_TRACE_BROKER, "cannot cut the torn tail of %s: %s", log->dir,
                          strerror(errno));
                 break;
@@ -292,9 +277,9 @@ tern_err tn_log_open(const tn_disk *disk, const char *dir, const tn_log_conf *co
     tern_err e = TERN_OK;
     if (disk->mkdir(disk->ctx, dir, 0755) == 0) {
         if (sync_parent(disk, dir) != 0)
-            e = io_error();
+            e = tern_err_from_errno(errno);
     } else if (errno != EEXIST) {
-        e = io_error();
+        e = tern_err_from_errno(errno);
     }
     int64_t *bases = NULL;
     int n = 0;
@@ -309,7 +294,7 @@ tern_err tn_log_open(const tn_disk *disk, const char *dir, const tn_log_conf *co
         else if ((e = tn_seg_create(disk, dir, 0, &log->segs[0])) == TERN_OK) {
             log->nsegs = 1;
             if (tn_disk_sync_dir(disk, dir) != 0)
-                e = io_error();
+                e = tern_err_from_errno(errno);
         }
         r.segments = (uint32_t)log->nsegs;
     }
@@ -353,7 +338,7 @@ tern_err tn_log_destroy(tn_log *log)
     /* Every segment file, also an index whose log a crash already took. */
     DIR *dp = opendir(log->dir);
     if (dp == NULL)
-        e = io_error();
+        e = tern_err_from_errno(errno);
     struct dirent *de;
     while (dp != NULL && (de = readdir(dp)) != NULL) {
         int64_t base;
@@ -368,9 +353,9 @@ tern_err tn_log_destroy(tn_log *log)
     if (dp != NULL)
         closedir(dp);
     if (e == TERN_OK && d->rmdir(d->ctx, log->dir) != 0)
-        e = io_error();
+        e = tern_err_from_errno(errno);
     if (e == TERN_OK && sync_parent(d, log->dir) != 0)
-        e = io_error();
+        e = tern_err_from_errno(errno);
     if (e != TERN_OK)
         tn_trace(TERN_TRACE_BROKER, "cannot delete the log %s: %s", log->dir, tern_strerror(e));
     tn_log_close(log);
@@ -413,7 +398,7 @@ static tern_err roll(tn_log *log)
         return e;
     /* The new name must survive a crash before anything is acked from it. */
     if (tn_disk_sync_dir(log->disk, log->dir) != 0) {
-        e = io_error();
+        e = tern_err_from_errno(errno);
         tn_trace(TERN_TRACE_BROKER, "%s: syncing the directory failed: %s", log->dir,
                  strerror(errno));
         tn_seg_close(s);
@@ -434,7 +419,7 @@ static tern_err refuse(tn_log_append *res, tern_err e, int16_t code)
 
 static int16_t storage_code(tern_err e)
 {
-    return e == TERN_ENOMEM ? KERR_UNKNOWN : KERR_STORAGE;
+    return e == TERN_ENOMEM ? TN_KE_UNKNOWN_SERVER_ERROR : TN_KE_KAFKA_STORAGE_ERROR;
 }
 
 /* Judges an idempotent batch against the batches before it in the same
@@ -479,11 +464,11 @@ tern_err tn_log_append_batches(tn_log *log, uint8_t *buf, size_t len, int64_t no
     res->base_offset = -1;
     res->log_start = tn_log_start_offset(log);
     if (log->failed)
-        return refuse(res, TERN_ESYSTEM, KERR_STORAGE);
+        return refuse(res, TERN_ESYSTEM, TN_KE_KAFKA_STORAGE_ERROR);
     if (len == 0)
-        return refuse(res, TERN_EPROTO, KERR_CORRUPT_MESSAGE);
+        return refuse(res, TERN_EPROTO, TN_KE_CORRUPT_MESSAGE);
     if (len > UINT32_MAX)
-        return refuse(res, TERN_EMSGSIZE, KERR_MESSAGE_TOO_LARGE);
+        return refuse(res, TERN_EMSGSIZE, TN_KE_MESSAGE_TOO_LARGE);
 
     /* Everything is checked before anything is written. */
     int64_t end = tn_log_end_offset(log), next = end;
@@ -491,20 +476,20 @@ tern_err tn_log_append_batches(tn_log *log, uint8_t *buf, size_t len, int64_t no
     for (size_t off = 0; off < len;) {
         tn_batch b;
         if (tn_batch_parse(buf + off, len - off, SIZE_MAX, &b) != TERN_OK)
-            return refuse(res, TERN_EPROTO, KERR_CORRUPT_MESSAGE);
+            return refuse(res, TERN_EPROTO, TN_KE_CORRUPT_MESSAGE);
         size_t size = tn_batch_size(&b);
         if (size > log->conf.max_batch_bytes)
-            return refuse(res, TERN_EMSGSIZE, KERR_MESSAGE_TOO_LARGE);
+            return refuse(res, TERN_EMSGSIZE, TN_KE_MESSAGE_TOO_LARGE);
         if (!tn_batch_crc_ok(buf + off, &b))
-            return refuse(res, TERN_ECORRUPT, KERR_CORRUPT_MESSAGE);
+            return refuse(res, TERN_ECORRUPT, TN_KE_CORRUPT_MESSAGE);
         /* A header that claims records the batch does not hold would
          * leave holes in the offsets consumers walk. */
         if (!tn_batch_records_ok(buf + off, &b))
-            return refuse(res, TERN_EPROTO, KERR_CORRUPT_MESSAGE);
+            return refuse(res, TERN_EPROTO, TN_KE_CORRUPT_MESSAGE);
         int64_t span = (int64_t)b.last_offset_delta + 1;
         /* All of one append goes in one segment, whose offsets are uint32. */
         if (next > INT64_MAX - span || next - end + span > (int64_t)UINT32_MAX + 1)
-            return refuse(res, TERN_EPROTO, KERR_CORRUPT_MESSAGE);
+            return refuse(res, TERN_EPROTO, TN_KE_CORRUPT_MESSAGE);
         if (b.producer_id >= 0) {
             int32_t last = tn_seq_last(b.base_sequence, b.last_offset_delta);
             int64_t dup = -1;
@@ -512,26 +497,26 @@ tern_err tn_log_append_batches(tn_log *log, uint8_t *buf, size_t len, int64_t no
             case TN_SEQ_DUPLICATE:
                 /* Only a whole retried append can be answered as done. */
                 if (off != 0 || size != len)
-                    return refuse(res, TERN_ESTATE, KERR_OUT_OF_ORDER_SEQUENCE);
+                    return refuse(res, TERN_ESTATE, TN_KE_OUT_OF_ORDER_SEQUENCE_NUMBER);
                 res->base_offset = dup;
                 res->duplicate = 1;
                 return TERN_OK;
             case TN_SEQ_OUT_OF_ORDER:
-                return refuse(res, TERN_ESTATE, KERR_OUT_OF_ORDER_SEQUENCE);
+                return refuse(res, TERN_ESTATE, TN_KE_OUT_OF_ORDER_SEQUENCE_NUMBER);
             case TN_SEQ_FENCED:
-                return refuse(res, TERN_ESTATE, KERR_INVALID_PRODUCER_EPOCH);
+                return refuse(res, TERN_ESTATE, TN_KE_INVALID_PRODUCER_EPOCH);
             default:
                 break;
             }
             if (push_pending(log, &b, last, next) != 0)
-                return refuse(res, TERN_ENOMEM, KERR_UNKNOWN);
+                return refuse(res, TERN_ENOMEM, TN_KE_UNKNOWN_SERVER_ERROR);
         }
         next += span;
         off += size;
     }
     /* Room for the producer state now, so nothing can fail after the write. */
     if (tn_producers_reserve(&log->prod, log->npend) != 0)
-        return refuse(res, TERN_ENOMEM, KERR_UNKNOWN);
+        return refuse(res, TERN_ENOMEM, TN_KE_UNKNOWN_SERVER_ERROR);
 
     tn_segment *s = active(log);
     if (s->size > 0 && (s->size + len > log->conf.segment_bytes ||
@@ -552,7 +537,7 @@ tern_err tn_log_append_batches(tn_log *log, uint8_t *buf, size_t len, int64_t no
     const tn_disk *d = log->disk;
     uint64_t at = s->size;
     if (tn_disk_pwrite_all(d, s->fd, buf, len, (off_t)at) != 0) {
-        tern_err e = io_error();
+        tern_err e = tern_err_from_errno(errno);
         int saved = errno;
         if (d->ftruncate(d->ctx, s->fd, (off_t)at) != 0) {
             /* Garbage past the end would be served or built on: stop here. */
@@ -560,11 +545,11 @@ tern_err tn_log_append_batches(tn_log *log, uint8_t *buf, size_t len, int64_t no
             tn_trace(TERN_TRACE_BROKER,
                      "%s: write failed (%s) and cutting it back failed (%s); log closed to appends",
                      log->dir, strerror(saved), strerror(errno));
-            return refuse(res, TERN_ESYSTEM, KERR_STORAGE);
+            return refuse(res, TERN_ESYSTEM, TN_KE_KAFKA_STORAGE_ERROR);
         }
         tn_trace(TERN_TRACE_BROKER, "%s: append of %zu bytes failed: %s", log->dir, len,
                  strerror(saved));
-        return refuse(res, e == TERN_ENOSPC ? e : TERN_ESYSTEM, KERR_STORAGE);
+        return refuse(res, e == TERN_ENOSPC ? e : TERN_ESYSTEM, TN_KE_KAFKA_STORAGE_ERROR);
     }
     if (s->size == 0)
         s->first_ms = now_ms;
@@ -731,7 +716,7 @@ tern_err tn_log_sync(tn_log *log)
         if (s->dirty_end < 0)
             continue;
         if (d->fdatasync(d->ctx, s->fd) != 0) {
-            tern_err e = io_error();
+            tern_err e = tern_err_from_errno(errno);
             tn_trace(TERN_TRACE_BROKER, "%s: fdatasync of segment %020" PRId64 " failed: %s",
                      log->dir, s->base, strerror(errno));
             if (s->base > log->durable)

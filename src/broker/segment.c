@@ -45,13 +45,6 @@ static int open_file(const tn_disk *d, const char *dir, int64_t base, const char
     return d->open(d->ctx, path, flags | O_CLOEXEC, 0644);
 }
 
-static tern_err io_error(void)
-{
-    return errno == ENOSPC || errno == EDQUOT ? TERN_ENOSPC
-           : errno == ENOMEM                  ? TERN_ENOMEM
-                                              : TERN_ESYSTEM;
-}
-
 void tn_seg_close(tn_segment *s)
 {
     tn_seg_deactivate(s);
@@ -83,7 +76,7 @@ tern_err tn_seg_create(const tn_disk *d, const char *dir, int64_t base, tn_segme
         s->tfd = open_file(d, dir, base, "timeindex", O_RDWR | O_CREAT | O_TRUNC);
     if (s->tfd >= 0)
         return TERN_OK;
-    tern_err e = io_error();
+    tern_err e = tern_err_from_errno(errno);
     int created = s->fd >= 0;
     tn_seg_close(s);
     if (created)
@@ -107,7 +100,7 @@ tern_err tn_seg_open(const tn_disk *d, const char *dir, int64_t base, tn_segment
         if (s->tfd >= 0)
             return TERN_OK;
     }
-    tern_err e = io_error();
+    tern_err e = tern_err_from_errno(errno);
     tn_trace(TERN_TRACE_BROKER, "cannot open segment %020" PRId64 " in %s: %s", base, dir,
              strerror(errno));
     tn_seg_close(s);

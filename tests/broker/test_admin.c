@@ -147,9 +147,9 @@ static void form_group(member *a, member *b)
     char leader[128] = "";
     int32_t na = -1, nb = -1;
     send_join(a, 1);
-    assert_int_equal(read_join(a, 1, leader, &na), TN_KERR_MEMBER_ID_REQUIRED);
+    assert_int_equal(read_join(a, 1, leader, &na), TN_KE_MEMBER_ID_REQUIRED);
     send_join(b, 1);
-    assert_int_equal(read_join(b, 1, leader, &nb), TN_KERR_MEMBER_ID_REQUIRED);
+    assert_int_equal(read_join(b, 1, leader, &nb), TN_KE_MEMBER_ID_REQUIRED);
     /* The first rejoin waits: the other handed-out id has not joined yet. */
     send_join(a, 2);
     send_join(b, 2);
@@ -257,7 +257,7 @@ static void describe_groups(int v, const member *a, const member *b)
     if (v >= 3)
         assert_int_equal(tn_kr_i32(&r), INT32_MIN);
 
-    assert_int_equal(tn_kr_i16(&r), TN_KERR_INVALID_GROUP_ID);
+    assert_int_equal(tn_kr_i16(&r), TN_KE_INVALID_GROUP_ID);
     assert_kstr(tn_kr_str(&r, 0), "");
     assert_kstr(tn_kr_str(&r, 0), "");
     assert_kstr(tn_kr_str(&r, 0), "");
@@ -276,7 +276,7 @@ static void describe_rebalancing(void)
     char leader[128];
     int32_t nm;
     send_join(&c, 1);
-    assert_int_equal(read_join(&c, 1, leader, &nm), TN_KERR_MEMBER_ID_REQUIRED);
+    assert_int_equal(read_join(&c, 1, leader, &nm), TN_KE_MEMBER_ID_REQUIRED);
     send_join(&c, 2); /* waits for the others to rejoin */
     int fd = kw_dial(sb.port);
     tn_kw q;

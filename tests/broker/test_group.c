@@ -249,7 +249,7 @@ static void join_rb(tn_groups *g, client *c, int32_t rebalance_ms)
     tn_group_join(g, &req, &c->jw, now);
     if (first) {
         assert_int_equal(c->joins, 1);
-        assert_int_equal(c->jerr, TN_KERR_MEMBER_ID_REQUIRED);
+        assert_int_equal(c->jerr, TN_KE_MEMBER_ID_REQUIRED);
         assert_int_equal(c->gen, -1);
         assert_true(strlen(c->id) > 8);
         c->joins = 0;
@@ -312,8 +312,8 @@ static void form_group(tn_groups *g, client *a, client *b)
     tn_join_req ra = join_req(a, "consumer", REBALANCE), rb = join_req(b, "consumer", REBALANCE);
     tn_group_join(g, &ra, &a->jw, now);
     tn_group_join(g, &rb, &b->jw, now);
-    assert_int_equal(a->jerr, TN_KERR_MEMBER_ID_REQUIRED);
-    assert_int_equal(b->jerr, TN_KERR_MEMBER_ID_REQUIRED);
+    assert_int_equal(a->jerr, TN_KE_MEMBER_ID_REQUIRED);
+    assert_int_equal(b->jerr, TN_KE_MEMBER_ID_REQUIRED);
     assert_string_not_equal(a->id, b->id);
     join(g, a);
     assert_int_equal(a->joins, 0); /* b's id is pending: wait for it */
@@ -322,8 +322,8 @@ static void form_group(tn_groups *g, client *a, client *b)
     join(g, b);
     assert_int_equal(a->joins, 1);
     assert_int_equal(b->joins, 1);
-    assert_int_equal(a->jerr, TN_KERR_NONE);
-    assert_int_equal(b->jerr, TN_KERR_NONE);
+    assert_int_equal(a->jerr, TN_KE_NONE);
+    assert_int_equal(b->jerr, TN_KE_NONE);
     assert_int_equal(a->gen, 1);
     assert_int_equal(b->gen, 1);
     assert_string_equal(a->protocol, "range");
@@ -337,13 +337,13 @@ static void form_group(tn_groups *g, client *a, client *b)
     /* The follower's sync waits for the leader's. */
     sync_(g, b);
     assert_int_equal(b->syncs, 0);
-    assert_int_equal(heartbeat(g, b), TN_KERR_NONE);
+    assert_int_equal(heartbeat(g, b), TN_KE_NONE);
     tn_sync_assignment as[] = {{S(a->id), S("parts-A")}, {S(b->id), S("parts-B")}};
     sync_with(g, a, as, 2);
     assert_int_equal(a->syncs, 1);
     assert_int_equal(b->syncs, 1);
-    assert_int_equal(a->serr, TN_KERR_NONE);
-    assert_int_equal(b->serr, TN_KERR_NONE);
+    assert_int_equal(a->serr, TN_KE_NONE);
+    assert_int_equal(b->serr, TN_KE_NONE);
     assert_string_equal(a->assignment, "parts-A");
     assert_string_equal(b->assignment, "parts-B");
     assert_state(g, "Stable", 1, 2);
@@ -358,8 +358,8 @@ static void test_join_sync_rebalance(void **state)
     client a, b, c;
     form_group(g, &a, &b);
     now += 1000;
-    assert_int_equal(heartbeat(g, &a), TN_KERR_NONE);
-    assert_int_equal(heartbeat(g, &b), TN_KERR_NONE);
+    assert_int_equal(heartbeat(g, &a), TN_KE_NONE);
+    assert_int_equal(heartbeat(g, &b), TN_KE_NONE);
     /* A sync in Stable answers at once with the stored assignment. */
     sync_(g, &b);
     assert_int_equal(b.syncs, 1);
@@ -370,10 +370,10 @@ static void test_join_sync_rebalance(void **state)
     join(g, &c);
     assert_int_equal(c.joins, 0);
     assert_state(g, "PreparingRebalance", 1, 3);
-    assert_int_equal(heartbeat(g, &a), TN_KERR_REBALANCE_IN_PROGRESS);
-    assert_int_equal(heartbeat(g, &b), TN_KERR_REBALANCE_IN_PROGRESS);
+    assert_int_equal(heartbeat(g, &a), TN_KE_REBALANCE_IN_PROGRESS);
+    assert_int_equal(heartbeat(g, &b), TN_KE_REBALANCE_IN_PROGRESS);
     sync_(g, &b);
-    assert_int_equal(b.serr, TN_KERR_REBALANCE_IN_PROGRESS);
+    assert_int_equal(b.serr, TN_KE_REBALANCE_IN_PROGRESS);
     now += 100;
     join(g, &b);
     assert_int_equal(b.joins, 0);
@@ -386,17 +386,17 @@ static void test_join_sync_rebalance(void **state)
     assert_true(has_member(&a, &c));
 
     /* The old generation is refused everywhere. */
-    assert_int_equal(tn_group_heartbeat(g, S(GROUP), 1, S(b.id), now), TN_KERR_ILLEGAL_GENERATION);
+    assert_int_equal(tn_group_heartbeat(g, S(GROUP), 1, S(b.id), now), TN_KE_ILLEGAL_GENERATION);
     b.gen = 1;
     sync_(g, &b);
-    assert_int_equal(b.serr, TN_KERR_ILLEGAL_GENERATION);
+    assert_int_equal(b.serr, TN_KE_ILLEGAL_GENERATION);
     b.gen = 2;
     /* The leader's sync gives no assignment to c: it gets empty bytes. */
     sync_(g, &c);
     tn_sync_assignment as[] = {{S(a.id), S("x")}, {S(b.id), S("y")}};
     sync_with(g, &a, as, 2);
     assert_int_equal(c.syncs, 1);
-    assert_int_equal(c.serr, TN_KERR_NONE);
+    assert_int_equal(c.serr, TN_KE_NONE);
     assert_string_equal(c.assignment, "");
     sync_(g, &b);
     assert_string_equal(b.assignment, "y");
@@ -425,12 +425,12 @@ static void test_session_expiry(void **state)
     /* b stops heartbeating; a keeps on. */
     for (int i = 0; i < 4; i++) {
         now += 3000;
-        assert_int_equal(heartbeat(g, &a), TN_KERR_NONE);
+        assert_int_equal(heartbeat(g, &a), TN_KE_NONE);
         tn_group_tick(g, now);
     }
     assert_state(g, "PreparingRebalance", 1, 1);
-    assert_int_equal(heartbeat(g, &b), TN_KERR_UNKNOWN_MEMBER_ID);
-    assert_int_equal(heartbeat(g, &a), TN_KERR_REBALANCE_IN_PROGRESS);
+    assert_int_equal(heartbeat(g, &b), TN_KE_UNKNOWN_MEMBER_ID);
+    assert_int_equal(heartbeat(g, &a), TN_KE_REBALANCE_IN_PROGRESS);
     join(g, &a);
     assert_int_equal(a.joins, 1);
     assert_int_equal(a.gen, 2);
@@ -439,7 +439,7 @@ static void test_session_expiry(void **state)
     /* b comes back with its old id: unknown, so it starts over. */
     tn_join_req rb = join_req(&b, "consumer", REBALANCE);
     tn_group_join(g, &rb, &b.jw, now);
-    assert_int_equal(b.jerr, TN_KERR_UNKNOWN_MEMBER_ID);
+    assert_int_equal(b.jerr, TN_KE_UNKNOWN_MEMBER_ID);
     tn_groups_close(g);
 }
 
@@ -450,27 +450,27 @@ static void test_leave(void **state)
     client a, b;
     form_group(g, &a, &b);
     /* The leader leaves: b becomes leader of generation 2. */
-    assert_int_equal(tn_group_leave(g, S(GROUP), S(a.id), now), TN_KERR_NONE);
-    assert_int_equal(tn_group_leave(g, S(GROUP), S(a.id), now), TN_KERR_UNKNOWN_MEMBER_ID);
+    assert_int_equal(tn_group_leave(g, S(GROUP), S(a.id), now), TN_KE_NONE);
+    assert_int_equal(tn_group_leave(g, S(GROUP), S(a.id), now), TN_KE_UNKNOWN_MEMBER_ID);
     assert_state(g, "PreparingRebalance", 1, 1);
-    assert_int_equal(heartbeat(g, &b), TN_KERR_REBALANCE_IN_PROGRESS);
+    assert_int_equal(heartbeat(g, &b), TN_KE_REBALANCE_IN_PROGRESS);
     join(g, &b);
     assert_int_equal(b.joins, 1);
     assert_int_equal(b.gen, 2);
     assert_string_equal(b.leader, b.id);
     sync_(g, &b);
-    assert_int_equal(b.serr, TN_KERR_NONE);
+    assert_int_equal(b.serr, TN_KE_NONE);
     /* The last one leaves: Empty, the generation kept. */
-    assert_int_equal(tn_group_leave(g, S(GROUP), S(b.id), now), TN_KERR_NONE);
+    assert_int_equal(tn_group_leave(g, S(GROUP), S(b.id), now), TN_KE_NONE);
     assert_state(g, "Empty", 2, 0);
     /* A pending id (MEMBER_ID_REQUIRED, never rejoined) may leave too. */
     client c;
     client_init(&c, "C");
     tn_join_req rc = join_req(&c, "consumer", REBALANCE);
     tn_group_join(g, &rc, &c.jw, now);
-    assert_int_equal(c.jerr, TN_KERR_MEMBER_ID_REQUIRED);
-    assert_int_equal(tn_group_leave(g, S(GROUP), S(c.id), now), TN_KERR_NONE);
-    assert_int_equal(tn_group_leave(g, S("nope"), S(c.id), now), TN_KERR_UNKNOWN_MEMBER_ID);
+    assert_int_equal(c.jerr, TN_KE_MEMBER_ID_REQUIRED);
+    assert_int_equal(tn_group_leave(g, S(GROUP), S(c.id), now), TN_KE_NONE);
+    assert_int_equal(tn_group_leave(g, S("nope"), S(c.id), now), TN_KE_UNKNOWN_MEMBER_ID);
     /* Nothing left to remember, no offsets: the tick drops the group. */
     tn_group_tick(g, now);
     assert_null(tn_group_state(g, S(GROUP), NULL, NULL));
@@ -492,7 +492,7 @@ static void test_rebalance_timeout(void **state)
     assert_true(tn_group_tick(g, now) == start + SESSION);
     while (now + 2000 < start + REBALANCE) {
         now += 2000;
-        assert_int_equal(heartbeat(g, &b), TN_KERR_REBALANCE_IN_PROGRESS);
+        assert_int_equal(heartbeat(g, &b), TN_KE_REBALANCE_IN_PROGRESS);
         tn_group_tick(g, now);
     }
     assert_int_equal(a.joins + c.joins, 0);
@@ -504,10 +504,10 @@ static void test_rebalance_timeout(void **state)
     assert_int_equal(a.nmembers, 2);
     assert_false(has_member(&a, &b));
     assert_true(has_member(&a, &c));
-    assert_int_equal(heartbeat(g, &b), TN_KERR_UNKNOWN_MEMBER_ID);
+    assert_int_equal(heartbeat(g, &b), TN_KE_UNKNOWN_MEMBER_ID);
     assert_state(g, "CompletingRebalance", 2, 2);
     /* Heartbeats while the leader computes are fine. */
-    assert_int_equal(heartbeat(g, &c), TN_KERR_NONE);
+    assert_int_equal(heartbeat(g, &c), TN_KE_NONE);
     tn_groups_close(g);
 }
 
@@ -521,17 +521,17 @@ static void test_protocols(void **state)
     a.protos[1] = (tn_group_protocol){S("roundrobin"), S("A2")};
     a.nprotos = 2;
     join(g, &a);
-    assert_int_equal(a.jerr, TN_KERR_NONE);
+    assert_int_equal(a.jerr, TN_KE_NONE);
     sync_(g, &a);
     /* Another protocol type, or no protocol in common, is refused. */
     client_init(&b, "B");
     tn_join_req rb = join_req(&b, "connect", REBALANCE);
     tn_group_join(g, &rb, &b.jw, now);
-    assert_int_equal(b.jerr, TN_KERR_INCONSISTENT_GROUP_PROTOCOL);
+    assert_int_equal(b.jerr, TN_KE_INCONSISTENT_GROUP_PROTOCOL);
     b.protos[0] = (tn_group_protocol){S("sticky"), S("B")};
     rb = join_req(&b, "consumer", REBALANCE);
     tn_group_join(g, &rb, &b.jw, now);
-    assert_int_equal(b.jerr, TN_KERR_INCONSISTENT_GROUP_PROTOCOL);
+    assert_int_equal(b.jerr, TN_KE_INCONSISTENT_GROUP_PROTOCOL);
     assert_state(g, "Stable", 1, 1);
     /* Votes: a prefers range, c and d roundrobin; roundrobin wins. */
     client_init(&c, "C");
@@ -545,7 +545,7 @@ static void test_protocols(void **state)
     join(g, &c);
     join(g, &d);
     join(g, &a);
-    assert_int_equal(a.jerr, TN_KERR_NONE);
+    assert_int_equal(a.jerr, TN_KE_NONE);
     assert_string_equal(a.protocol, "roundrobin");
     assert_string_equal(d.protocol, "roundrobin");
     /* The leader gets each member's metadata for roundrobin. */
@@ -560,7 +560,7 @@ static void test_protocols(void **state)
     a.nprotos = 1;
     tn_join_req ra = join_req(&a, "consumer", REBALANCE);
     tn_group_join(g, &ra, &a.jw, now);
-    assert_int_equal(a.jerr, TN_KERR_INCONSISTENT_GROUP_PROTOCOL);
+    assert_int_equal(a.jerr, TN_KE_INCONSISTENT_GROUP_PROTOCOL);
     tn_groups_close(g);
 }
 
@@ -573,36 +573,36 @@ static void test_bad_requests(void **state)
     tn_join_req r = join_req(&a, "consumer", REBALANCE);
     r.group_id = S("");
     tn_group_join(g, &r, &a.jw, now);
-    assert_int_equal(a.jerr, TN_KERR_INVALID_GROUP_ID);
+    assert_int_equal(a.jerr, TN_KE_INVALID_GROUP_ID);
     r = join_req(&a, "consumer", REBALANCE);
     r.session_timeout_ms = 10;
     tn_group_join(g, &r, &a.jw, now);
-    assert_int_equal(a.jerr, TN_KERR_INVALID_SESSION_TIMEOUT);
+    assert_int_equal(a.jerr, TN_KE_INVALID_SESSION_TIMEOUT);
     r.session_timeout_ms = 1800001;
     tn_group_join(g, &r, &a.jw, now);
-    assert_int_equal(a.jerr, TN_KERR_INVALID_SESSION_TIMEOUT);
+    assert_int_equal(a.jerr, TN_KE_INVALID_SESSION_TIMEOUT);
     r = join_req(&a, "consumer", REBALANCE);
     r.nprotocols = 0;
     tn_group_join(g, &r, &a.jw, now);
-    assert_int_equal(a.jerr, TN_KERR_INCONSISTENT_GROUP_PROTOCOL);
+    assert_int_equal(a.jerr, TN_KE_INCONSISTENT_GROUP_PROTOCOL);
     /* A made-up member id, in a group that does not exist or does. */
     strcpy(a.id, "member-made-up");
     r = join_req(&a, "consumer", REBALANCE);
     tn_group_join(g, &r, &a.jw, now);
-    assert_int_equal(a.jerr, TN_KERR_UNKNOWN_MEMBER_ID);
+    assert_int_equal(a.jerr, TN_KE_UNKNOWN_MEMBER_ID);
     assert_int_equal(a.joins, 4 + 1);
     sync_(g, &a);
-    assert_int_equal(a.serr, TN_KERR_UNKNOWN_MEMBER_ID);
-    assert_int_equal(heartbeat(g, &a), TN_KERR_UNKNOWN_MEMBER_ID);
-    assert_int_equal(tn_group_heartbeat(g, S(""), 0, S("x"), now), TN_KERR_INVALID_GROUP_ID);
+    assert_int_equal(a.serr, TN_KE_UNKNOWN_MEMBER_ID);
+    assert_int_equal(heartbeat(g, &a), TN_KE_UNKNOWN_MEMBER_ID);
+    assert_int_equal(tn_group_heartbeat(g, S(""), 0, S("x"), now), TN_KE_INVALID_GROUP_ID);
     client b;
     client_init(&b, "B");
     join(g, &b);
-    assert_int_equal(b.jerr, TN_KERR_NONE);
+    assert_int_equal(b.jerr, TN_KE_NONE);
     a.joins = 0;
     r = join_req(&a, "consumer", REBALANCE);
     tn_group_join(g, &r, &a.jw, now);
-    assert_int_equal(a.jerr, TN_KERR_UNKNOWN_MEMBER_ID);
+    assert_int_equal(a.jerr, TN_KE_UNKNOWN_MEMBER_ID);
     /* v3 and older: no MEMBER_ID_REQUIRED round, the member is in at once. */
     client c;
     client_init(&c, "C");
@@ -625,10 +625,10 @@ static void test_max_group_size(void **state)
     client_init(&a, "A");
     client_init(&b, "B");
     join(g, &a);
-    assert_int_equal(a.jerr, TN_KERR_NONE);
+    assert_int_equal(a.jerr, TN_KE_NONE);
     tn_join_req r = join_req(&b, "consumer", REBALANCE);
     tn_group_join(g, &r, &b.jw, now);
-    assert_int_equal(b.jerr, TN_KERR_GROUP_MAX_SIZE_REACHED);
+    assert_int_equal(b.jerr, TN_KE_GROUP_MAX_SIZE_REACHED);
     tn_groups_close(g);
 }
 
@@ -668,7 +668,7 @@ typedef struct owned {
 static void owned_join(tn_group_waiter *w, const tn_join_resp *r)
 {
     owned *o = w->arg;
-    assert_int_equal(r->error_code, TN_KERR_NONE);
+    assert_int_equal(r->error_code, TN_KE_NONE);
     (*o->calls)++;
     free(o);
 }
@@ -688,7 +688,7 @@ static void test_waiters(void **state)
     tn_join_req rc = join_req(&c, "consumer", REBALANCE);
     tn_group_join(g, &rc, &retry, now);
     assert_int_equal(c.joins, 1);
-    assert_int_equal(c.jerr, TN_KERR_REBALANCE_IN_PROGRESS);
+    assert_int_equal(c.jerr, TN_KE_REBALANCE_IN_PROGRESS);
     tn_group_forget(g, &retry);
     tn_group_forget(g, &retry); /* twice is harmless */
     /* a's and b's joins complete at the rebalance timeout, without c. */
@@ -716,7 +716,7 @@ static void test_waiters(void **state)
     assert_state(g, "Stable", 2, 2);
     /* b's session still runs: it expires like any silent member. */
     now += SESSION;
-    assert_int_equal(heartbeat(g, &a), TN_KERR_NONE);
+    assert_int_equal(heartbeat(g, &a), TN_KE_NONE);
     tn_group_tick(g, now);
     assert_state(g, "PreparingRebalance", 2, 1);
     tn_groups_close(g);
@@ -744,7 +744,7 @@ static void test_sync_interrupted(void **state)
         tn_group_tick(g, now);
     }
     assert_int_equal(b.syncs, 1);
-    assert_int_equal(b.serr, TN_KERR_REBALANCE_IN_PROGRESS);
+    assert_int_equal(b.serr, TN_KE_REBALANCE_IN_PROGRESS);
     assert_state(g, "PreparingRebalance", 2, 1);
     join(g, &b);
     assert_int_equal(b.gen, 3);
@@ -797,10 +797,10 @@ static void test_commit_fetch(void **state)
     memset(big, 'm', sizeof big - 1);
     big[sizeof big - 1] = '\0';
     tn_offset_commit o[] = {oc("t", 0, 10, "hello"), oc("t", 1, 20, NULL), oc("u", 0, 5, big)};
-    assert_int_equal(simple_commit(g, "solo", o, 3), TN_KERR_NONE);
-    assert_int_equal(o[0].error_code, TN_KERR_NONE);
-    assert_int_equal(o[1].error_code, TN_KERR_NONE);
-    assert_int_equal(o[2].error_code, TN_KERR_OFFSET_METADATA_TOO_LARGE);
+    assert_int_equal(simple_commit(g, "solo", o, 3), TN_KE_NONE);
+    assert_int_equal(o[0].error_code, TN_KE_NONE);
+    assert_int_equal(o[1].error_code, TN_KE_NONE);
+    assert_int_equal(o[2].error_code, TN_KE_OFFSET_METADATA_TOO_LARGE);
     int64_t off;
     int32_t epoch;
     tn_kstr meta;
@@ -830,24 +830,23 @@ static void test_commit_membership(void **state)
     form_group(g, &a, &b);
     tn_offset_commit o[] = {oc("t", 0, 7, NULL)};
     /* A simple commit against an active group is refused. */
-    assert_int_equal(simple_commit(g, GROUP, o, 1), TN_KERR_ILLEGAL_GENERATION);
-    assert_int_equal(o[0].error_code, TN_KERR_ILLEGAL_GENERATION);
+    assert_int_equal(simple_commit(g, GROUP, o, 1), TN_KE_ILLEGAL_GENERATION);
+    assert_int_equal(o[0].error_code, TN_KE_ILLEGAL_GENERATION);
     assert_int_equal(tn_group_commit(g, S(GROUP), 1, S("stranger"), o, 1, now),
-                     TN_KERR_UNKNOWN_MEMBER_ID);
-    assert_int_equal(tn_group_commit(g, S(GROUP), 0, S(a.id), o, 1, now),
-                     TN_KERR_ILLEGAL_GENERATION);
+                     TN_KE_UNKNOWN_MEMBER_ID);
+    assert_int_equal(tn_group_commit(g, S(GROUP), 0, S(a.id), o, 1, now), TN_KE_ILLEGAL_GENERATION);
     assert_int_equal(tn_group_commit(g, S("nosuch"), 4, S(a.id), o, 1, now),
-                     TN_KERR_ILLEGAL_GENERATION);
-    assert_int_equal(tn_group_commit(g, S(""), -1, S(""), o, 1, now), TN_KERR_INVALID_GROUP_ID);
+                     TN_KE_ILLEGAL_GENERATION);
+    assert_int_equal(tn_group_commit(g, S(""), -1, S(""), o, 1, now), TN_KE_INVALID_GROUP_ID);
     assert_int_equal(fetch(g, GROUP, "t", 0), -1);
-    assert_int_equal(tn_group_commit(g, S(GROUP), 1, S(b.id), o, 1, now), TN_KERR_NONE);
+    assert_int_equal(tn_group_commit(g, S(GROUP), 1, S(b.id), o, 1, now), TN_KE_NONE);
     assert_int_equal(fetch(g, GROUP, "t", 0), 7);
     /* A commit is a sign of life: b only commits, and stays. */
     for (int i = 0; i < 4; i++) {
         now += SESSION / 2;
         o[0].offset = 8 + i;
-        assert_int_equal(tn_group_commit(g, S(GROUP), 1, S(b.id), o, 1, now), TN_KERR_NONE);
-        assert_int_equal(heartbeat(g, &a), TN_KERR_NONE);
+        assert_int_equal(tn_group_commit(g, S(GROUP), 1, S(b.id), o, 1, now), TN_KE_NONE);
+        assert_int_equal(heartbeat(g, &a), TN_KE_NONE);
         tn_group_tick(g, now);
     }
     assert_state(g, "Stable", 1, 2);
@@ -856,18 +855,18 @@ static void test_commit_membership(void **state)
      * yet synced, commits wait for the sync. */
     join(g, &a);
     o[0].offset = 50;
-    assert_int_equal(tn_group_commit(g, S(GROUP), 1, S(b.id), o, 1, now), TN_KERR_NONE);
+    assert_int_equal(tn_group_commit(g, S(GROUP), 1, S(b.id), o, 1, now), TN_KE_NONE);
     assert_int_equal(fetch(g, GROUP, "t", 0), 50);
     join(g, &b);
     assert_int_equal(b.gen, 2);
     o[0].offset = 60;
     assert_int_equal(tn_group_commit(g, S(GROUP), 2, S(b.id), o, 1, now),
-                     TN_KERR_REBALANCE_IN_PROGRESS);
+                     TN_KE_REBALANCE_IN_PROGRESS);
     assert_int_equal(fetch(g, GROUP, "t", 0), 50);
     /* Everyone gone: simple commits are allowed again. */
-    assert_int_equal(tn_group_leave(g, S(GROUP), S(a.id), now), TN_KERR_NONE);
-    assert_int_equal(tn_group_leave(g, S(GROUP), S(b.id), now), TN_KERR_NONE);
-    assert_int_equal(simple_commit(g, GROUP, o, 1), TN_KERR_NONE);
+    assert_int_equal(tn_group_leave(g, S(GROUP), S(a.id), now), TN_KE_NONE);
+    assert_int_equal(tn_group_leave(g, S(GROUP), S(b.id), now), TN_KE_NONE);
+    assert_int_equal(simple_commit(g, GROUP, o, 1), TN_KE_NONE);
     assert_int_equal(fetch(g, GROUP, "t", 0), 60);
     /* A group with offsets outlives its members. */
     tn_group_tick(g, now);
@@ -880,11 +879,11 @@ static void test_reopen_and_torn_tail(void **state)
     (void)state;
     tn_groups *g = open_groups(NULL, NULL);
     tn_offset_commit o[] = {oc("t", 0, 1, "m"), oc("t", 1, 2, NULL)};
-    assert_int_equal(simple_commit(g, "a", o, 2), TN_KERR_NONE);
+    assert_int_equal(simple_commit(g, "a", o, 2), TN_KE_NONE);
     o[0].offset = 100;
-    assert_int_equal(simple_commit(g, "a", o, 1), TN_KERR_NONE);
+    assert_int_equal(simple_commit(g, "a", o, 1), TN_KE_NONE);
     tn_offset_commit p[] = {oc("t", 0, 9, "x")};
-    assert_int_equal(simple_commit(g, "b", p, 1), TN_KERR_NONE);
+    assert_int_equal(simple_commit(g, "b", p, 1), TN_KE_NONE);
     tn_groups_close(g);
     off_t whole = file_size(log_path());
 
@@ -898,7 +897,7 @@ static void test_reopen_and_torn_tail(void **state)
     /* Every cut inside the last record loses that record only. */
     p[0].offset = 10;
     g = open_groups(NULL, NULL);
-    assert_int_equal(simple_commit(g, "b", p, 1), TN_KERR_NONE);
+    assert_int_equal(simple_commit(g, "b", p, 1), TN_KE_NONE);
     tn_groups_close(g);
     off_t longer = file_size(log_path());
     for (off_t cut = longer - 1; cut > whole; cut -= 3) {
@@ -910,7 +909,7 @@ static void test_reopen_and_torn_tail(void **state)
         assert_true(file_size(log_path()) == whole);
         /* Put the record back for the next cut. */
         g = open_groups(NULL, NULL);
-        assert_int_equal(simple_commit(g, "b", p, 1), TN_KERR_NONE);
+        assert_int_equal(simple_commit(g, "b", p, 1), TN_KE_NONE);
         tn_groups_close(g);
         assert_true(file_size(log_path()) == longer);
     }
@@ -927,7 +926,7 @@ static void test_reopen_and_torn_tail(void **state)
     g = open_groups(NULL, NULL);
     assert_int_equal(fetch(g, "b", "t", 0), 9);
     /* And the store goes on from there. */
-    assert_int_equal(simple_commit(g, "b", p, 1), TN_KERR_NONE);
+    assert_int_equal(simple_commit(g, "b", p, 1), TN_KE_NONE);
     tn_groups_close(g);
     g = open_groups(NULL, NULL);
     assert_int_equal(fetch(g, "b", "t", 0), 10);
@@ -944,10 +943,10 @@ static void test_compaction(void **state)
     conf.sync_commits = 0; /* thousands of commits; durability is not the point here */
     tn_groups *g = open_groups(&td.d, &conf);
     tn_offset_commit keep[] = {oc("keep", 0, 42, "k")};
-    assert_int_equal(simple_commit(g, "g", keep, 1), TN_KERR_NONE);
+    assert_int_equal(simple_commit(g, "g", keep, 1), TN_KE_NONE);
     for (int i = 0; i < 5000; i++) {
         tn_offset_commit o[] = {oc("t", i % 4, i, "meta")};
-        assert_int_equal(simple_commit(g, "g", o, 1), TN_KERR_NONE);
+        assert_int_equal(simple_commit(g, "g", o, 1), TN_KE_NONE);
     }
     /* ~5000 records of ~40 bytes were appended; a few live ones remain. */
     assert_true(td.renames >= 1);
@@ -967,43 +966,43 @@ static void test_failing_disk(void **state)
     td.d.ctx = &td;
     tn_groups *g = open_groups(&td.d, NULL);
     tn_offset_commit o[] = {oc("t", 0, 1, NULL), oc("t", 1, 1, NULL)};
-    assert_int_equal(simple_commit(g, "g", o, 2), TN_KERR_NONE);
+    assert_int_equal(simple_commit(g, "g", o, 2), TN_KE_NONE);
     off_t good = file_size(log_path());
 
     o[0].offset = o[1].offset = 2;
     td.fail_pwrite = 1;
-    assert_int_equal(simple_commit(g, "g", o, 2), TN_KERR_KAFKA_STORAGE_ERROR);
-    assert_int_equal(o[0].error_code, TN_KERR_KAFKA_STORAGE_ERROR);
-    assert_int_equal(o[1].error_code, TN_KERR_KAFKA_STORAGE_ERROR);
+    assert_int_equal(simple_commit(g, "g", o, 2), TN_KE_KAFKA_STORAGE_ERROR);
+    assert_int_equal(o[0].error_code, TN_KE_KAFKA_STORAGE_ERROR);
+    assert_int_equal(o[1].error_code, TN_KE_KAFKA_STORAGE_ERROR);
     assert_int_equal(fetch(g, "g", "t", 0), 1);
     /* Half written, then the disk is full: the half is cut away. */
     td.fail_pwrite = 2;
-    assert_int_equal(simple_commit(g, "g", o, 2), TN_KERR_KAFKA_STORAGE_ERROR);
+    assert_int_equal(simple_commit(g, "g", o, 2), TN_KE_KAFKA_STORAGE_ERROR);
     assert_true(file_size(log_path()) == good);
     assert_int_equal(fetch(g, "g", "t", 1), 1);
     /* Written but not synced: not acknowledged either. */
     td.fail_pwrite = 0;
     td.fail_syncs = 1;
-    assert_int_equal(simple_commit(g, "g", o, 2), TN_KERR_KAFKA_STORAGE_ERROR);
+    assert_int_equal(simple_commit(g, "g", o, 2), TN_KE_KAFKA_STORAGE_ERROR);
     assert_int_equal(fetch(g, "g", "t", 0), 1);
     assert_true(file_size(log_path()) == good);
     /* Space again: commits work, and what failed never comes back. */
     o[0].offset = 3;
-    assert_int_equal(simple_commit(g, "g", o, 1), TN_KERR_NONE);
+    assert_int_equal(simple_commit(g, "g", o, 1), TN_KE_NONE);
     off_t good3 = file_size(log_path());
     /* The cut itself cannot be synced: the store refuses every later
      * commit, since it no longer knows what the file holds. */
     o[0].offset = 4;
     td.fail_syncs = 2;
-    assert_int_equal(simple_commit(g, "g", o, 1), TN_KERR_KAFKA_STORAGE_ERROR);
-    assert_int_equal(simple_commit(g, "g", o, 1), TN_KERR_KAFKA_STORAGE_ERROR);
+    assert_int_equal(simple_commit(g, "g", o, 1), TN_KE_KAFKA_STORAGE_ERROR);
+    assert_int_equal(simple_commit(g, "g", o, 1), TN_KE_KAFKA_STORAGE_ERROR);
     assert_int_equal(fetch(g, "g", "t", 0), 3);
     tn_groups_close(g);
     assert_true(file_size(log_path()) == good3);
     g = open_groups(&td.d, NULL);
     assert_int_equal(fetch(g, "g", "t", 0), 3);
     assert_int_equal(fetch(g, "g", "t", 1), 1);
-    assert_int_equal(simple_commit(g, "g", o, 1), TN_KERR_NONE);
+    assert_int_equal(simple_commit(g, "g", o, 1), TN_KE_NONE);
     assert_int_equal(fetch(g, "g", "t", 0), 4);
     tn_groups_close(g);
 }
@@ -1013,8 +1012,8 @@ static void test_drop_topic(void **state)
     (void)state;
     tn_groups *g = open_groups(NULL, NULL);
     tn_offset_commit o[] = {oc("gone", 0, 1, NULL), oc("gone", 1, 2, NULL), oc("kept", 0, 3, NULL)};
-    assert_int_equal(simple_commit(g, "g1", o, 3), TN_KERR_NONE);
-    assert_int_equal(simple_commit(g, "g2", o, 1), TN_KERR_NONE);
+    assert_int_equal(simple_commit(g, "g1", o, 3), TN_KE_NONE);
+    assert_int_equal(simple_commit(g, "g2", o, 1), TN_KE_NONE);
     tn_groups_drop_topic(g, S("gone"));
     assert_int_equal(fetch(g, "g1", "gone", 0), -1);
     assert_int_equal(fetch(g, "g1", "gone", 1), -1);
@@ -1026,7 +1025,7 @@ static void test_drop_topic(void **state)
     assert_int_equal(fetch(g, "g2", "gone", 0), -1);
     assert_int_equal(fetch(g, "g1", "kept", 0), 3);
     /* A topic of the same name starts from nothing, and is kept again. */
-    assert_int_equal(simple_commit(g, "g2", o, 1), TN_KERR_NONE);
+    assert_int_equal(simple_commit(g, "g2", o, 1), TN_KE_NONE);
     tn_groups_close(g);
     g = open_groups(NULL, NULL);
     assert_int_equal(fetch(g, "g2", "gone", 0), 1);
@@ -1047,7 +1046,7 @@ static void test_many_partitions(void **state)
         for (int i = 0; i < N; i++)
             o[i] = oc(i % 2 ? "odd" : "even", i, (int64_t)i * 10 + round, NULL);
         uint64_t t0 = tern_clock_ns();
-        assert_int_equal(simple_commit(g, "big", o, N), TN_KERR_NONE);
+        assert_int_equal(simple_commit(g, "big", o, N), TN_KE_NONE);
         uint64_t dt = tern_clock_ns() - t0;
         /* Linear work: well under a second even under sanitizers. */
         assert_true(dt < 2000000000ull);
