@@ -383,13 +383,19 @@ static int waits_met(const tn_bk_req *r)
     return 1;
 }
 
+/* Sets the answer's error code of wait i (a produce never resets its
+ * output, so the offset recorded when it was written still holds). */
+static void answer_wait(tn_bk_req *r, int i, int16_t code)
+{
+    tn_put_be16(r->out.p + r->waits[i].err_at, (uint16_t)code);
+}
+
 /* A partition whose sync failed turns its answer into KAFKA_STORAGE_ERROR. */
 static void patch_failed(tn_bk_req *r)
 {
     for (int i = 0; i < r->nwaits; i++) {
-        const tn_bk_part *p = r->waits[i].part;
-        if (p && p->sync_failed && r->waits[i].err_at + 2 <= r->out.n)
-            tn_put_be16(r->out.p + r->waits[i].err_at, (uint16_t)TN_KE_KAFKA_STORAGE_ERROR);
+        if (r->waits[i].part && r->waits[i].part->sync_failed)
+            answer_wait(r, i, TN_KE_KAFKA_STORAGE_ERROR);
     }
 }
 
@@ -454,9 +460,8 @@ static void durable_timeout(void *arg)
     tn_bk_unlist(&b->durable_waiters, r);
     for (int i = 0; i < r->nwaits; i++) {
         const tn_bk_part *p = r->waits[i].part;
-        if (p && tn_log_durable_offset(p->log) < r->waits[i].upto &&
-            r->waits[i].err_at + 2 <= r->out.n)
-            tn_put_be16(r->out.p + r->waits[i].err_at, (uint16_t)TN_KE_REQUEST_TIMED_OUT);
+        if (p && tn_log_durable_offset(p->log) < r->waits[i].upto)
+            answer_wait(r, i, TN_KE_REQUEST_TIMED_OUT);
     }
     tn_bk_log(b, "%s: a produce timed out waiting for its sync", r->conn->peer);
     tn_bk_req_ready(r);
@@ -469,9 +474,7 @@ void tn_bk_forget_topic(tn_broker_impl *b, const tn_bk_topic *t)
             if (r->waits[i].part == NULL || r->waits[i].part->topic != t)
                 continue;
             r->waits[i].part = NULL;
-            if (r->waits[i].err_at + 2 <= r->out.n)
-                tn_put_be16(r->out.p + r->waits[i].err_at,
-                            (uint16_t)TN_KE_UNKNOWN_TOPIC_OR_PARTITION);
+            answer_wait(r, i, TN_KE_UNKNOWN_TOPIC_OR_PARTITION);
         }
     }
     wake_durable(b);
