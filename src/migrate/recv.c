@@ -94,7 +94,9 @@ typedef struct dest {
     uint8_t *meta;
     tn_mig_pages *pages;
 
-    /* Faulting in the planned pages ahead of the stream, on another core. */
+    /* Faulting in the planned pages ahead of the stream, on another core,
+     * unless the arena took over a reserve that is faulted in already. */
+    int prefaulted;
     uint64_t *plan;
     pthread_t populator;
     int populating;
@@ -112,7 +114,6 @@ static void fail(dest *d, const char *fmt, ...)
     va_end(ap);
     tn_trace(TERN_TRACE_MIGRATE, "destination: %s", d->st->error);
 }
-
 
 /* ---- listener ----------------------------------------------------------- */
 
@@ -231,7 +232,8 @@ static tern_err welcome(int fd, uint64_t id, uint32_t epoch, tern_err status, in
 }
 
 /* Reads the hello a new connection must start with. */
-static tern_err read_hello(int fd, tn_mig_header *h, tn_mig_hello *hello, uint32_t ms, const char **why)
+static tern_err read_hello(int fd, tn_mig_header *h, tn_mig_hello *hello, uint32_t ms,
+                           const char **why)
 {
     uint8_t body[TN_MIG_HELLO_LEN];
     tern_err err = tn_mig_recv_small(fd, h, body, sizeof(body), tn_mig_deadline(ms), why);
@@ -254,9 +256,9 @@ static tern_err fetch(void *arg, uint64_t first, uint32_t count)
     tn_put_be32(body + 8, count);
     tn_mig_header h = {.type = TN_MIG_FETCH, .id = u->id, .epoch = u->epoch};
     pthread_mutex_lock(&u->mu);
-    tern_err err =
-        u->fd < 0 ? TERN_ECLOSED
-                  : tn_mig_send_frame(u->fd, &h, body, sizeof(body), NULL, 0, tn_mig_deadline(1000));
+    tern_err err = u->fd < 0 ? TERN_ECLOSED
+                             : tn_mig_send_frame(u->fd, &h, body, sizeof(body), NULL, 0,
+                                                 tn_mig_deadline(1000));
     pthread_mutex_unlock(&u->mu);
     return err;
 }
@@ -531,7 +533,8 @@ static tern_err await_reconnect(dest *d, const char *why)
         pthread_mutex_unlock(&d->mu);
         if (fd < 0) {
             if (!d->verified)
-                fail(d, "the source did not come back within %u ms after the connection was lost (%s)",
+                fail(d,
+                     "the source did not come back within %u ms after the connection was lost (%s)",
                      d->o.reconnect_ms, why);
             return TERN_EUNAVAILABLE;
         }
@@ -576,7 +579,8 @@ static void populate_stop(dest *d)
     d->populating = 0;
 }
 
-static tern_err on_plan(dest *d, const uint8_t hdr[TN_MIG_HEADER], const tn_mig_header *h, const char **why)
+static tern_err on_plan(dest *d, const uint8_t hdr[TN_MIG_HEADER], const tn_mig_header *h,
+                        const char **why)
 {
     if (h->length == 0)
         return TERN_OK; /* the source is busy (stopping, digesting) but there */
@@ -596,6 +600,8 @@ static tern_err on_plan(dest *d, const uint8_t hdr[TN_MIG_HEADER], const tn_mig_
     }
     for (size_t w = 0; w < d->words; w++)
         d->plan[w] = tn_get_be64(body + w * 8);
+    if (d->prefaulted)
+        return TERN_OK;
     atomic_store(&d->populate_stop, 0);
     d->populating = pthread_create(&d->populator, NULL, populate_main, d) == 0;
     return TERN_OK;
@@ -717,7 +723,8 @@ static tern_err on_switch(dest *d, const uint8_t hdr[TN_MIG_HEADER], const tn_mi
             d->torn[w] &= ~needed[w];
         }
     if (err == TERN_OK && d->ntorn) {
-        fail(d, "the source switched while %" PRIu64 " pages were still owed after arriving torn", d->ntorn);
+        fail(d, "the source switched while %" PRIu64 " pages were still owed after arriving torn",
+             d->ntorn);
         *why = "switch while pages are still torn";
         err = TERN_EPROTO;
     }
@@ -893,8 +900,11 @@ static tern_err first_contact(dest *d)
             d->l->reserve = NULL;
             d->l->reserve_size = 0;
         }
-        tern_err err = tn_arena_map(&d->arena, d->hello.size, (void *)(uintptr_t)d->hello.base,
-                                    fresh ? NULL : &d->l->reserve, fresh ? NULL : &d->l->reserve_size);
+        int had_reserve = d->l->reserve != NULL;
+        tern_err err =
+            tn_arena_map(&d->arena, d->hello.size, (void *)(uintptr_t)d->hello.base,
+                         fresh ? NULL : &d->l->reserve, fresh ? NULL : &d->l->reserve_size);
+        d->prefaulted = had_reserve && !d->l->reserve;
         if (err == TERN_OK) {
             d->base = tern_arena_base(d->arena);
             d->pcrc = malloc(d->npages * sizeof(uint32_t));
@@ -977,7 +987,8 @@ tern_err tern_migrate_receive(tern_migrate_listener *l, tern_migrate_resume_fn *
         fail(&d, "migration failed: %s", tern_strerror(err));
     if (err != TERN_OK && d.fd >= 0) { /* tell the source why, so it need not guess */
         tn_mig_header h = {.type = TN_MIG_ABORT, .id = d.id, .epoch = d.epoch};
-        tn_mig_send_frame(d.fd, &h, stats->error, strlen(stats->error), NULL, 0, tn_mig_deadline(200));
+        tn_mig_send_frame(d.fd, &h, stats->error, strlen(stats->error), NULL, 0,
+                          tn_mig_deadline(200));
     }
     struct orphan *orphan = NULL;
     if (d.lazy && err != TERN_OK && (orphan = malloc(sizeof(*orphan))) != NULL) {

@@ -23,42 +23,45 @@
 #define SWP_PTE_MARKER 31u /* the last type: 1 << MAX_SWAPFILES_SHIFT (5), minus one */
 #define PM_CHUNK 8192      /* entries per read: 64 KiB */
 
-/* The entries of pages [first, first + n) of base from pagemap. */
-static tern_err pagemap_read(int fd, char *base, size_t page, size_t first, size_t n,
-                             uint64_t *present, uint64_t *buf)
-{
-    while (n > 0) {
-        size_t k = n < PM_CHUNK ? n : PM_CHUNK;
-        off_t off = (off_t)(((uintptr_t)base / page + first) * sizeof(uint64_t));
-        ssize_t got = pread(fd, buf, k * sizeof(uint64_t), off);
-        if (got < 0 && errno == EINTR)
-            continue;
-        if (got <= 0 || (size_t)got % sizeof(uint64_t) != 0) {
-            tn_trace(TERN_TRACE_MIGRATE, "track: pagemap read: %s",
-                     got < 0 ? strerror(errno) : "short");
-            return got < 0 ? tern_err_from_errno(errno) : TERN_ESYSTEM;
-        }
-        k = (size_t)got / sizeof(uint64_t);
-        for (size_t i = 0; i < k; i++) {
-            uint64_t e = buf[i];
-            bool marker = (e & PM_SWAP) && (e & PM_SWAP_TYPE) == SWP_PTE_MARKER;
-            if ((e & PM_PRESENT) || ((e & PM_SWAP) && !marker))
-                tn_bit_set(present, first + i);
-        }
-        first += k;
-        n -= k;
-    }
-    return TERN_OK;
-}
-
 typedef struct present_ctx {
     int fd;
     char *base;
-    size_t page;
+    size_t page, npages;
     uint64_t *present;
-    uint64_t *buf;
+    uint64_t *buf; /* pagemap entries of pages [win, win + win_n) */
+    size_t win, win_n;
     tern_err err;
 } present_ctx;
+
+/* Marks the pages of [first, first + n) that pagemap shows mapped or
+ * swapped. Entries are read PM_CHUNK at a time and kept: the regions a scan
+ * hands over come in address order, often a page or two apart, and one
+ * read per region would cost a system call per page. */
+static tern_err pagemap_mark(present_ctx *c, size_t first, size_t n)
+{
+    for (size_t i = first; i < first + n; i++) {
+        if (i < c->win || i >= c->win + c->win_n) {
+            size_t k = c->npages - i < PM_CHUNK ? c->npages - i : PM_CHUNK;
+            off_t off = (off_t)(((uintptr_t)c->base / c->page + i) * sizeof(uint64_t));
+            ssize_t got;
+            do
+                got = pread(c->fd, c->buf, k * sizeof(uint64_t), off);
+            while (got < 0 && errno == EINTR);
+            if (got <= 0 || (size_t)got % sizeof(uint64_t) != 0) {
+                tn_trace(TERN_TRACE_MIGRATE, "track: pagemap read: %s",
+                         got < 0 ? strerror(errno) : "short");
+                return got < 0 ? tern_err_from_errno(errno) : TERN_ESYSTEM;
+            }
+            c->win = i;
+            c->win_n = (size_t)got / sizeof(uint64_t);
+        }
+        uint64_t e = c->buf[i - c->win];
+        bool marker = (e & PM_SWAP) && (e & PM_SWAP_TYPE) == SWP_PTE_MARKER;
+        if ((e & PM_PRESENT) || ((e & PM_SWAP) && !marker))
+            tn_bit_set(c->present, i);
+    }
+    return TERN_OK;
+}
 
 static void present_region(void *arg, const struct page_region *r)
 {
@@ -68,7 +71,7 @@ static void present_region(void *arg, const struct page_region *r)
     if (r->categories & PAGE_IS_PRESENT)
         tn_bits_set(c->present, first, n);
     else if (c->err == TERN_OK) /* swapped, or markers: pagemap tells */
-        c->err = pagemap_read(c->fd, c->base, c->page, first, n, c->present, c->buf);
+        c->err = pagemap_mark(c, first, n);
 }
 
 tern_err tn_pages_present(void *base, size_t size, uint64_t *present)
@@ -101,10 +104,10 @@ tern_err tn_pages_present(void *base, size_t size, uint64_t *present)
         .return_mask = PAGE_IS_PRESENT | PAGE_IS_SWAPPED,
     };
     struct page_region vec[128];
-    present_ctx c = {fd, base, page, present, buf, TERN_OK};
+    present_ctx c = {fd, base, page, npages, present, buf, 0, 0, TERN_OK};
     tern_err err = tn_track_scan_run(fd, &arg, vec, 128, present_region, &c);
     if (err == TERN_ENOTSUP) /* before Linux 6.7: every entry from the file */
-        err = pagemap_read(fd, base, page, 0, npages, present, buf);
+        err = pagemap_mark(&c, 0, npages);
     else if (err == TERN_OK)
         err = c.err;
     free(buf);

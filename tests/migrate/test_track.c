@@ -440,6 +440,32 @@ static void present_tells_touched_pages(void **state)
     munmap(base, npages * page);
 }
 
+/* Untouched pages scattered through a range wider than one pagemap read
+ * (8192 entries): every third page of 20,000 written, under each tracker,
+ * so the markers between them are read from pagemap window by window. */
+static void present_scattered_wide(void **state)
+{
+    (void)state;
+    const size_t npages = 20000;
+    char *base = map_pages(npages);
+    for (size_t p = 0; p < npages; p += 3)
+        base[p * page] = 1;
+    bool privileged = geteuid() == 0;
+    uint64_t *present = bitmap(npages);
+    for (size_t i = 0; i < 3; i++) {
+        tn_tracker *t;
+        open_tracker(&t, base, npages, kinds[i]);
+        check_ok(tn_pages_present(base, npages * page, present));
+        for (size_t p = 0; p < npages; p++)
+            if (p % 3 == 0 ? !bit(present, p) : privileged && bit(present, p))
+                fail_msg("%s: page %zu %s", tern_migrate_tracker_name(kinds[i]), p,
+                         p % 3 == 0 ? "written but not present" : "untouched but present");
+        tn_tracker_close(t);
+    }
+    free(present);
+    munmap(base, npages * page);
+}
+
 /* ---- the mprotect backend and other SIGSEGV handlers ----------------------- */
 
 static void *volatile foreign_addr;
@@ -533,6 +559,7 @@ int main(void)
         PER_KIND(collect_time_64mib, 1, "uffd_wp"),
         PER_KIND(collect_time_64mib, 2, "mprotect"),
         cmocka_unit_test(present_tells_touched_pages),
+        cmocka_unit_test(present_scattered_wide),
         cmocka_unit_test(mprotect_chains_other_faults),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
