@@ -19,7 +19,7 @@
 static void check_pages(const uint8_t *meta, size_t len)
 {
     static tn_mig_pages p;
-    static uint8_t again[8 + TN_MIG_MAX_RUNS * 16 + TN_MIG_MAX_DATA_PAGES * 4];
+    static uint8_t again[8 + TN_MIG_MAX_RUNS * 16];
     const char *why = "";
     if (tn_mig_pages_get(meta, len, NPAGES, &p, &why) != TERN_OK)
         return;
@@ -47,7 +47,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         case TN_MIG_HELLO: {
             tn_mig_hello hello;
             if (tn_mig_hello_get(data, len, &hello, &why) == TERN_OK &&
-                (hello.size == 0 || hello.size > TN_MIG_MAX_ARENA || hello.base + hello.size < hello.base))
+                (hello.size == 0 || hello.size > TN_MIG_MAX_ARENA ||
+                 hello.base + hello.size < hello.base))
                 abort();
             break;
         }
@@ -59,8 +60,14 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         case TN_MIG_PAGES: {
             uint32_t nruns, ndata;
             if (len >= 8 && tn_mig_pages_counts(data, h.length, &nruns, &ndata, &why) == TERN_OK) {
-                size_t meta = tn_mig_pages_meta_len(nruns, ndata);
+                size_t meta = tn_mig_pages_meta_len(nruns);
                 check_pages(data, meta <= len ? meta : len);
+                /* The trailer: whatever its bytes, ndata CRCs, no more. */
+                static tn_mig_pages p;
+                size_t trailer = (size_t)ndata * 4;
+                p.ndata = ndata;
+                if (trailer <= len)
+                    tn_mig_pages_crcs_get(data + len - trailer, &p);
             } else if (len >= 8) {
                 check_pages(data, len); /* the full decoder must refuse it too, or agree */
             }

@@ -110,9 +110,9 @@ tern_err tn_mig_welcome_get(const uint8_t *in, size_t len, tn_mig_welcome *w)
     return TERN_OK;
 }
 
-size_t tn_mig_pages_meta_len(uint32_t nruns, uint32_t ndata)
+size_t tn_mig_pages_meta_len(uint32_t nruns)
 {
-    return 8 + (size_t)nruns * 16 + (size_t)ndata * 4;
+    return 8 + (size_t)nruns * 16;
 }
 
 size_t tn_mig_pages_put(uint8_t *out, const tn_mig_pages *p)
@@ -126,9 +126,19 @@ size_t tn_mig_pages_put(uint8_t *out, const tn_mig_pages *p)
         tn_put_be32(o + 8, p->run[i].count);
         tn_put_be32(o + 12, p->run[i].kind);
     }
-    for (uint32_t i = 0; i < p->ndata; i++, o += 4)
-        tn_put_be32(o, p->crc[i]);
     return (size_t)(o - out);
+}
+
+void tn_mig_pages_crcs_put(uint8_t *out, const tn_mig_pages *p)
+{
+    for (uint32_t i = 0; i < p->ndata; i++)
+        tn_put_be32(out + 4 * (size_t)i, p->crc[i]);
+}
+
+void tn_mig_pages_crcs_get(const uint8_t *in, tn_mig_pages *p)
+{
+    for (uint32_t i = 0; i < p->ndata; i++)
+        p->crc[i] = tn_get_be32(in + 4 * (size_t)i);
 }
 
 tern_err tn_mig_pages_counts(const uint8_t in[8], uint32_t length, uint32_t *nruns, uint32_t *ndata,
@@ -140,8 +150,7 @@ tern_err tn_mig_pages_counts(const uint8_t in[8], uint32_t length, uint32_t *nru
         *why = "page frame with too many runs or pages";
         return TERN_EPROTO;
     }
-    if ((uint64_t)length !=
-        tn_mig_pages_meta_len(*nruns, *ndata) + (uint64_t)*ndata * TN_MIG_PAGE) {
+    if ((uint64_t)length != tn_mig_pages_meta_len(*nruns) + (uint64_t)*ndata * (TN_MIG_PAGE + 4)) {
         *why = "page frame length does not match its runs";
         return TERN_EPROTO;
     }
@@ -156,7 +165,7 @@ tern_err tn_mig_pages_get(const uint8_t *in, size_t len, uint64_t npages, tn_mig
     p->nruns = tn_get_be32(in);
     p->ndata = tn_get_be32(in + 4);
     if (p->nruns == 0 || p->nruns > TN_MIG_MAX_RUNS || p->ndata > TN_MIG_MAX_DATA_PAGES ||
-        len != tn_mig_pages_meta_len(p->nruns, p->ndata))
+        len != tn_mig_pages_meta_len(p->nruns))
         goto bad;
     const uint8_t *o = in + 8;
     uint64_t data = 0;
@@ -184,8 +193,6 @@ tern_err tn_mig_pages_get(const uint8_t *in, size_t len, uint64_t npages, tn_mig
     }
     if (data != p->ndata)
         goto bad;
-    for (uint32_t i = 0; i < p->ndata; i++, o += 4)
-        p->crc[i] = tn_get_be32(o);
     return TERN_OK;
 bad:
     *why = "malformed page frame";

@@ -4,10 +4,11 @@
  * the migration id, the connection epoch, the payload length, a sequence
  * number (page frames on the main connection count 1, 2, 3 ...) and a
  * CRC32C over the header and the frame's metadata. Page data is covered
- * page by page: each page image carries its own CRC32C, which the
- * destination checks against the bytes it stored and which also feed the
- * arena digest. The decoders here only parse and bound; nothing allocates
- * more than a length the caller has already limited. */
+ * page by page: each page image has its own CRC32C, in a trailer after the
+ * images (the source sums a page after the send has read it into cache),
+ * which the destination checks against the bytes it stored and which also
+ * feed the arena digest. The decoders here only parse and bound; nothing
+ * allocates more than a length the caller has already limited. */
 #ifndef TN_MIGRATE_FRAME_H
 #define TN_MIGRATE_FRAME_H
 
@@ -18,7 +19,7 @@
 #include "tern/migrate.h"
 
 #define TN_MIG_MAGIC 0x544d4947u /* "TMIG" */
-#define TN_MIG_VERSION 1
+#define TN_MIG_VERSION 2
 #define TN_MIG_HEADER 40
 #define TN_MIG_PAGE 4096u
 /* Per page frame: at most this many runs and data pages (1 MiB). */
@@ -29,14 +30,14 @@
 #define TN_MIG_MAX_ARENA (1ull << 40)
 
 typedef enum tn_mig_type {
-    TN_MIG_HELLO = 1,   /* source -> destination: who, what, where */
-    TN_MIG_WELCOME = 2, /* destination: accepted, and the last sequence applied */
-    TN_MIG_PAGES = 3,   /* source: runs of page images or zero pages */
-    TN_MIG_SWITCH = 4,  /* source: context (+ the pages still owed); run there */
-    TN_MIG_COMMIT = 5,  /* destination: it runs now */
-    TN_MIG_ACK = 6,     /* destination: every frame up to seq is applied */
-    TN_MIG_FETCH = 7,   /* destination (urgent connection): send these pages now */
-    TN_MIG_DIGEST = 8,  /* source: every page sent; the arena's digest */
+    TN_MIG_HELLO = 1,    /* source -> destination: who, what, where */
+    TN_MIG_WELCOME = 2,  /* destination: accepted, and the last sequence applied */
+    TN_MIG_PAGES = 3,    /* source: runs of page images or zero pages */
+    TN_MIG_SWITCH = 4,   /* source: context (+ the pages still owed); run there */
+    TN_MIG_COMMIT = 5,   /* destination: it runs now */
+    TN_MIG_ACK = 6,      /* destination: every frame up to seq is applied */
+    TN_MIG_FETCH = 7,    /* destination (urgent connection): send these pages now */
+    TN_MIG_DIGEST = 8,   /* source: every page sent; the arena's digest */
     TN_MIG_VERIFIED = 9, /* destination: digest compared; fault stats */
     TN_MIG_ABORT = 10,   /* either side: giving up, with a reason */
     TN_MIG_PLAN = 11,    /* source: the pages that will come (a hint) */
@@ -83,8 +84,8 @@ typedef struct tn_mig_welcome {
 void tn_mig_welcome_put(uint8_t out[TN_MIG_WELCOME_LEN], const tn_mig_welcome *w);
 tern_err tn_mig_welcome_get(const uint8_t *in, size_t len, tn_mig_welcome *w);
 
-/* A page frame's metadata: runs, then one CRC per data page. The page
- * images follow it, in run order. */
+/* A page frame: its metadata (the runs), the page images in run order,
+ * then the trailer: one CRC per data page. */
 typedef struct tn_mig_run {
     uint64_t first;
     uint32_t count;
@@ -96,17 +97,21 @@ typedef struct tn_mig_pages {
     tn_mig_run run[TN_MIG_MAX_RUNS];
     uint32_t crc[TN_MIG_MAX_DATA_PAGES];
 } tn_mig_pages;
-/* Bytes of metadata for nruns runs and ndata data pages. */
-size_t tn_mig_pages_meta_len(uint32_t nruns, uint32_t ndata);
+/* Bytes of metadata for nruns runs. */
+size_t tn_mig_pages_meta_len(uint32_t nruns);
 /* Writes the metadata; returns its length. */
 size_t tn_mig_pages_put(uint8_t *out, const tn_mig_pages *p);
+/* The trailer: p->ndata CRCs, 4 bytes each. */
+void tn_mig_pages_crcs_put(uint8_t *out, const tn_mig_pages *p);
+void tn_mig_pages_crcs_get(const uint8_t *in, tn_mig_pages *p);
 /* Parses the fixed count words at the start of the payload (8 bytes) so the
  * reader knows how much metadata to read; checks them against the limits
  * and the payload length. */
 tern_err tn_mig_pages_counts(const uint8_t in[8], uint32_t length, uint32_t *nruns, uint32_t *ndata,
                              const char **why);
 /* Parses the whole metadata; every run must lie inside npages pages, runs
- * must not overlap earlier runs of the frame, and data pages must add up. */
+ * must not overlap earlier runs of the frame, and data pages must add up.
+ * The CRCs come later, from the trailer. */
 tern_err tn_mig_pages_get(const uint8_t *in, size_t len, uint64_t npages, tn_mig_pages *p,
                           const char **why);
 
@@ -150,7 +155,7 @@ tern_err tn_mig_send_frame(int fd, tn_mig_header *h, const void *meta, size_t me
                            const void *data, size_t data_len, uint64_t deadline);
 /* Reads a header and a whole small payload (at most cap bytes) and checks
  * the CRC over all of it. */
-tern_err tn_mig_recv_small(int fd, tn_mig_header *h, uint8_t *payload, size_t cap, uint64_t deadline,
-                           const char **why);
+tern_err tn_mig_recv_small(int fd, tn_mig_header *h, uint8_t *payload, size_t cap,
+                           uint64_t deadline, const char **why);
 
 #endif

@@ -286,7 +286,7 @@ static tern_err read_page_meta(dest *d, int fd, const uint8_t hdr[TN_MIG_HEADER]
     tern_err err = tn_mig_read(fd, meta, 8, tn_mig_deadline(d->o.reconnect_ms));
     if (err == TERN_OK)
         err = tn_mig_pages_counts(meta, h->length, &nruns, &ndata, why);
-    size_t meta_len = tn_mig_pages_meta_len(nruns, ndata);
+    size_t meta_len = tn_mig_pages_meta_len(nruns);
     if (err == TERN_OK)
         err = tn_mig_read(fd, meta + 8, meta_len - 8, tn_mig_deadline(d->o.reconnect_ms));
     if (err == TERN_OK && tn_mig_crc(hdr, meta, meta_len) != h->crc) {
@@ -295,6 +295,16 @@ static tern_err read_page_meta(dest *d, int fd, const uint8_t hdr[TN_MIG_HEADER]
     }
     if (err == TERN_OK)
         err = tn_mig_pages_get(meta, meta_len, d->npages, p, why);
+    return err;
+}
+
+/* Reads a page frame's trailer, the CRCs of its images, into p (buf: room
+ * for them, the metadata buffer). */
+static tern_err read_page_crcs(dest *d, int fd, uint8_t *buf, tn_mig_pages *p)
+{
+    tern_err err = tn_mig_read(fd, buf, (size_t)p->ndata * 4, tn_mig_deadline(d->o.reconnect_ms));
+    if (err == TERN_OK)
+        tn_mig_pages_crcs_get(buf, p);
     return err;
 }
 
@@ -312,7 +322,7 @@ static tern_err check_pages(const tn_mig_pages *p, const uint8_t *data, const ch
 static tern_err send_small(dest *d, uint8_t type, const void *body, size_t len);
 
 /* Checks the pages a frame wrote into the arena. The source sends them
- * from its running memory, so one written between its CRC and the send
+ * from its running memory, so one written between the send and its CRC
  * arrives torn: that is no error before the switch, the page is owed again
  * and the source is told (TORN, ahead of the ACK). Keeps each page's CRC
  * (of what is stored) for the digest. */
@@ -408,6 +418,8 @@ static void *ureader_main(void *arg)
         if (err == TERN_OK)
             err = tn_mig_read(fd, data, (size_t)p->ndata * TN_MIG_PAGE,
                               tn_mig_deadline(d->o.reconnect_ms));
+        if (err == TERN_OK)
+            err = read_page_crcs(d, fd, meta, p);
         if (err == TERN_OK)
             err = check_pages(p, data, &why);
         if (err == TERN_OK) {
@@ -631,8 +643,10 @@ static tern_err on_pages(dest *d, const uint8_t hdr[TN_MIG_HEADER], const tn_mig
         return err;
     uint64_t deadline = tn_mig_deadline(d->o.reconnect_ms);
     size_t data_len = (size_t)p->ndata * TN_MIG_PAGE;
-    if (h->seq <= d->applied) /* resent after a reconnect: already here */
-        return tn_mig_read(d->fd, d->scratch, data_len, deadline);
+    if (h->seq <= d->applied) { /* resent after a reconnect: already here */
+        err = tn_mig_read(d->fd, d->scratch, data_len, deadline);
+        return err == TERN_OK ? read_page_crcs(d, d->fd, d->meta, p) : err;
+    }
     if (d->running && !d->lazy) {
         fail(d, "the source sent pages after the switch");
         *why = "pages after the switch";
@@ -640,6 +654,8 @@ static tern_err on_pages(dest *d, const uint8_t hdr[TN_MIG_HEADER], const tn_mig
     }
     if (d->lazy) {
         err = tn_mig_read(d->fd, d->scratch, data_len, deadline);
+        if (err == TERN_OK)
+            err = read_page_crcs(d, d->fd, d->meta, p);
         if (err == TERN_OK)
             err = check_pages(p, d->scratch, why);
         if (err == TERN_OK)
@@ -665,6 +681,8 @@ static tern_err on_pages(dest *d, const uint8_t hdr[TN_MIG_HEADER], const tn_mig
             else
                 memset(at, 0, len);
         }
+        if (err == TERN_OK)
+            err = read_page_crcs(d, d->fd, d->meta, p);
         if (err == TERN_OK)
             err = apply_checked(d, p);
     }

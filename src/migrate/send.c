@@ -40,9 +40,11 @@ typedef struct frame {
     uint8_t written; /* the writer is done with it: acknowledged, it may go */
     size_t meta_len, data_len;
     uint8_t hdr[TN_MIG_HEADER];
-    uint8_t *meta; /* MAX_META bytes, or a larger block for SWITCH */
+    uint8_t *meta;       /* MAX_META bytes, or a larger block for SWITCH */
+    tn_mig_pages *pages; /* PAGES: the runs in meta; the CRCs, once summed */
+    uint8_t summed;      /* PAGES: the CRCs are computed and follow meta */
     /* Page images are sent straight from the arena, run by run: no copy.
-     * One the threads change between its CRC and the send arrives torn;
+     * One the threads change between the send and its CRC arrives torn;
      * the destination says so (TORN) and it is sent again. */
     int niov;
     struct iovec iov[TN_MIG_MAX_RUNS];
@@ -84,14 +86,21 @@ typedef struct source {
     int stopping;
 
     uint64_t cap_start, cap_bytes; /* opts.bandwidth pacing */
-    uint64_t *torn; /* pages the destination got torn, to send again (under mu) */
+    uint64_t *torn;                /* pages the destination got torn, to send again (under mu) */
     uint64_t ntorn;
-    uint64_t *sent;                /* pages whose image at the destination may be non-zero */
-    uint64_t *dirty;               /* scratch */
+    uint64_t *sent;  /* pages whose image at the destination may be non-zero */
+    uint64_t *dirty; /* scratch */
     tn_tracker *tracker;
     uint64_t last_progress;
     uint64_t t0; /* start */
 } source;
+
+static void frame_free(frame *f)
+{
+    free(f->meta);
+    free(f->pages);
+    free(f);
+}
 
 static void urgent_check(source *s);
 static void fail(source *s, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
@@ -114,7 +123,6 @@ static void progress(source *s, const char *phase, int force)
     s->last_progress = now;
     s->o.progress(s->o.progress_arg, phase, s->st);
 }
-
 
 static int page_is_zero(const uint8_t *p)
 {
@@ -222,8 +230,7 @@ static void release_acked(source *s, uint64_t seq)
             f->next = s->spare;
             s->spare = f;
         } else {
-            free(f->meta);
-            free(f);
+            frame_free(f);
         }
     }
 }
@@ -325,25 +332,55 @@ static void reader_stop(source *s)
     s->fd = -1;
 }
 
-/* Writes one queued frame with the current epoch. */
+/* Bytes of a page frame's trailer (its CRCs); none for other frames. */
+static size_t frame_trailer(const frame *f)
+{
+    return f->type == TN_MIG_PAGES ? (size_t)f->pages->ndata * 4 : 0;
+}
+
+/* Computes the CRC of every data page of a frame, in run order, into the
+ * trailer after its metadata. */
+static void frame_sum(frame *f)
+{
+    tn_mig_pages *p = f->pages;
+    uint32_t k = 0;
+    for (int v = 0; v < f->niov; v++)
+        for (size_t off = 0; off < f->iov[v].iov_len; off += TN_MIG_PAGE)
+            p->crc[k++] = tern_crc32c(0, (const uint8_t *)f->iov[v].iov_base + off, TN_MIG_PAGE);
+    tn_mig_pages_crcs_put(f->meta + f->meta_len, p);
+    f->summed = 1;
+}
+
 /* Writes a frame to fd: its header (CRC over header and metadata), the
- * metadata, then the page images straight from the arena. */
+ * metadata, the page images straight from the arena, then their CRCs. The
+ * images are summed after the send has read them: the send pays for the
+ * cold read of the arena and the sums find the pages in cache (before the
+ * send, the sums cost a third of the round). A resend reuses the sums. */
 static tern_err frame_write(int fd, frame *f, uint64_t id, uint32_t epoch, uint64_t deadline)
 {
+    size_t trailer = frame_trailer(f);
     tn_mig_header h = {.type = f->type, .id = id, .epoch = epoch, .seq = f->seq};
-    h.length = (uint32_t)(f->meta_len + f->data_len);
+    h.length = (uint32_t)(f->meta_len + f->data_len + trailer);
     tn_mig_header_put(f->hdr, &h);
     h.crc = tn_mig_crc(f->hdr, f->meta, f->meta_len);
     tn_mig_header_put(f->hdr, &h);
-    struct iovec iov[2 + TN_MIG_MAX_RUNS] = {{f->hdr, TN_MIG_HEADER}, {f->meta, f->meta_len}};
+    struct iovec iov[3 + TN_MIG_MAX_RUNS] = {{f->hdr, TN_MIG_HEADER}, {f->meta, f->meta_len}};
     memcpy(iov + 2, f->iov, (size_t)f->niov * sizeof(struct iovec));
-    return tn_mig_writev(fd, iov, 2 + f->niov, deadline);
+    int n = 2 + f->niov;
+    if (trailer && f->summed)
+        iov[n++] = (struct iovec){f->meta + f->meta_len, trailer};
+    tern_err err = tn_mig_writev(fd, iov, n, deadline);
+    if (err == TERN_OK && trailer && !f->summed) {
+        frame_sum(f);
+        err = tn_mig_write(fd, f->meta + f->meta_len, trailer, deadline);
+    }
+    return err;
 }
 
 /* Writes one queued frame on the main connection, with the current epoch. */
 static tern_err write_frame(source *s, frame *f, uint64_t deadline)
 {
-    size_t len = TN_MIG_HEADER + f->meta_len + f->data_len;
+    size_t len = TN_MIG_HEADER + f->meta_len + f->data_len + frame_trailer(f);
     tern_err err = frame_write(s->fd, f, s->id, s->epoch, deadline);
     if (err == TERN_OK)
         __atomic_add_fetch(&s->st->bytes, len, __ATOMIC_RELAXED);
@@ -478,6 +515,7 @@ static tern_err drain(source *s, int commit)
     }
 }
 
+/* An empty page frame: a spare, or a new one. */
 static frame *frame_get(source *s)
 {
     pthread_mutex_lock(&s->mu);
@@ -485,49 +523,71 @@ static frame *frame_get(source *s)
     if (f)
         s->spare = f->next;
     pthread_mutex_unlock(&s->mu);
-    if (f)
-        return f;
-    f = calloc(1, sizeof(*f));
-    if (f) {
+    if (!f && (f = calloc(1, sizeof(*f)))) {
         f->type = TN_MIG_PAGES;
         f->meta = malloc(MAX_META);
-        if (!f->meta) {
-            free(f);
-            f = NULL;
+        f->pages = malloc(sizeof(*f->pages));
+        if (!f->meta || !f->pages) {
+            frame_free(f);
+            return NULL;
         }
+    }
+    if (f) {
+        f->niov = 0;
+        f->summed = 0;
+        f->pages->nruns = f->pages->ndata = 0;
     }
     return f;
 }
 
+static void frame_spare(source *s, frame *f)
+{
+    pthread_mutex_lock(&s->mu);
+    f->next = s->spare;
+    s->spare = f;
+    pthread_mutex_unlock(&s->mu);
+}
+
 /* ---- page batches ------------------------------------------------------- */
 
+/* The frame being filled; its runs and iovecs grow page by page. */
 typedef struct batch {
-    tn_mig_pages p;
     frame *f;
 } batch;
 
 static tern_err batch_flush(source *s, batch *b)
 {
-    if (b->p.nruns == 0)
-        return TERN_OK;
     frame *f = b->f;
-    f->meta_len = tn_mig_pages_put(f->meta, &b->p);
-    f->data_len = (size_t)b->p.ndata * TN_MIG_PAGE;
+    if (!f || f->pages->nruns == 0)
+        return TERN_OK;
     b->f = NULL;
-    b->p.nruns = b->p.ndata = 0;
+    f->meta_len = tn_mig_pages_put(f->meta, f->pages);
+    f->data_len = (size_t)f->pages->ndata * TN_MIG_PAGE;
     progress(s, "round", 0);
     return push(s, f);
 }
 
-/* Adds page i (zero: as a zero page) to the batch, flushing a full one. */
-/* Appends page i to a frame's runs: a zero page as (part of) a zero run,
- * else its CRC and an iovec onto the arena, merged with the previous run
- * when they touch. The caller keeps within the frame's limits. */
-static void pages_add(tn_mig_pages *p, frame *f, uint8_t *base, uint64_t i, int zero)
+/* Ends a run of batches: the last partial frame goes out, or back to the
+ * spares after an error. */
+static tern_err batch_end(source *s, batch *b, tern_err err)
 {
+    if (err == TERN_OK)
+        err = batch_flush(s, b);
+    if (b->f)
+        frame_spare(s, b->f);
+    b->f = NULL;
+    return err;
+}
+
+/* Appends page i to a frame's runs: a zero page as (part of) a zero run,
+ * else an iovec onto the arena, merged with the previous run when they
+ * touch. Its CRC is computed once the frame is sent. The caller keeps
+ * within the frame's limits. */
+static void pages_add(frame *f, uint8_t *base, uint64_t i, int zero)
+{
+    tn_mig_pages *p = f->pages;
     uint32_t kind = zero ? TN_MIG_RUN_ZERO : TN_MIG_RUN_DATA;
     tn_mig_run *last = p->nruns ? &p->run[p->nruns - 1] : NULL;
-    uint8_t *page = base + i * TN_MIG_PAGE;
     if (last && last->kind == kind && last->first + last->count == i) {
         last->count++;
         if (!zero)
@@ -535,28 +595,30 @@ static void pages_add(tn_mig_pages *p, frame *f, uint8_t *base, uint64_t i, int 
     } else {
         p->run[p->nruns++] = (tn_mig_run){.first = i, .count = 1, .kind = kind};
         if (!zero)
-            f->iov[f->niov++] = (struct iovec){.iov_base = page, .iov_len = TN_MIG_PAGE};
+            f->iov[f->niov++] =
+                (struct iovec){.iov_base = base + i * TN_MIG_PAGE, .iov_len = TN_MIG_PAGE};
     }
-    if (!zero)
-        p->crc[p->ndata++] = tern_crc32c(0, page, TN_MIG_PAGE);
+    p->ndata += !zero;
 }
 
+/* Adds page i (zero: as a zero page) to the batch, flushing a full one. */
 static tern_err batch_add(source *s, batch *b, uint64_t i, int zero, tern_migrate_round *r)
 {
-    if (!b->f && !(b->f = frame_get(s))) {
-        fail(s, "out of memory for page frames");
-        return TERN_ENOMEM;
+    if (!b->f) {
+        if (!(b->f = frame_get(s))) {
+            fail(s, "out of memory for page frames");
+            return TERN_ENOMEM;
+        }
     }
-    if (b->p.nruns == 0)
-        b->f->niov = 0;
-    pages_add(&b->p, b->f, s->base, i, zero);
+    pages_add(b->f, s->base, i, zero);
     if (zero) {
         r->zero_pages++;
     } else {
         r->bytes += TN_MIG_PAGE;
     }
     r->pages++;
-    if (b->p.nruns == TN_MIG_MAX_RUNS || b->p.ndata == TN_MIG_MAX_DATA_PAGES)
+    tn_mig_pages *p = b->f->pages;
+    if (p->nruns == TN_MIG_MAX_RUNS || p->ndata == TN_MIG_MAX_DATA_PAGES)
         return batch_flush(s, b);
     return TERN_OK;
 }
@@ -589,14 +651,7 @@ static tern_err send_pages(source *s, const uint64_t *want, int all_zero, tern_m
             s->st->pages += !zero;
         }
     }
-    if (err == TERN_OK)
-        err = batch_flush(s, &b);
-    else if (b.f) {
-        pthread_mutex_lock(&s->mu);
-        b.f->next = s->spare;
-        s->spare = b.f;
-        pthread_mutex_unlock(&s->mu);
-    }
+    err = batch_end(s, &b, err);
     r->duration_ns = tern_clock_ns() - t0;
     return err;
 }
@@ -617,20 +672,20 @@ static tern_err send_zero_runs(source *s, const uint64_t *present)
         while (j < s->npages && !tn_bit_get(present, j) && j - i < UINT32_MAX)
             j++;
         if (!b.f) {
-            if (!(b.f = frame_get(s)))
-                return TERN_ENOMEM;
-            b.f->niov = 0;
+            if (!(b.f = frame_get(s))) {
+                err = TERN_ENOMEM;
+                break;
+            }
         }
-        b.p.run[b.p.nruns++] =
+        tn_mig_pages *p = b.f->pages;
+        p->run[p->nruns++] =
             (tn_mig_run){.first = i, .count = (uint32_t)(j - i), .kind = TN_MIG_RUN_ZERO};
         s->st->zero_pages += j - i;
-        if (b.p.nruns == TN_MIG_MAX_RUNS)
+        if (p->nruns == TN_MIG_MAX_RUNS)
             err = batch_flush(s, &b);
         i = j;
     }
-    if (err == TERN_OK)
-        err = batch_flush(s, &b);
-    return err;
+    return batch_end(s, &b, err);
 }
 
 /* Tells the destination which pages the first round will bring, so it can
@@ -645,7 +700,8 @@ static void send_plan(source *s, const uint64_t *present)
     for (size_t w = 0; w < s->words; w++)
         tn_put_be64(body + w * 8, present[w]);
     tn_mig_header h = {.type = TN_MIG_PLAN, .id = s->id, .epoch = s->epoch};
-    if (tn_mig_send_frame(s->fd, &h, body, s->words * 8, NULL, 0, tn_mig_deadline(s->o.reconnect_ms)) == TERN_OK)
+    if (tn_mig_send_frame(s->fd, &h, body, s->words * 8, NULL, 0,
+                          tn_mig_deadline(s->o.reconnect_ms)) == TERN_OK)
         __atomic_add_fetch(&s->st->bytes, TN_MIG_HEADER + s->words * 8, __ATOMIC_RELAXED);
     free(body);
 }
@@ -655,9 +711,9 @@ static void send_plan(source *s, const uint64_t *present)
 static void *urgent_main(void *arg)
 {
     source *s = arg;
-    frame f = {.type = TN_MIG_PAGES, .meta = malloc(MAX_META)};
-    tn_mig_pages *p = malloc(sizeof(*p));
-    while (f.meta && p) {
+    frame f = {
+        .type = TN_MIG_PAGES, .meta = malloc(MAX_META), .pages = malloc(sizeof(tn_mig_pages))};
+    while (f.meta && f.pages) {
         tn_mig_header h;
         uint8_t body[TN_MIG_FETCH_LEN];
         const char *why = "";
@@ -686,20 +742,23 @@ static void *urgent_main(void *arg)
             break;
         }
         /* The source is stopped: pages go straight from the arena. */
-        p->nruns = p->ndata = 0;
+        f.pages->nruns = f.pages->ndata = 0;
         f.niov = 0;
+        f.summed = 0;
         for (uint64_t i = first; i < first + count; i++)
-            pages_add(p, &f, s->base, i, page_is_zero(s->base + i * TN_MIG_PAGE));
-        f.meta_len = tn_mig_pages_put(f.meta, p);
-        f.data_len = (size_t)p->ndata * TN_MIG_PAGE;
+            pages_add(&f, s->base, i, page_is_zero(s->base + i * TN_MIG_PAGE));
+        f.meta_len = tn_mig_pages_put(f.meta, f.pages);
+        f.data_len = (size_t)f.pages->ndata * TN_MIG_PAGE;
         if (frame_write(s->ufd, &f, s->id, s->epoch, tn_mig_deadline(s->o.reconnect_ms)) != TERN_OK)
             break;
-        __atomic_add_fetch(&s->st->bytes, TN_MIG_HEADER + f.meta_len + f.data_len, __ATOMIC_RELAXED);
+        __atomic_add_fetch(&s->st->bytes,
+                           TN_MIG_HEADER + f.meta_len + f.data_len + frame_trailer(&f),
+                           __ATOMIC_RELAXED);
     }
     /* Hang up, so urgent_check sees it and opens another. */
     shutdown(s->ufd, SHUT_RDWR);
     free(f.meta);
-    free(p);
+    free(f.pages);
     return NULL;
 }
 
@@ -1201,8 +1260,7 @@ tern_err tern_migrate_send(tern_arena *arena, const char *endpoint, tern_migrate
     release_acked(&s, UINT64_MAX);
     for (frame *f = s.spare; f;) {
         frame *n = f->next;
-        free(f->meta);
-        free(f);
+        frame_free(f);
         f = n;
     }
     free(s.sent);

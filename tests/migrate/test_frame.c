@@ -10,10 +10,14 @@ static void test_header(void **state)
 {
     (void)state;
     uint8_t b[TN_MIG_HEADER];
-    tn_mig_header h = {.type = TN_MIG_PAGES, .id = 0x0102030405060708ull, .epoch = 3, .length = 99, .seq = 42,
+    tn_mig_header h = {.type = TN_MIG_PAGES,
+                       .id = 0x0102030405060708ull,
+                       .epoch = 3,
+                       .length = 99,
+                       .seq = 42,
                        .crc = 0xdeadbeef};
     tn_mig_header_put(b, &h);
-    assert_memory_equal(b, "TMIG\x01\x03", 6);
+    assert_memory_equal(b, "TMIG\x02\x03", 6);
     tn_mig_header g;
     const char *why = NULL;
     check_ok(tn_mig_header_get(b, &g, &why));
@@ -23,9 +27,10 @@ static void test_header(void **state)
     check_err(tn_mig_header_get(b, &g, &why), TERN_EPROTO);
     assert_non_null(strstr(why, "magic"));
     b[0] = 'T';
-    b[4] = 2;
+    b[4] = 1; /* version 1 put the page CRCs before the images */
     check_err(tn_mig_header_get(b, &g, &why), TERN_EPROTO);
-    b[4] = 1;
+    assert_non_null(strstr(why, "version"));
+    b[4] = 2;
     b[5] = 0;
     check_err(tn_mig_header_get(b, &g, &why), TERN_EPROTO);
     b[5] = 14;
@@ -35,14 +40,19 @@ static void test_header(void **state)
 static void test_hello(void **state)
 {
     (void)state;
-    tn_mig_hello h = {.role = 1, .strategy = 3, .resume = 1, .page_size = 4096, .base = 0x7f0000000000ull,
+    tn_mig_hello h = {.role = 1,
+                      .strategy = 3,
+                      .resume = 1,
+                      .page_size = 4096,
+                      .base = 0x7f0000000000ull,
                       .size = 1ull << 30};
     uint8_t b[TN_MIG_HELLO_LEN];
     tn_mig_hello_put(b, &h);
     tn_mig_hello g;
     const char *why;
     check_ok(tn_mig_hello_get(b, sizeof b, &g, &why));
-    assert_true(g.role == 1 && g.strategy == 3 && g.resume == 1 && g.base == h.base && g.size == h.size);
+    assert_true(g.role == 1 && g.strategy == 3 && g.resume == 1 && g.base == h.base &&
+                g.size == h.size);
     check_err(tn_mig_hello_get(b, sizeof b - 1, &g, &why), TERN_EPROTO);
     const struct {
         tn_mig_hello h;
@@ -77,16 +87,26 @@ static void test_pages(void **state)
     p.run[2] = (tn_mig_run){.first = 999, .count = 1, .kind = TN_MIG_RUN_DATA};
     p.crc[0] = 1, p.crc[1] = 2, p.crc[2] = 3;
     size_t len = tn_mig_pages_put(b, &p);
-    assert_int_equal(len, tn_mig_pages_meta_len(3, 3));
+    assert_int_equal(len, tn_mig_pages_meta_len(3));
     const char *why;
     check_ok(tn_mig_pages_get(b, len, 1000, &g, &why));
     assert_int_equal(g.nruns, 3);
+    assert_int_equal(g.ndata, 3);
     assert_int_equal(g.run[1].count, 100);
+    /* The CRCs travel in the trailer, after the images. */
+    uint8_t trailer[12];
+    tn_mig_pages_crcs_put(trailer, &p);
+    assert_int_equal(tn_get_be32(trailer + 8), 3);
+    tn_mig_pages_crcs_get(trailer, &g);
+    assert_int_equal(g.crc[0], 1);
     assert_int_equal(g.crc[2], 3);
-    /* The counts must agree with the whole payload, data included. */
+    /* The counts must agree with the whole payload: images and trailer. */
     uint32_t nr, nd;
-    check_ok(tn_mig_pages_counts(b, (uint32_t)(len + 3 * TN_MIG_PAGE), &nr, &nd, &why));
-    check_err(tn_mig_pages_counts(b, (uint32_t)(len + 2 * TN_MIG_PAGE), &nr, &nd, &why), TERN_EPROTO);
+    check_ok(tn_mig_pages_counts(b, (uint32_t)(len + 3 * (TN_MIG_PAGE + 4)), &nr, &nd, &why));
+    check_err(tn_mig_pages_counts(b, (uint32_t)(len + 3 * TN_MIG_PAGE), &nr, &nd, &why),
+              TERN_EPROTO);
+    check_err(tn_mig_pages_counts(b, (uint32_t)(len + 2 * TN_MIG_PAGE), &nr, &nd, &why),
+              TERN_EPROTO);
     check_err(tn_mig_pages_counts(b, UINT32_MAX, &nr, &nd, &why), TERN_EPROTO);
     /* A run past the end of a 1000-page arena. */
     check_err(tn_mig_pages_get(b, len, 999, &g, &why), TERN_EPROTO);
@@ -162,7 +182,7 @@ static void test_digest(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_header), cmocka_unit_test(test_hello), cmocka_unit_test(test_pages),
+        cmocka_unit_test(test_header), cmocka_unit_test(test_hello),  cmocka_unit_test(test_pages),
         cmocka_unit_test(test_switch), cmocka_unit_test(test_digest),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

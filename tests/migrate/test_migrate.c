@@ -43,8 +43,12 @@ static void dest_resume(void *arg, tern_arena *arena, const void *ctx, size_t le
     if (len != sizeof(c))
         return;
     memcpy(&c, ctx, sizeof(c));
-    d->w = (struct mworker){.arena = arena, .seed = c.seed, .npages = c.npages, .steps = c.steps,
-                            .rate = (double)c.rate, .stop_after = 150000000};
+    d->w = (struct mworker){.arena = arena,
+                            .seed = c.seed,
+                            .npages = c.npages,
+                            .steps = c.steps,
+                            .rate = (double)c.rate,
+                            .stop_after = 150000000};
     d->resumed = mworker_start(&d->w) == 0;
 }
 
@@ -132,8 +136,8 @@ static void source_opts(struct source *s, tern_migrate_opts *o)
     o->reconnect_ms = 3000;
 }
 
-static void migrate_ok(tern_migrate_strategy strategy, tern_migrate_tracker tracker, size_t size, double rate,
-                       tern_migrate_stats *st)
+static void migrate_ok(tern_migrate_strategy strategy, tern_migrate_tracker tracker, size_t size,
+                       double rate, tern_migrate_stats *st)
 {
     struct source s;
     source_start(&s, size, rate);
@@ -144,7 +148,8 @@ static void migrate_ok(tern_migrate_strategy strategy, tern_migrate_tracker trac
     o.tracker = tracker;
     tern_err err = tern_migrate_send(s.arena, ep, strategy, &o, st);
     if (err != TERN_OK)
-        fail_msg("send (%s): %s: %s", tern_migrate_strategy_name(strategy), tern_errname(err), st->error);
+        fail_msg("send (%s): %s: %s", tern_migrate_strategy_name(strategy), tern_errname(err),
+                 st->error);
     /* The source's worker learns that the computation moved. */
     pthread_join(s.w.thread, NULL);
     assert_int_equal(s.w.result, TERN_EMOVED);
@@ -201,7 +206,8 @@ static void test_hybrid(void **state)
 static void test_trackers(void **state)
 {
     (void)state;
-    const tern_migrate_tracker all[] = {TERN_TRACK_PAGEMAP_SCAN, TERN_TRACK_UFFD_WP, TERN_TRACK_MPROTECT};
+    const tern_migrate_tracker all[] = {TERN_TRACK_PAGEMAP_SCAN, TERN_TRACK_UFFD_WP,
+                                        TERN_TRACK_MPROTECT};
     for (size_t i = 0; i < sizeof all / sizeof all[0]; i++) {
         tern_migrate_stats st;
         migrate_ok(TERN_MIGRATE_PRECOPY, all[i], 16 * MiB, 30e6, &st);
@@ -234,8 +240,8 @@ static void test_hybrid_fallbacks(void **state)
             assert_true(st.throttled);
         else
             assert_true(st.switched_to_postcopy);
-        print_message("hybrid/%s: rounds %u downtime %.2f ms\n", throttle ? "throttle" : "postcopy", st.nrounds,
-                      st.downtime_ns / 1e6);
+        print_message("hybrid/%s: rounds %u downtime %.2f ms\n", throttle ? "throttle" : "postcopy",
+                      st.nrounds, st.downtime_ns / 1e6);
         tern_arena_destroy(s.arena);
     }
 }
@@ -254,8 +260,8 @@ struct pipe_pair {
 struct relay {
     int lfd;
     uint16_t port, to_port;
-    size_t cut_after;  /* bytes source -> destination on the first connection */
-    int lose_verdict;  /* or: cut the first connection where the verdict would pass */
+    size_t cut_after; /* bytes source -> destination on the first connection */
+    int lose_verdict; /* or: cut the first connection where the verdict would pass */
     int cut_done;
     pthread_t thread;
     volatile int stop;
@@ -308,7 +314,8 @@ static void *pump(void *arg)
         ssize_t n = read(p->a, buf, sizeof buf);
         if (n <= 0)
             break;
-        if (p->first && !p->r->lose_verdict && !p->r->cut_done && moved + (size_t)n > p->r->cut_after) {
+        if (p->first && !p->r->lose_verdict && !p->r->cut_done &&
+            moved + (size_t)n > p->r->cut_after) {
             p->r->cut_done = 1;
             break; /* the cut: both directions go down, mid-frame */
         }
@@ -330,7 +337,8 @@ static void *relay_main(void *arg)
         if (c < 0)
             break;
         int d = socket(AF_INET, SOCK_STREAM, 0);
-        struct sockaddr_in to = {.sin_family = AF_INET, .sin_port = htons(r->to_port),
+        struct sockaddr_in to = {.sin_family = AF_INET,
+                                 .sin_port = htons(r->to_port),
                                  .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
         if (connect(d, (struct sockaddr *)&to, sizeof to) != 0) {
             close(c);
@@ -398,7 +406,8 @@ static void migrate_through(struct relay *r, size_t size, tern_migrate_strategy 
     tern_migrate_stats st;
     tern_err err = tern_migrate_send(s.arena, via, strategy, &o, &st);
     if (err != TERN_OK)
-        fail_msg("send (%s): %s: %s", tern_migrate_strategy_name(strategy), tern_errname(err), st.error);
+        fail_msg("send (%s): %s: %s", tern_migrate_strategy_name(strategy), tern_errname(err),
+                 st.error);
     pthread_join(s.w.thread, NULL);
     assert_int_equal(wait_dest(pid), 0);
     assert_true(r->cut_done);
@@ -489,7 +498,8 @@ static void test_dest_dies_after_switch(void **state)
     tern_migrate_stats st;
     tern_err err = tern_migrate_send(s.arena, ep, TERN_MIGRATE_POSTCOPY, &o, &st);
     assert_int_not_equal(err, TERN_OK);
-    print_message("source after the destination died post-switch: %s: %s\n", tern_errname(err), st.error);
+    print_message("source after the destination died post-switch: %s: %s\n", tern_errname(err),
+                  st.error);
     assert_true(strlen(st.error) > 0);
     assert_int_equal(wait_dest(pid), 128 + SIGKILL);
     /* The destination ran the computation: the source must not resume. */
@@ -531,7 +541,8 @@ static void test_reserve(void **state)
     (void)state;
     for (int in_the_way = 0; in_the_way < 2; in_the_way++) {
         size_t rsize = 4 * MiB;
-        void *reserve = mmap(NULL, rsize, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+        void *reserve =
+            mmap(NULL, rsize, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
         assert_true(reserve != MAP_FAILED);
         memset(reserve, 0x5a, rsize); /* marks the reserve's pages */
         void *want = in_the_way ? (uint8_t *)reserve + MiB : NULL;
@@ -580,18 +591,21 @@ static void *hostile_receiver(void *arg)
 static int dial(uint16_t port)
 {
     int fd = socket(AF_INET, SOCK_STREAM, 0);
-    struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons(port), .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    struct sockaddr_in a = {
+        .sin_family = AF_INET, .sin_port = htons(port), .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
     assert_int_equal(connect(fd, (struct sockaddr *)&a, sizeof a), 0);
     return fd;
 }
 
-static void put_frame(int fd, uint8_t type, uint64_t id, uint32_t epoch, uint64_t seq, const void *meta,
-                      size_t meta_len, const void *data, size_t data_len, int corrupt)
+static void put_frame(int fd, uint8_t type, uint64_t id, uint32_t epoch, uint64_t seq,
+                      const void *meta, size_t meta_len, const void *data, size_t data_len,
+                      int corrupt)
 {
     tn_mig_header h = {.type = type, .id = id, .epoch = epoch, .seq = seq};
     uint64_t deadline = tern_clock_ns() + 2000000000ull;
     if (!corrupt) {
-        assert_int_equal(tn_mig_send_frame(fd, &h, meta, meta_len, data, data_len, deadline), TERN_OK);
+        assert_int_equal(tn_mig_send_frame(fd, &h, meta, meta_len, data, data_len, deadline),
+                         TERN_OK);
         return;
     }
     uint8_t hdr[TN_MIG_HEADER];
@@ -603,13 +617,26 @@ static void put_frame(int fd, uint8_t type, uint64_t id, uint32_t epoch, uint64_
     tn_mig_write(fd, data, data_len, deadline);
 }
 
+/* A one-page frame: its metadata in meta, and in data what follows it, the
+ * page image then the trailer with the page's CRC. */
+static size_t page_frame(uint8_t *meta, uint8_t data[TN_MIG_PAGE + 4], const tn_mig_pages *p,
+                         const uint8_t *page)
+{
+    memcpy(data, page, TN_MIG_PAGE);
+    tn_mig_pages_crcs_put(data + TN_MIG_PAGE, p);
+    return tn_mig_pages_put(meta, p);
+}
+
 /* Says a valid hello for an arena of 255 pages (so its page bitmap has
  * bits past the end); returns once welcomed. */
 static int hostile_hello(uint16_t port, uint64_t id, void *base)
 {
     int fd = dial(port);
-    tn_mig_hello hello = {.role = TN_MIG_ROLE_MAIN, .strategy = TERN_MIGRATE_PRECOPY, .page_size = TN_MIG_PAGE,
-                          .base = (uint64_t)(uintptr_t)base, .size = 255 * 4096};
+    tn_mig_hello hello = {.role = TN_MIG_ROLE_MAIN,
+                          .strategy = TERN_MIGRATE_PRECOPY,
+                          .page_size = TN_MIG_PAGE,
+                          .base = (uint64_t)(uintptr_t)base,
+                          .size = 255 * 4096};
     uint8_t body[TN_MIG_HELLO_LEN];
     tn_mig_hello_put(body, &hello);
     put_frame(fd, TN_MIG_HELLO, id, 1, 0, body, sizeof body, NULL, 0, 0);
@@ -668,22 +695,22 @@ static void test_hostile_streams(void **state)
         tn_mig_pages p = {.nruns = 1, .ndata = 1};
         p.run[0] = (tn_mig_run){.first = 0, .count = 1, .kind = TN_MIG_RUN_DATA};
         p.crc[0] = tern_crc32c(0, page, sizeof page);
-        uint8_t meta[64];
+        uint8_t meta[64], data[TN_MIG_PAGE + 4];
         size_t mlen;
         switch (kind) {
         case 0: /* a run outside the arena */
             p.run[0].first = 255;
-            mlen = tn_mig_pages_put(meta, &p);
-            put_frame(fd, TN_MIG_PAGES, id, 1, 1, meta, mlen, page, sizeof page, 0);
+            mlen = page_frame(meta, data, &p, page);
+            put_frame(fd, TN_MIG_PAGES, id, 1, 1, meta, mlen, data, sizeof data, 0);
             break;
         case 1: /* a bad frame CRC */
-            mlen = tn_mig_pages_put(meta, &p);
-            put_frame(fd, TN_MIG_PAGES, id, 1, 1, meta, mlen, page, sizeof page, 1);
+            mlen = page_frame(meta, data, &p, page);
+            put_frame(fd, TN_MIG_PAGES, id, 1, 1, meta, mlen, data, sizeof data, 1);
             break;
         case 2: { /* a page whose bytes do not match its CRC */
             p.crc[0] ^= 1;
-            mlen = tn_mig_pages_put(meta, &p);
-            put_frame(fd, TN_MIG_PAGES, id, 1, 1, meta, mlen, page, sizeof page, 0);
+            mlen = page_frame(meta, data, &p, page);
+            put_frame(fd, TN_MIG_PAGES, id, 1, 1, meta, mlen, data, sizeof data, 0);
             /* Before the switch a page may tear (the source sends from
              * running memory): it is asked for again, then acknowledged... */
             tn_mig_header rh;
@@ -703,12 +730,12 @@ static void test_hostile_streams(void **state)
             break;
         }
         case 3: /* another migration's id */
-            mlen = tn_mig_pages_put(meta, &p);
-            put_frame(fd, TN_MIG_PAGES, id + 1, 1, 1, meta, mlen, page, sizeof page, 0);
+            mlen = page_frame(meta, data, &p, page);
+            put_frame(fd, TN_MIG_PAGES, id + 1, 1, 1, meta, mlen, data, sizeof data, 0);
             break;
         case 4: /* a sequence gap, then a switch with an impossible length */
-            mlen = tn_mig_pages_put(meta, &p);
-            put_frame(fd, TN_MIG_PAGES, id, 1, 7, meta, mlen, page, sizeof page, 0);
+            mlen = page_frame(meta, data, &p, page);
+            put_frame(fd, TN_MIG_PAGES, id, 1, 7, meta, mlen, data, sizeof data, 0);
             break;
         case 6: { /* a switch numbered as a resend, before any switch: no commit */
             uint8_t sw[8] = {0};
@@ -716,7 +743,8 @@ static void test_hostile_streams(void **state)
             tn_mig_header rh;
             uint8_t body[256];
             const char *why;
-            check_ok(tn_mig_recv_small(fd, &rh, body, sizeof body, tern_clock_ns() + 2000000000ull, &why));
+            check_ok(tn_mig_recv_small(fd, &rh, body, sizeof body, tern_clock_ns() + 2000000000ull,
+                                       &why));
             assert_int_equal(rh.type, TN_MIG_ABORT);
             break;
         }
