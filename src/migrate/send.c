@@ -970,18 +970,18 @@ static size_t collect(source *s, tern_err *err)
  * fit the budget; otherwise the rounds ran out or stalled. */
 static tern_err precopy_rounds(source *s, tern_migrate_strategy strategy, int *converged)
 {
-    tern_err err = tn_tracker_open(&s->tracker, s->base, s->npages * TN_MIG_PAGE, s->o.tracker);
-    if (err != TERN_OK) {
-        fail(s, "no dirty-page tracking works here (%s)", tern_strerror(err));
-        return err;
-    }
-    s->st->tracker = tn_tracker_kind(s->tracker);
     uint64_t *present = calloc(s->words, 8);
     if (!present)
         return TERN_ENOMEM;
-    err = tn_pages_present(s->base, s->npages * TN_MIG_PAGE, present);
-    if (err == TERN_OK)
-        send_plan(s, present);
+    tern_err err =
+        tn_tracker_open(&s->tracker, s->base, s->npages * TN_MIG_PAGE, s->o.tracker, present);
+    if (err != TERN_OK) {
+        fail(s, "no dirty-page tracking works here (%s)", tern_strerror(err));
+        free(present);
+        return err;
+    }
+    s->st->tracker = tn_tracker_kind(s->tracker);
+    send_plan(s, present);
     tern_migrate_round *r = next_round(s);
     for (size_t w = 0; w < s->words; w++) /* never touched: zero, not even read */
         r->zero_pages += (uint64_t)(64 - __builtin_popcountll(present[w]));

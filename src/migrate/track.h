@@ -16,8 +16,12 @@ typedef struct tn_tracker tn_tracker;
 /* Starts tracking [base, base+size) (page aligned): every write from now on
  * is reported by a later collect. want = TERN_TRACK_AUTO tries the backends
  * in the order above; a named one fails with TERN_ENOTSUP when this kernel
- * or process cannot use it. */
-tern_err tn_tracker_open(tn_tracker **tracker, void *base, size_t size, tern_migrate_tracker want);
+ * or process cannot use it. present, if not NULL, gets what
+ * tn_pages_present would say as tracking begins: the PAGEMAP_SCAN backend
+ * learns it in the walk that arms it (one walk of the page tables instead
+ * of three; the markers arming leaves make a later look slow). */
+tern_err tn_tracker_open(tn_tracker **tracker, void *base, size_t size, tern_migrate_tracker want,
+                         uint64_t *present);
 tern_migrate_tracker tn_tracker_kind(const tn_tracker *tracker);
 
 /* ORs into dirty (one bit per page, bit i of word i/64 = page i) every page

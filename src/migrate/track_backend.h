@@ -24,7 +24,7 @@ struct tn_tracker {
 
 /* Each takes a checked, page-aligned, non-empty range and fails with
  * TERN_ENOTSUP when the backend cannot run here (the reason is traced). */
-tern_err tn_track_scan_open(tn_tracker **tracker, char *base, size_t size);
+tern_err tn_track_scan_open(tn_tracker **tracker, char *base, size_t size, uint64_t *present);
 tern_err tn_track_uffd_open(tn_tracker **tracker, char *base, size_t size);
 tern_err tn_track_mprotect_open(tn_tracker **tracker, char *base, size_t size);
 
@@ -38,6 +38,10 @@ typedef void tn_track_region_fn(void *ctx, const struct page_region *region);
 tern_err tn_track_scan_run(int pagemap, struct pm_scan_arg *arg, struct page_region *vec,
                            size_t vec_len, tn_track_region_fn *fn, void *ctx);
 
+/* tn_pages_present on an open pagemap; with arm, the same walk also
+ * write-protects every page that holds anything (userfaultfd async mode
+ * must be registered on the range). present may be NULL when arming. */
+tern_err tn_pages_scan(int pagemap, char *base, size_t size, uint64_t *present, int arm);
 
 /* The page (or block) bitmaps that fault handlers fill. Handlers set bits
  * with atomic OR and collect takes a word at a time with atomic exchange,

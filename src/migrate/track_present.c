@@ -68,10 +68,50 @@ static void present_region(void *arg, const struct page_region *r)
     present_ctx *c = arg;
     size_t first = (size_t)(r->start - (uintptr_t)c->base) / c->page;
     size_t n = (size_t)(r->end - r->start) / c->page;
-    if (r->categories & PAGE_IS_PRESENT)
+    if (!c->present)
+        return;
+    if ((r->categories & (PAGE_IS_PRESENT | PAGE_IS_PFNZERO)) == PAGE_IS_PRESENT)
         tn_bits_set(c->present, first, n);
-    else if (c->err == TERN_OK) /* swapped, or markers: pagemap tells */
+    else if ((r->categories & PAGE_IS_SWAPPED) && c->err == TERN_OK) /* or markers */
         c->err = pagemap_mark(c, first, n);
+}
+
+tern_err tn_pages_scan(int pagemap, char *base, size_t size, uint64_t *present, int arm)
+{
+    size_t page = (size_t)sysconf(_SC_PAGESIZE);
+    size_t npages = size / page;
+    if (present)
+        memset(present, 0, (npages + 63) / 64 * sizeof(uint64_t));
+    if (npages == 0)
+        return TERN_OK;
+    uint64_t *buf = malloc(PM_CHUNK * sizeof(uint64_t));
+    if (!buf)
+        return TERN_ENOMEM;
+    /* Zero-page mappings (read, never written) are present but zero. A
+     * plain look asks only for pages that hold something; arming must
+     * walk every page, as the untouched ones get write-protect markers
+     * (without one, an untouched page reads as written). */
+    struct pm_scan_arg arg = {
+        .start = (uintptr_t)base,
+        .end = (uintptr_t)base + size,
+        .return_mask = PAGE_IS_PRESENT | PAGE_IS_SWAPPED | PAGE_IS_PFNZERO,
+    };
+    if (arm) {
+        arg.flags = PM_SCAN_WP_MATCHING | PM_SCAN_CHECK_WPASYNC;
+    } else {
+        arg.category_inverted = PAGE_IS_PFNZERO;
+        arg.category_mask = PAGE_IS_PFNZERO;
+        arg.category_anyof_mask = PAGE_IS_PRESENT | PAGE_IS_SWAPPED;
+    }
+    struct page_region vec[128];
+    present_ctx c = {pagemap, base, page, npages, present, buf, 0, 0, TERN_OK};
+    tern_err err = tn_track_scan_run(pagemap, &arg, vec, 128, present_region, &c);
+    if (err == TERN_ENOTSUP && !arm && present) /* before Linux 6.7: every entry from the file */
+        err = pagemap_mark(&c, 0, npages);
+    else if (err == TERN_OK)
+        err = c.err;
+    free(buf);
+    return err;
 }
 
 tern_err tn_pages_present(void *base, size_t size, uint64_t *present)
@@ -79,38 +119,12 @@ tern_err tn_pages_present(void *base, size_t size, uint64_t *present)
     size_t page = (size_t)sysconf(_SC_PAGESIZE);
     if (!base || !present || (uintptr_t)base % page != 0 || size % page != 0)
         return TERN_EINVAL;
-    size_t npages = size / page;
-    memset(present, 0, (npages + 63) / 64 * sizeof(uint64_t));
-    if (npages == 0)
-        return TERN_OK;
     int fd = open("/proc/self/pagemap", O_RDONLY | O_CLOEXEC);
     if (fd < 0) {
         tn_trace(TERN_TRACE_MIGRATE, "track: /proc/self/pagemap: %s", strerror(errno));
         return TERN_ENOTSUP;
     }
-    uint64_t *buf = malloc(PM_CHUNK * sizeof(uint64_t));
-    if (!buf) {
-        close(fd);
-        return TERN_ENOMEM;
-    }
-
-    /* Zero-page mappings (read, never written) are present but zero. */
-    struct pm_scan_arg arg = {
-        .start = (uintptr_t)base,
-        .end = (uintptr_t)base + size,
-        .category_inverted = PAGE_IS_PFNZERO,
-        .category_mask = PAGE_IS_PFNZERO,
-        .category_anyof_mask = PAGE_IS_PRESENT | PAGE_IS_SWAPPED,
-        .return_mask = PAGE_IS_PRESENT | PAGE_IS_SWAPPED,
-    };
-    struct page_region vec[128];
-    present_ctx c = {fd, base, page, npages, present, buf, 0, 0, TERN_OK};
-    tern_err err = tn_track_scan_run(fd, &arg, vec, 128, present_region, &c);
-    if (err == TERN_ENOTSUP) /* before Linux 6.7: every entry from the file */
-        err = pagemap_mark(&c, 0, npages);
-    else if (err == TERN_OK)
-        err = c.err;
-    free(buf);
+    tern_err err = tn_pages_scan(fd, base, size, present, 0);
     close(fd);
     return err;
 }

@@ -105,7 +105,7 @@ static void scan_close(tn_tracker *t)
     free(s);
 }
 
-tern_err tn_track_scan_open(tn_tracker **tracker, char *base, size_t size)
+tern_err tn_track_scan_open(tn_tracker **tracker, char *base, size_t size, uint64_t *present)
 {
     scan_tracker *s = calloc(1, sizeof *s);
     if (!s)
@@ -144,19 +144,14 @@ tern_err tn_track_scan_open(tn_tracker **tracker, char *base, size_t size)
         err = TERN_ENOTSUP;
         goto fail_reg;
     }
-    /* A scan of one page finds out whether PAGEMAP_SCAN is there before
-     * the whole range is protected. */
-    size_t n = 0;
-    uint64_t scratch = 0;
-    err = scan_written(s, base, base + s->t.page, &scratch, &n);
-    if (err == TERN_OK)
-        err = tn_uffd_writeprotect(s->uffd, base, size, UFFDIO_WRITEPROTECT_MODE_WP);
+    err = tn_pages_scan(s->pagemap, base, size, present, 1);
     if (err != TERN_OK)
         goto fail_pagemap;
     *tracker = &s->t;
     return TERN_OK;
 
 fail_pagemap:
+    tn_uffd_writeprotect(s->uffd, base, size, 0); /* whatever a failed walk protected */
     close(s->pagemap);
 fail_reg:
     tn_uffd_unregister(s->uffd, base, size);
