@@ -16,6 +16,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "base/endian.h"
+
 typedef struct tn_kr {
     const uint8_t *p;
     size_t n;
@@ -29,14 +31,107 @@ typedef struct tn_kstr {
     int32_t len;
 } tn_kstr;
 
-void tn_kr_init(tn_kr *r, const void *p, size_t n);
-int8_t tn_kr_i8(tn_kr *r);
-int16_t tn_kr_i16(tn_kr *r);
-int32_t tn_kr_i32(tn_kr *r);
-int64_t tn_kr_i64(tn_kr *r);
-uint32_t tn_kr_uvarint(tn_kr *r);
-int32_t tn_kr_varint(tn_kr *r);
-int64_t tn_kr_varlong(tn_kr *r);
+static inline void tn_kr_init(tn_kr *r, const void *p, size_t n)
+{
+    r->p = p;
+    r->n = n;
+    r->off = 0;
+    r->err = 0;
+}
+
+static inline size_t tn_kr_left(const tn_kr *r)
+{
+    return r->err ? 0 : r->n - r->off;
+}
+
+/* Ok when no error and every byte consumed. */
+static inline int tn_kr_done(const tn_kr *r)
+{
+    return !r->err && r->off == r->n;
+}
+
+/* Takes n raw bytes; NULL (and a failed reader) if fewer are left. */
+static inline const uint8_t *tn_kr_raw(tn_kr *r, size_t n)
+{
+    if (r->err || n > r->n - r->off) {
+        r->err = 1;
+        return NULL;
+    }
+    const uint8_t *p = r->p + r->off;
+    r->off += n;
+    return p;
+}
+
+static inline int8_t tn_kr_i8(tn_kr *r)
+{
+    const uint8_t *p = tn_kr_raw(r, 1);
+    return p ? (int8_t)p[0] : 0;
+}
+
+static inline int16_t tn_kr_i16(tn_kr *r)
+{
+    const uint8_t *p = tn_kr_raw(r, 2);
+    return p ? (int16_t)tn_get_be16(p) : 0;
+}
+
+static inline int32_t tn_kr_i32(tn_kr *r)
+{
+    const uint8_t *p = tn_kr_raw(r, 4);
+    return p ? (int32_t)tn_get_be32(p) : 0;
+}
+
+static inline int64_t tn_kr_i64(tn_kr *r)
+{
+    const uint8_t *p = tn_kr_raw(r, 8);
+    return p ? (int64_t)tn_get_be64(p) : 0;
+}
+
+/* At most max_bytes groups of 7 bits; longer encodings are malformed.
+ * Reads the buffer directly: every record of a batch holds seven of
+ * these. */
+static inline uint64_t tn_kr_uvar(tn_kr *r, unsigned max_bytes)
+{
+    if (r->err)
+        return 0;
+    const uint8_t *p = r->p + r->off;
+    size_t left = r->n - r->off;
+    uint64_t v = 0;
+    for (unsigned i = 0; i < max_bytes && i < left; i++) {
+        v |= (uint64_t)(p[i] & 0x7f) << (7 * i);
+        if (!(p[i] & 0x80)) {
+            r->off += i + 1;
+            return v;
+        }
+    }
+    r->err = 1;
+    return 0;
+}
+
+static inline uint32_t tn_kr_uvarint(tn_kr *r)
+{
+    uint64_t v = tn_kr_uvar(r, 5);
+    if (v > UINT32_MAX) {
+        r->err = 1;
+        return 0;
+    }
+    return (uint32_t)v;
+}
+
+static inline int32_t tn_kr_varint(tn_kr *r)
+{
+    uint32_t u = tn_kr_uvarint(r);
+    return (int32_t)((u >> 1) ^ (~(u & 1) + 1));
+}
+
+static inline int64_t tn_kr_varlong(tn_kr *r)
+{
+    uint64_t u = tn_kr_uvar(r, 10);
+    return (int64_t)((u >> 1) ^ (~(u & 1) + 1));
+}
+
+/* The fixed-size and varint readers are inline below: a record batch's
+ * records are a dozen of them each, on the broker's and the consumer's
+ * hottest paths. */
 /* STRING / NULLABLE_STRING (int16 length) or COMPACT_ forms when flex. */
 tn_kstr tn_kr_str(tn_kr *r, int flex);
 /* BYTES / NULLABLE_BYTES (int32 length) or COMPACT_ forms when flex. */
@@ -46,11 +141,6 @@ tn_kstr tn_kr_bytes(tn_kr *r, int flex);
 int32_t tn_kr_array(tn_kr *r, int flex, size_t min_elem);
 /* Skips a tagged-field section when flex (no-op otherwise). */
 void tn_kr_tags(tn_kr *r, int flex);
-/* Takes n raw bytes; NULL (and a failed reader) if fewer are left. */
-const uint8_t *tn_kr_raw(tn_kr *r, size_t n);
-size_t tn_kr_left(const tn_kr *r);
-/* Ok when no error and every byte consumed. */
-int tn_kr_done(const tn_kr *r);
 
 typedef struct tn_kw {
     uint8_t *p;
