@@ -68,15 +68,6 @@ static void set(rd_kafka_conf_t *conf, const char *key, const char *fmt, ...)
         bk_die("%s=%s: %s", key, val, err);
 }
 
-static uint64_t get_seq(const void *p)
-{
-    const uint8_t *b = p;
-    uint64_t v = 0;
-    for (int i = 0; i < 8; i++)
-        v = v << 8 | b[i];
-    return v;
-}
-
 /* Errors librdkafka reports outside any one record (connection refused,
  * broker down, ...) are printed. A fatal error ends the run, and so does
  * losing the one broker: a crashed broker fails the run at once instead of
@@ -193,7 +184,7 @@ static void dr_cb(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaque)
                      rd_kafka_message_errstr(m));
         return;
     }
-    uint64_t seq = get_seq(m->payload);
+    uint64_t seq = bk_get_be(m->payload, 8);
     if (p->check_offsets && m->offset != (int64_t)seq && p->misplaced++ == 0)
         snprintf(p->first_misplaced, sizeof p->first_misplaced,
                  "record %" PRIu64 " acknowledged at offset %" PRId64, seq, m->offset);
@@ -379,9 +370,9 @@ static double consume_pass(rd_kafka_t *rk, rd_kafka_queue_t *q,
                        expect);
             if (m->offset != (int64_t)got)
                 bk_die("offset %" PRId64 " where %" PRIu64 " was next", m->offset, got);
-            if (m->len != size || get_seq(m->payload) != got)
+            if (m->len != size || bk_get_be(m->payload, 8) != got)
                 bk_die("record at offset %" PRIu64 " has %zu bytes, sequence %" PRIu64, got, m->len,
-                       m->len >= 8 ? get_seq(m->payload) : 0);
+                       m->len >= 8 ? bk_get_be(m->payload, 8) : 0);
             got++;
             rd_kafka_message_destroy(m);
         }

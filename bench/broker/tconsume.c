@@ -28,15 +28,6 @@ const char bk_prog[] = "tconsume";
 
 #define IDLE_MS 30000
 
-static uint64_t get_seq(const void *p)
-{
-    const uint8_t *b = p;
-    uint64_t v = 0;
-    for (int i = 0; i < 8; i++)
-        v = v << 8 | b[i];
-    return v;
-}
-
 static double consume_pass(tern_kafka_consumer *c, const char *topic, unsigned long size,
                            uint64_t expect)
 {
@@ -60,9 +51,9 @@ static double consume_pass(tern_kafka_consumer *c, const char *topic, unsigned l
             last = bk_now_ns();
         if (m.offset != (int64_t)got)
             bk_die("offset %" PRId64 " where %" PRIu64 " was next", m.offset, got);
-        if (m.value_len != size || !m.value || get_seq(m.value) != got)
+        if (m.value_len != size || !m.value || bk_get_be(m.value, 8) != got)
             bk_die("record at offset %" PRIu64 " has %zu bytes, sequence %" PRIu64, got,
-                   m.value_len, m.value && m.value_len >= 8 ? get_seq(m.value) : 0);
+                   m.value_len, m.value && m.value_len >= 8 ? bk_get_be(m.value, 8) : 0);
         got++;
     }
     return (double)(bk_now_ns() - t0) / 1e9;

@@ -76,6 +76,15 @@ void bk_put_be(void *p, uint64_t v, int bytes)
         b[i] = (uint8_t)v;
 }
 
+uint64_t bk_get_be(const void *p, int bytes)
+{
+    const uint8_t *b = p;
+    uint64_t v = 0;
+    for (int i = 0; i < bytes; i++)
+        v = v << 8 | b[i];
+    return v;
+}
+
 /* The separator before the next field: the object's opening brace first. */
 static void field_start(struct bk_line *l)
 {

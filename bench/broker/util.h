@@ -30,6 +30,8 @@ void bk_write_all(int fd, const void *p, size_t len);
 
 /* Stores the low bytes of v at p, most significant first. */
 void bk_put_be(void *p, uint64_t v, int bytes);
+/* Reads them back. */
+uint64_t bk_get_be(const void *p, int bytes);
 
 /* The result line: key=value pairs separated by spaces, or with json one
  * object ("key":value, strings quoted); bk_line_end ends it. */
