@@ -5,6 +5,7 @@
 #include <fcntl.h>
 #include <inttypes.h>
 #include <limits.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -324,19 +325,29 @@ read_failed:
     return TERN_ESYSTEM;
 }
 
-tern_err tn_seg_find(const tn_disk *d, const tn_segment *s, int64_t offset, uint64_t *pos,
-                     tn_batch *b)
+typedef enum seg_key { KEY_REL, KEY_POS, KEY_TS } seg_key;
+
+/* The position of the last indexed batch start whose key is at most v
+ * (below v when strict), or 0: where a walk forward to v can begin. */
+static uint64_t indexed_start(const tn_segment *s, seg_key key, int64_t v, bool strict)
 {
-    uint64_t rel = (uint64_t)(offset - s->base);
     uint32_t lo = 0, hi = s->nidx;
     while (lo < hi) {
         uint32_t mid = lo + (hi - lo) / 2;
-        if (s->idx[mid].rel <= rel)
+        const tn_seg_entry *e = &s->idx[mid];
+        int64_t k = key == KEY_REL ? e->rel : key == KEY_POS ? e->pos : e->ts;
+        if (strict ? k < v : k <= v)
             lo = mid + 1;
         else
             hi = mid;
     }
-    uint64_t p = lo > 0 ? s->idx[lo - 1].pos : 0;
+    return lo > 0 ? s->idx[lo - 1].pos : 0;
+}
+
+tern_err tn_seg_find(const tn_disk *d, const tn_segment *s, int64_t offset, uint64_t *pos,
+                     tn_batch *b)
+{
+    uint64_t p = indexed_start(s, KEY_REL, offset - s->base, false);
     while (p < s->size) {
         tern_err e = read_header(d, s, p, b);
         if (e != TERN_OK)
@@ -359,16 +370,9 @@ tern_err tn_seg_run_end(const tn_disk *d, const tn_segment *s, uint64_t pos, uin
         return TERN_OK;
     }
     /* Jump to the last indexed batch start at or before limit. */
-    uint32_t lo = 0, hi = s->nidx;
-    while (lo < hi) {
-        uint32_t mid = lo + (hi - lo) / 2;
-        if (s->idx[mid].pos <= limit)
-            lo = mid + 1;
-        else
-            hi = mid;
-    }
-    if (lo > 0 && s->idx[lo - 1].pos > e)
-        e = s->idx[lo - 1].pos;
+    uint64_t jump = indexed_start(s, KEY_POS, (int64_t)limit, false);
+    if (jump > e)
+        e = jump;
     while (e < s->size) {
         uint8_t head[12];
         if (s->size - e < TN_BATCH_HEADER)
@@ -389,15 +393,7 @@ tern_err tn_seg_run_end(const tn_disk *d, const tn_segment *s, uint64_t pos, uin
 tern_err tn_seg_find_time(const tn_disk *d, const tn_segment *s, int64_t ts, int64_t *offset)
 {
     /* Entries whose ts is below the target have no match before them. */
-    uint32_t lo = 0, hi = s->nidx;
-    while (lo < hi) {
-        uint32_t mid = lo + (hi - lo) / 2;
-        if (s->idx[mid].ts < ts)
-            lo = mid + 1;
-        else
-            hi = mid;
-    }
-    uint64_t p = lo > 0 ? s->idx[lo - 1].pos : 0;
+    uint64_t p = indexed_start(s, KEY_TS, ts, true);
     while (p < s->size) {
         tn_batch b;
         tern_err e = read_header(d, s, p, &b);

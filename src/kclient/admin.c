@@ -27,6 +27,23 @@ static tern_err controller_call(tern_kafka *k, tn_kw *w, uint64_t deadline, tn_k
     return err;
 }
 
+/* The request's own timeout, the client's, as the protocol's int32. */
+static int32_t request_timeout(const tern_kafka *k)
+{
+    return k->timeout_ms > INT32_MAX ? INT32_MAX : (int32_t)k->timeout_ms;
+}
+
+/* Whether code says the request went to a broker that is no longer the
+ * controller and time is left to ask the new one; *err gets a failed
+ * metadata refresh. */
+static bool controller_moved(tern_kafka *k, int16_t code, uint64_t deadline, tern_err *err)
+{
+    if (code != TN_KE_NOT_CONTROLLER || tn_kc_expired(deadline))
+        return false;
+    *err = tn_kc_refresh(k, NULL, 0, false, false, deadline, NULL, NULL);
+    return true;
+}
+
 static bool valid_name(const char *topic)
 {
     size_t len = strlen(topic);
@@ -46,7 +63,7 @@ tern_err tern_kafka_topic_create(tern_kafka *k, const char *topic, int32_t parti
             return tn_kc_fail(k, TERN_EINVAL, "a config entry without a name");
     }
     uint64_t deadline = tn_kc_deadline(k);
-    int32_t timeout = k->timeout_ms > INT32_MAX ? INT32_MAX : (int32_t)k->timeout_ms;
+    int32_t timeout = request_timeout(k);
     for (;;) {
         tn_kw w;
         tn_kw_init(&w, 0);
@@ -66,8 +83,7 @@ tern_err tern_kafka_topic_create(tern_kafka *k, const char *topic, int32_t parti
                               c->addr);
         if (code == 0)
             return TERN_OK;
-        if (code == TN_KCE_NOT_CONTROLLER && !tn_kc_expired(deadline)) {
-            err = tn_kc_refresh(k, NULL, 0, false, false, deadline, NULL, NULL);
+        if (controller_moved(k, code, deadline, &err)) {
             if (err != TERN_OK)
                 return err;
             continue;
@@ -85,7 +101,7 @@ tern_err tern_kafka_topic_delete(tern_kafka *k, const char *topic)
     if (!valid_name(topic))
         return tn_kc_fail(k, TERN_EINVAL, "a topic name is 1 to 249 bytes");
     uint64_t deadline = tn_kc_deadline(k);
-    int32_t timeout = k->timeout_ms > INT32_MAX ? INT32_MAX : (int32_t)k->timeout_ms;
+    int32_t timeout = request_timeout(k);
     for (;;) {
         tn_kw w;
         tn_kw_init(&w, 0);
@@ -107,8 +123,7 @@ tern_err tern_kafka_topic_delete(tern_kafka *k, const char *topic)
                 t->error = TN_KE_UNKNOWN_TOPIC_OR_PARTITION;
             return TERN_OK;
         }
-        if (code == TN_KCE_NOT_CONTROLLER && !tn_kc_expired(deadline)) {
-            err = tn_kc_refresh(k, NULL, 0, false, false, deadline, NULL, NULL);
+        if (controller_moved(k, code, deadline, &err)) {
             if (err != TERN_OK)
                 return err;
             continue;

@@ -275,7 +275,7 @@ static tern_err resolve_positions(tern_kafka_consumer *c, uint64_t deadline)
                 tn_kc_tp *t = &c->tps[idx[i]];
                 if (codes[i] == 0 && offs[i] >= 0)
                     t->position = offs[i];
-                else if (!tn_kc_err_retriable(codes[i]) && codes[i] != TN_KCE_NETWORK_EXCEPTION)
+                else if (!tn_kc_err_retriable(codes[i]) && codes[i] != TN_KE_NETWORK_EXCEPTION)
                     err = tn_kc_fail(k, tn_kc_err_map(codes[i]),
                                      "cannot find an offset of %s/%ld: %s", t->topic,
                                      (long)t->partition, tern_kafka_error_name(codes[i]));

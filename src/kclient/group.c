@@ -250,10 +250,10 @@ tern_err tn_kc_group_committed(tern_kafka_consumer *c, const size_t *idx, size_t
             break;
         err = tn_kc_fail(k, tn_kc_err_map(top), "group %s: cannot read committed offsets: %s",
                          c->group, tern_kafka_error_name(top));
-        bool again = tn_kc_err_coordinator(top) || top == TN_KCE_UNSTABLE_OFFSET_COMMIT;
+        bool again = tn_kc_err_coordinator(top) || top == TN_KE_UNSTABLE_OFFSET_COMMIT;
         if (!again || tn_kc_expired(deadline))
             break;
-        if (top != TN_KCE_COORDINATOR_LOAD_IN_PROGRESS && top != TN_KCE_UNSTABLE_OFFSET_COMMIT)
+        if (top != TN_KE_COORDINATOR_LOAD_IN_PROGRESS && top != TN_KE_UNSTABLE_OFFSET_COMMIT)
             close_coord(c);
         tn_kc_backoff(deadline);
     }
@@ -473,12 +473,12 @@ static tern_err send_sync(tern_kafka_consumer *c, const tn_kc_join *j, uint64_t 
  * when it only asks to join again. */
 static tern_err on_group_error(tern_kafka_consumer *c, int16_t code, const char *api)
 {
-    if (code == TN_KCE_UNKNOWN_MEMBER_ID) {
+    if (code == TN_KE_UNKNOWN_MEMBER_ID) {
         set_member(c, (tn_kstr){"", 0});
         rejoin(c, false, "unknown member");
         return TERN_OK;
     }
-    if (code == TN_KCE_REBALANCE_IN_PROGRESS || code == TN_KCE_ILLEGAL_GENERATION) {
+    if (code == TN_KE_REBALANCE_IN_PROGRESS || code == TN_KE_ILLEGAL_GENERATION) {
         rejoin(c, false, tern_kafka_error_name(code));
         return TERN_OK;
     }
@@ -500,7 +500,7 @@ static tern_err on_join(tern_kafka_consumer *c, tn_kr *r, uint64_t deadline)
         return coord_failed(c, TERN_EPROTO);
     }
     tern_err err = TERN_OK;
-    if (j.error == TN_KCE_MEMBER_ID_REQUIRED) {
+    if (j.error == TN_KE_MEMBER_ID_REQUIRED) {
         /* KIP-394: join again with the id the coordinator chose. */
         set_member(c, j.member_id);
         c->g.state = TN_KG_JOIN;
@@ -586,7 +586,7 @@ static tern_err heartbeat(tern_kafka_consumer *c)
         c->g.heartbeat_ns = tern_clock_ns() + (uint64_t)c->o.heartbeat_interval_ms * NS_PER_MS;
         return TERN_OK;
     }
-    if (code == TN_KCE_REBALANCE_IN_PROGRESS) {
+    if (code == TN_KE_REBALANCE_IN_PROGRESS) {
         /* Eager: commit what was read, give everything up, join again. */
         rejoin(c, true, "rebalance");
         return TERN_OK;
@@ -680,7 +680,7 @@ tern_err tn_kc_group_leave(tern_kafka_consumer *c, uint64_t deadline)
             err =
                 tn_kc_fail(c->k, TERN_EPROTO, "group %s: malformed LeaveGroup response", c->group);
         /* Already gone is as good as leaving. */
-        if (err == TERN_OK && code != 0 && code != TN_KCE_UNKNOWN_MEMBER_ID)
+        if (err == TERN_OK && code != 0 && code != TN_KE_UNKNOWN_MEMBER_ID)
             err = tn_kc_fail(c->k, tn_kc_err_map(code), "group %s: LeaveGroup refused: %s",
                              c->group, tern_kafka_error_name(code));
     }

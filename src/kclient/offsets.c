@@ -67,7 +67,7 @@ tern_err tn_kc_list_offsets(tern_kafka *k, const tn_kc_preq *parts, size_t n, ui
     for (size_t i = 0; i < n; i++) {
         offsets[i] = -1;
         /* Until a leader answers for it. */
-        errors[i] = TN_KCE_NETWORK_EXCEPTION;
+        errors[i] = TN_KE_NETWORK_EXCEPTION;
         leaders[i] = leader_of(k, &parts[i]);
         if (leaders[i] < 0)
             errors[i] = TN_KE_LEADER_NOT_AVAILABLE;
