@@ -158,46 +158,36 @@ int64_t tn_bk_new_producer_id(tn_broker_impl *b)
 
 /* ---- dispatch ----------------------------------------------------------- */
 
+#define API(KEY, fn, name)                                                                         \
+    {                                                                                              \
+        TN_KAPI_##KEY, TN_KV_##KEY##_MIN, TN_KV_##KEY##_MAX, fn, name                              \
+    }
 static const struct api_entry {
     int16_t key, min, max;
     tn_bk_handler fn;
     const char *name;
 } apis[] = {
-    {TN_KAPI_PRODUCE, TN_KV_PRODUCE_MIN, TN_KV_PRODUCE_MAX, tn_bk_api_produce, "Produce"},
-    {TN_KAPI_FETCH, TN_KV_FETCH_MIN, TN_KV_FETCH_MAX, tn_bk_api_fetch, "Fetch"},
-    {TN_KAPI_LIST_OFFSETS, TN_KV_LIST_OFFSETS_MIN, TN_KV_LIST_OFFSETS_MAX, tn_bk_api_list_offsets,
-     "ListOffsets"},
-    {TN_KAPI_METADATA, TN_KV_METADATA_MIN, TN_KV_METADATA_MAX, tn_bk_api_metadata, "Metadata"},
-    {TN_KAPI_OFFSET_COMMIT, TN_KV_OFFSET_COMMIT_MIN, TN_KV_OFFSET_COMMIT_MAX,
-     tn_bk_api_offset_commit, "OffsetCommit"},
-    {TN_KAPI_OFFSET_FETCH, TN_KV_OFFSET_FETCH_MIN, TN_KV_OFFSET_FETCH_MAX, tn_bk_api_offset_fetch,
-     "OffsetFetch"},
-    {TN_KAPI_FIND_COORDINATOR, TN_KV_FIND_COORDINATOR_MIN, TN_KV_FIND_COORDINATOR_MAX,
-     tn_bk_api_find_coordinator, "FindCoordinator"},
-    {TN_KAPI_JOIN_GROUP, TN_KV_JOIN_GROUP_MIN, TN_KV_JOIN_GROUP_MAX, tn_bk_api_join_group,
-     "JoinGroup"},
-    {TN_KAPI_HEARTBEAT, TN_KV_HEARTBEAT_MIN, TN_KV_HEARTBEAT_MAX, tn_bk_api_heartbeat, "Heartbeat"},
-    {TN_KAPI_LEAVE_GROUP, TN_KV_LEAVE_GROUP_MIN, TN_KV_LEAVE_GROUP_MAX, tn_bk_api_leave_group,
-     "LeaveGroup"},
-    {TN_KAPI_SYNC_GROUP, TN_KV_SYNC_GROUP_MIN, TN_KV_SYNC_GROUP_MAX, tn_bk_api_sync_group,
-     "SyncGroup"},
-    {TN_KAPI_DESCRIBE_GROUPS, TN_KV_DESCRIBE_GROUPS_MIN, TN_KV_DESCRIBE_GROUPS_MAX,
-     tn_bk_api_describe_groups, "DescribeGroups"},
-    {TN_KAPI_LIST_GROUPS, TN_KV_LIST_GROUPS_MIN, TN_KV_LIST_GROUPS_MAX, tn_bk_api_list_groups,
-     "ListGroups"},
-    {TN_KAPI_API_VERSIONS, TN_KV_API_VERSIONS_MIN, TN_KV_API_VERSIONS_MAX, tn_bk_api_versions,
-     "ApiVersions"},
-    {TN_KAPI_CREATE_TOPICS, TN_KV_CREATE_TOPICS_MIN, TN_KV_CREATE_TOPICS_MAX,
-     tn_bk_api_create_topics, "CreateTopics"},
-    {TN_KAPI_DELETE_TOPICS, TN_KV_DELETE_TOPICS_MIN, TN_KV_DELETE_TOPICS_MAX,
-     tn_bk_api_delete_topics, "DeleteTopics"},
-    {TN_KAPI_INIT_PRODUCER_ID, TN_KV_INIT_PRODUCER_ID_MIN, TN_KV_INIT_PRODUCER_ID_MAX,
-     tn_bk_api_init_producer_id, "InitProducerId"},
-    {TN_KAPI_SASL_HANDSHAKE, TN_KV_SASL_HANDSHAKE_MIN, TN_KV_SASL_HANDSHAKE_MAX,
-     tn_bk_api_sasl_handshake, "SaslHandshake"},
-    {TN_KAPI_DESCRIBE_CONFIGS, TN_KV_DESCRIBE_CONFIGS_MIN, TN_KV_DESCRIBE_CONFIGS_MAX,
-     tn_bk_api_describe_configs, "DescribeConfigs"},
+    API(PRODUCE, tn_bk_api_produce, "Produce"),
+    API(FETCH, tn_bk_api_fetch, "Fetch"),
+    API(LIST_OFFSETS, tn_bk_api_list_offsets, "ListOffsets"),
+    API(METADATA, tn_bk_api_metadata, "Metadata"),
+    API(OFFSET_COMMIT, tn_bk_api_offset_commit, "OffsetCommit"),
+    API(OFFSET_FETCH, tn_bk_api_offset_fetch, "OffsetFetch"),
+    API(FIND_COORDINATOR, tn_bk_api_find_coordinator, "FindCoordinator"),
+    API(JOIN_GROUP, tn_bk_api_join_group, "JoinGroup"),
+    API(HEARTBEAT, tn_bk_api_heartbeat, "Heartbeat"),
+    API(LEAVE_GROUP, tn_bk_api_leave_group, "LeaveGroup"),
+    API(SYNC_GROUP, tn_bk_api_sync_group, "SyncGroup"),
+    API(DESCRIBE_GROUPS, tn_bk_api_describe_groups, "DescribeGroups"),
+    API(LIST_GROUPS, tn_bk_api_list_groups, "ListGroups"),
+    API(API_VERSIONS, tn_bk_api_versions, "ApiVersions"),
+    API(CREATE_TOPICS, tn_bk_api_create_topics, "CreateTopics"),
+    API(DELETE_TOPICS, tn_bk_api_delete_topics, "DeleteTopics"),
+    API(INIT_PRODUCER_ID, tn_bk_api_init_producer_id, "InitProducerId"),
+    API(SASL_HANDSHAKE, tn_bk_api_sasl_handshake, "SaslHandshake"),
+    API(DESCRIBE_CONFIGS, tn_bk_api_describe_configs, "DescribeConfigs"),
 };
+#undef API
 
 /* ApiVersions: the table above is the whole answer. An unsupported
  * ApiVersions version gets the v0 layout with UNSUPPORTED_VERSION, as the
