@@ -550,17 +550,14 @@ static void frame_spare(source *s, frame *f)
 
 /* ---- page batches ------------------------------------------------------- */
 
-/* The frame being filled; its runs and iovecs grow page by page. */
-typedef struct batch {
-    frame *f;
-} batch;
-
-static tern_err batch_flush(source *s, batch *b)
+/* Sends the frame being filled (*fp, whose runs and iovecs grow page by
+ * page), if it holds any; *fp is then empty. */
+static tern_err batch_flush(source *s, frame **fp)
 {
-    frame *f = b->f;
+    frame *f = *fp;
     if (!f || f->pages->nruns == 0)
         return TERN_OK;
-    b->f = NULL;
+    *fp = NULL;
     f->meta_len = tn_mig_pages_put(f->meta, f->pages);
     f->data_len = (size_t)f->pages->ndata * TN_MIG_PAGE;
     progress(s, "round", 0);
@@ -569,13 +566,13 @@ static tern_err batch_flush(source *s, batch *b)
 
 /* Ends a run of batches: the last partial frame goes out, or back to the
  * spares after an error. */
-static tern_err batch_end(source *s, batch *b, tern_err err)
+static tern_err batch_end(source *s, frame **fp, tern_err err)
 {
     if (err == TERN_OK)
-        err = batch_flush(s, b);
-    if (b->f)
-        frame_spare(s, b->f);
-    b->f = NULL;
+        err = batch_flush(s, fp);
+    if (*fp)
+        frame_spare(s, *fp);
+    *fp = NULL;
     return err;
 }
 
@@ -601,25 +598,25 @@ static void pages_add(frame *f, uint8_t *base, uint64_t i, int zero)
     p->ndata += !zero;
 }
 
-/* Adds page i (zero: as a zero page) to the batch, flushing a full one. */
-static tern_err batch_add(source *s, batch *b, uint64_t i, int zero, tern_migrate_round *r)
+/* Adds page i (zero: as a zero page) to the frame being filled (*fp), sending a full one. */
+static tern_err batch_add(source *s, frame **fp, uint64_t i, int zero, tern_migrate_round *r)
 {
-    if (!b->f) {
-        if (!(b->f = frame_get(s))) {
+    if (!*fp) {
+        if (!(*fp = frame_get(s))) {
             fail(s, "out of memory for page frames");
             return TERN_ENOMEM;
         }
     }
-    pages_add(b->f, s->base, i, zero);
+    pages_add(*fp, s->base, i, zero);
     if (zero) {
         r->zero_pages++;
     } else {
         r->bytes += TN_MIG_PAGE;
     }
     r->pages++;
-    tn_mig_pages *p = b->f->pages;
+    tn_mig_pages *p = (*fp)->pages;
     if (p->nruns == TN_MIG_MAX_RUNS || p->ndata == TN_MIG_MAX_DATA_PAGES)
-        return batch_flush(s, b);
+        return batch_flush(s, fp);
     return TERN_OK;
 }
 
@@ -628,7 +625,7 @@ static tern_err batch_add(source *s, batch *b, uint64_t i, int zero, tern_migrat
  * owes every page an answer). */
 static tern_err send_pages(source *s, const uint64_t *want, int all_zero, tern_migrate_round *r)
 {
-    batch b = {0};
+    frame *b = NULL;
     tern_err err = TERN_OK;
     uint64_t t0 = tern_clock_ns();
     for (size_t w = 0; w < s->words && err == TERN_OK; w++) {
@@ -661,7 +658,7 @@ static tern_err send_pages(source *s, const uint64_t *want, int all_zero, tern_m
 static tern_err send_zero_runs(source *s, const uint64_t *present)
 {
     uint64_t i = 0;
-    batch b = {0};
+    frame *b = NULL;
     tern_err err = TERN_OK;
     while (i < s->npages && err == TERN_OK) {
         if (tn_bit_get(present, i)) {
@@ -671,13 +668,13 @@ static tern_err send_zero_runs(source *s, const uint64_t *present)
         uint64_t j = i;
         while (j < s->npages && !tn_bit_get(present, j) && j - i < UINT32_MAX)
             j++;
-        if (!b.f) {
-            if (!(b.f = frame_get(s))) {
+        if (!b) {
+            if (!(b = frame_get(s))) {
                 err = TERN_ENOMEM;
                 break;
             }
         }
-        tn_mig_pages *p = b.f->pages;
+        tn_mig_pages *p = b->pages;
         p->run[p->nruns++] =
             (tn_mig_run){.first = i, .count = (uint32_t)(j - i), .kind = TN_MIG_RUN_ZERO};
         s->st->zero_pages += j - i;

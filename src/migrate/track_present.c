@@ -84,8 +84,9 @@ tern_err tn_pages_scan(int pagemap, char *base, size_t size, uint64_t *present, 
         memset(present, 0, (npages + 63) / 64 * sizeof(uint64_t));
     if (npages == 0)
         return TERN_OK;
-    uint64_t *buf = malloc(PM_CHUNK * sizeof(uint64_t));
-    if (!buf)
+    /* The pagemap window, needed only to answer which pages are present. */
+    uint64_t *buf = present ? malloc(PM_CHUNK * sizeof(uint64_t)) : NULL;
+    if (present && !buf)
         return TERN_ENOMEM;
     /* Zero-page mappings (read, never written) are present but zero. A
      * plain look asks only for pages that hold something; arming must
