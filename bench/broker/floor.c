@@ -99,27 +99,17 @@ int main(int argc, char **argv)
 {
     const char *dir = NULL;
     unsigned long size = 100, batch = 64, count = 200000;
-    int json = 0, sync = 1;
-
-    for (int i = 1; i < argc; i++) {
-        const char *a = argv[i];
-        if (strcmp(a, "--dir") == 0 && i + 1 < argc)
-            dir = argv[++i];
-        else if (strcmp(a, "--size") == 0 && i + 1 < argc)
-            size = bk_parse_count(a, argv[++i], 1u << 20);
-        else if (strcmp(a, "--batch") == 0 && i + 1 < argc)
-            batch = bk_parse_count(a, argv[++i], 1u << 16);
-        else if (strcmp(a, "--count") == 0 && i + 1 < argc)
-            count = bk_parse_count(a, argv[++i], 1ul << 32);
-        else if (strcmp(a, "--nosync") == 0)
-            sync = 0;
-        else if (strcmp(a, "--json") == 0)
-            json = 1;
-        else if (strcmp(a, "-h") == 0 || strcmp(a, "--help") == 0)
-            bk_usage(usage_text, 0);
-        else
-            bk_usage(usage_text, 2);
-    }
+    int json = 0, nosync = 0;
+    const struct bk_opt opts[] = {
+        {"--dir", BK_STR, &dir, 0},
+        {"--size", BK_COUNT, &size, 1u << 20},
+        {"--batch", BK_COUNT, &batch, 1u << 16},
+        {"--count", BK_COUNT, &count, 1ul << 32},
+        {"--nosync", BK_FLAG, &nosync, 0},
+        {"--json", BK_FLAG, &json, 0},
+    };
+    bk_parse_opts(argc, argv, 1, opts, sizeof opts / sizeof opts[0], usage_text);
+    int sync = !nosync;
     if (!dir)
         bk_usage(usage_text, 2);
 

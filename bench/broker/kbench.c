@@ -466,40 +466,21 @@ int main(int argc, char **argv)
     const char *mode = argv[1];
     if (strcmp(mode, "-h") == 0 || strcmp(mode, "--help") == 0)
         bk_usage(usage_text, 0);
-    for (int i = 2; i < argc; i++) {
-        const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
-        if (strcmp(a, "--json") == 0) {
-            json = 1;
-            continue;
-        }
-        if (!v)
-            bk_usage(usage_text, 2);
-        i++;
-        if (strcmp(a, "--brokers") == 0)
-            brokers = v;
-        else if (strcmp(a, "--topic") == 0)
-            topic = v;
-        else if (strcmp(a, "--acks") == 0)
-            acks = v;
-        else if (strcmp(a, "--size") == 0)
-            size = bk_parse_count(a, v, 1u << 20);
-        else if (strcmp(a, "--batch") == 0)
-            batch = bk_parse_count(a, v, 1000000);
-        else if (strcmp(a, "--count") == 0)
-            count = bk_parse_count(a, v, 100000000);
-        else if (strcmp(a, "--expect") == 0)
-            expect = bk_parse_count(a, v, 100000001);
-        else if (strcmp(a, "--passes") == 0)
-            passes = bk_parse_count(a, v, 100);
-        else if (strcmp(a, "--linger") == 0)
-            linger = bk_parse_count(a, v, 10000);
-        else if (strcmp(a, "--debug") == 0)
-            debug = v;
-        else if (strcmp(a, "--timeout") == 0)
-            timeout = bk_parse_count(a, v, 86400);
-        else
-            bk_usage(usage_text, 2);
-    }
+    const struct bk_opt opts[] = {
+        {"--brokers", BK_STR, &brokers, 0},
+        {"--topic", BK_STR, &topic, 0},
+        {"--acks", BK_STR, &acks, 0},
+        {"--size", BK_COUNT, &size, 1u << 20},
+        {"--batch", BK_COUNT, &batch, 1000000},
+        {"--count", BK_COUNT, &count, 100000000},
+        {"--expect", BK_COUNT, &expect, 100000001},
+        {"--passes", BK_COUNT, &passes, 100},
+        {"--linger", BK_COUNT, &linger, 10000},
+        {"--debug", BK_STR, &debug, 0},
+        {"--timeout", BK_COUNT, &timeout, 86400},
+        {"--json", BK_FLAG, &json, 0},
+    };
+    bk_parse_opts(argc, argv, 2, opts, sizeof opts / sizeof opts[0], usage_text);
     if (!brokers || !topic)
         bk_die("--brokers and --topic are needed");
     if (size < 8)

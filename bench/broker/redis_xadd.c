@@ -175,25 +175,12 @@ int main(int argc, char **argv)
     unsigned long port = 0, size = 100, batch = 64, count = 200000;
     int json = 0;
 
-    for (int i = 1; i < argc; i++) {
-        const char *a = argv[i];
-        if (strcmp(a, "--port") == 0 && i + 1 < argc)
-            port = bk_parse_count(a, argv[++i], 65535);
-        else if (strcmp(a, "--key") == 0 && i + 1 < argc)
-            key = argv[++i];
-        else if (strcmp(a, "--size") == 0 && i + 1 < argc)
-            size = bk_parse_count(a, argv[++i], 1u << 20);
-        else if (strcmp(a, "--batch") == 0 && i + 1 < argc)
-            batch = bk_parse_count(a, argv[++i], 1000000);
-        else if (strcmp(a, "--count") == 0 && i + 1 < argc)
-            count = bk_parse_count(a, argv[++i], 100000000);
-        else if (strcmp(a, "--json") == 0)
-            json = 1;
-        else if (strcmp(a, "-h") == 0 || strcmp(a, "--help") == 0)
-            bk_usage(usage_text, 0);
-        else
-            bk_usage(usage_text, 2);
-    }
+    const struct bk_opt opts[] = {
+        {"--port", BK_COUNT, &port, 65535},       {"--key", BK_STR, &key, 0},
+        {"--size", BK_COUNT, &size, 1u << 20},    {"--batch", BK_COUNT, &batch, 1000000},
+        {"--count", BK_COUNT, &count, 100000000}, {"--json", BK_FLAG, &json, 0},
+    };
+    bk_parse_opts(argc, argv, 1, opts, sizeof opts / sizeof opts[0], usage_text);
     if (!port || size < 8)
         bk_usage(usage_text, 2);
 

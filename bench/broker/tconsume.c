@@ -67,30 +67,12 @@ int main(int argc, char **argv)
     const char *brokers = NULL, *topic = NULL;
     unsigned long size = 0, expect = 0, passes = 2;
     int json = 0;
-    for (int i = 1; i < argc; i++) {
-        const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
-        if (strcmp(a, "--json") == 0) {
-            json = 1;
-            continue;
-        }
-        if (strcmp(a, "-h") == 0 || strcmp(a, "--help") == 0)
-            bk_usage(usage_text, 0);
-        if (!v)
-            bk_usage(usage_text, 2);
-        i++;
-        if (strcmp(a, "--brokers") == 0)
-            brokers = v;
-        else if (strcmp(a, "--topic") == 0)
-            topic = v;
-        else if (strcmp(a, "--size") == 0)
-            size = bk_parse_count(a, v, 1ul << 30);
-        else if (strcmp(a, "--expect") == 0)
-            expect = bk_parse_count(a, v, ~0ul);
-        else if (strcmp(a, "--passes") == 0)
-            passes = bk_parse_count(a, v, 100);
-        else
-            bk_usage(usage_text, 2);
-    }
+    const struct bk_opt opts[] = {
+        {"--brokers", BK_STR, &brokers, 0},     {"--topic", BK_STR, &topic, 0},
+        {"--size", BK_COUNT, &size, 1ul << 30}, {"--expect", BK_COUNT, &expect, ~0ul},
+        {"--passes", BK_COUNT, &passes, 100},   {"--json", BK_FLAG, &json, 0},
+    };
+    bk_parse_opts(argc, argv, 1, opts, sizeof opts / sizeof opts[0], usage_text);
     if (!brokers || !topic || size < 8 || !expect)
         bk_usage(usage_text, 2);
 

@@ -55,6 +55,28 @@ unsigned long bk_parse_count(const char *opt, const char *s, unsigned long max)
     return v;
 }
 
+void bk_parse_opts(int argc, char **argv, int first, const struct bk_opt *opts, size_t n,
+                   const char *usage)
+{
+    for (int i = first; i < argc; i++) {
+        const char *a = argv[i];
+        if (strcmp(a, "-h") == 0 || strcmp(a, "--help") == 0)
+            bk_usage(usage, 0);
+        const struct bk_opt *o = NULL;
+        for (size_t k = 0; k < n && !o; k++)
+            if (strcmp(a, opts[k].name) == 0)
+                o = &opts[k];
+        if (!o || (o->kind != BK_FLAG && i + 1 >= argc))
+            bk_usage(usage, 2);
+        if (o->kind == BK_FLAG)
+            *(int *)o->to = 1;
+        else if (o->kind == BK_STR)
+            *(const char **)o->to = argv[++i];
+        else
+            *(unsigned long *)o->to = bk_parse_count(a, argv[++i], o->max);
+    }
+}
+
 void bk_write_all(int fd, const void *p, size_t len)
 {
     const char *c = p;

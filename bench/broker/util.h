@@ -25,6 +25,20 @@ void bk_usage(const char *text, int status) __attribute__((noreturn));
 /* The decimal value s of option opt, from 1 to max; dies otherwise. */
 unsigned long bk_parse_count(const char *opt, const char *s, unsigned long max);
 
+/* One command-line option: a flag (sets *(int *)to = 1), a string (const
+ * char **) or a count (unsigned long *, from 1 to max). */
+struct bk_opt {
+    const char *name;
+    enum { BK_FLAG, BK_STR, BK_COUNT } kind;
+    void *to;
+    unsigned long max;
+};
+
+/* Parses argv[first..] against opts (n of them); -h/--help prints usage
+ * and exits 0, anything unknown or a missing value exits 2 with usage. */
+void bk_parse_opts(int argc, char **argv, int first, const struct bk_opt *opts, size_t n,
+                   const char *usage);
+
 /* Writes all of p to fd (retrying EINTR), or dies. */
 void bk_write_all(int fd, const void *p, size_t len);
 
