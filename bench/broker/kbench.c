@@ -422,15 +422,7 @@ static void consume(const char *brokers, const char *topic, unsigned long size,
         if (i == 0)
             first = secs;
     }
-    struct bk_line l = {json, 0};
-    bk_line_str(&l, "mode", "consume");
-    bk_line_num(&l, "size", "%lu", size);
-    bk_line_num(&l, "records", "%lu", expect);
-    bk_line_num(&l, "passes", "%lu", passes);
-    bk_line_num(&l, "first_seconds", "%.6f", first);
-    bk_line_rate(&l, expect, size, secs);
-    bk_line_num(&l, "cpu_s", "%.3f", cpu);
-    bk_line_end(&l);
+    bk_consume_line(json, "librdkafka", size, expect, passes, first, secs, cpu);
     rd_kafka_topic_partition_list_destroy(parts);
     rd_kafka_queue_destroy(q);
     rd_kafka_consumer_close(rk);

@@ -97,16 +97,7 @@ int main(int argc, char **argv)
         if (i == 0)
             first = secs;
     }
-    struct bk_line l = {json, 0};
-    bk_line_str(&l, "mode", "consume");
-    bk_line_str(&l, "client", "tern");
-    bk_line_num(&l, "size", "%lu", size);
-    bk_line_num(&l, "records", "%lu", expect);
-    bk_line_num(&l, "passes", "%lu", passes);
-    bk_line_num(&l, "first_seconds", "%.6f", first);
-    bk_line_rate(&l, expect, size, secs);
-    bk_line_num(&l, "cpu_s", "%.3f", cpu);
-    bk_line_end(&l);
+    bk_consume_line(json, "tern", size, expect, passes, first, secs, cpu);
     tern_kafka_consumer_close(c);
     tern_kafka_close(k);
     return 0;

@@ -143,3 +143,18 @@ void bk_line_end(struct bk_line *l)
 {
     fputs(l->json ? "}\n" : "\n", stdout);
 }
+
+void bk_consume_line(int json, const char *client, unsigned long size, unsigned long records,
+                     unsigned long passes, double first, double secs, double cpu)
+{
+    struct bk_line l = {json, 0};
+    bk_line_str(&l, "mode", "consume");
+    bk_line_str(&l, "client", client);
+    bk_line_num(&l, "size", "%lu", size);
+    bk_line_num(&l, "records", "%lu", records);
+    bk_line_num(&l, "passes", "%lu", passes);
+    bk_line_num(&l, "first_seconds", "%.6f", first);
+    bk_line_rate(&l, records, size, secs);
+    bk_line_num(&l, "cpu_s", "%.3f", cpu);
+    bk_line_end(&l);
+}

@@ -62,4 +62,10 @@ void bk_line_num(struct bk_line *l, const char *key, const char *fmt, ...)
 void bk_line_rate(struct bk_line *l, unsigned long records, unsigned long size, double secs);
 void bk_line_end(struct bk_line *l);
 
+/* The consume programs' result line: which client, the record size and
+ * count, the passes, the first pass's seconds, and the rate, seconds and
+ * client CPU seconds of the last. */
+void bk_consume_line(int json, const char *client, unsigned long size, unsigned long records,
+                     unsigned long passes, double first, double secs, double cpu);
+
 #endif
