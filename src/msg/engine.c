@@ -7,7 +7,13 @@
  * The engine is also the pipe its socket sees. It is refcounted: one ref
  * for the I/O side until the connection dies, one for the socket while the
  * pipe is attached. The memory is always freed by a task on the loop, so
- * every task posted for the engine before the last ref went runs first. */
+ * every task posted for the engine before the last ref went runs first.
+ *
+ * Reading belongs to whoever holds rlock: the loop, or (latency mode) an
+ * application thread waiting in receive, which reads the connection
+ * itself instead of waiting to be woken (pipe_poll). That thread only
+ * decodes and queues; anything else the input asks for (a kill, a pause,
+ * a timer) it leaves to the loop through reread_task. */
 #include <errno.h>
 #include <sched.h>
 #include <stdio.h>
@@ -41,6 +47,13 @@ struct tn_engine {
     tn_loop *loop;
     tn_ep *ep;
     tn_ioh ioh;
+    /* Under watchlock, a leaf: what the loop wants to hear about (written
+     * by the loop only), whether the fd is in the loop's set, and whether a
+     * waiting thread owns the input (then EPOLLIN is left out). */
+    pthread_mutex_t watchlock;
+    uint32_t want;
+    int in_epoll;
+    int app_owned;
     int state;
     int as_server;
     int attached;
@@ -49,11 +62,17 @@ struct tn_engine {
     int peer_minor;
     const char *why; /* set by sink callbacks on a protocol error */
 
+    /* Recursive: the loop kills the engine from inside its own reads. */
+    pthread_mutex_t rlock;
     uint8_t *rbuf;
     size_t roff, rlen;
+    int app_reading;   /* an application thread holds rlock (pipe_poll) */
+    tern_err read_err; /* its decode failed: the loop reports it */
+    tn_task reread_task;
+    tn_task hb_arm_task;
     tn_zmtp_dec dec;
     tn_zmtp_sink sink; /* where the decoder hands messages and commands */
-    uint64_t pushed; /* messages handed to the socket since last notify */
+    uint64_t pushed;   /* messages handed to the socket since last notify */
     _Atomic int in_paused;
     _Atomic int resume_posted;
     int unwatched; /* removed from epoll while paused after HUP/ERR */
@@ -75,7 +94,7 @@ struct tn_engine {
      * and the fd is still open. */
     int io_writing;
     int fd_open;
-    int direct; /* application threads may write to the fd themselves */
+    int direct;              /* application threads may write to the fd themselves */
     uint64_t last_direct_ns; /* when a message last went that way (outlock) */
     tn_task flush_task;
     uint32_t hwm_out;
@@ -96,12 +115,65 @@ struct tn_engine {
 };
 
 static void do_flush(tn_engine *e);
-static void do_read(tn_engine *e);
+static int do_read(tn_engine *e);
+static int pipe_poll(tn_pipe *p);
+static void pipe_unpoll(tn_pipe *p);
+static void reread_task(void *arg);
+static void hb_arm_task(void *arg);
 
 static uint32_t out_pending(tn_engine *e)
 {
     return atomic_load_explicit(&e->out_queued, memory_order_relaxed) -
            atomic_load_explicit(&e->out_sent, memory_order_relaxed);
+}
+
+/* ---- what the loop watches --------------------------------------------- */
+
+static void apply_watch(tn_engine *e)
+{
+    if (e->in_epoll)
+        tn_loop_rewatch(e->loop, &e->ioh, e->want & ~(e->app_owned ? (uint32_t)EPOLLIN : 0u));
+}
+
+/* The loop changes the events it wants. */
+static void set_want(tn_engine *e, uint32_t want)
+{
+    pthread_mutex_lock(&e->watchlock);
+    e->want = want;
+    apply_watch(e);
+    pthread_mutex_unlock(&e->watchlock);
+}
+
+/* Puts the fd in the loop's set (at start, and again after a HUP). */
+static tern_err watch_fd(tn_engine *e, uint32_t want)
+{
+    pthread_mutex_lock(&e->watchlock);
+    tern_err err = tn_loop_watch(e->loop, &e->ioh, want & ~(e->app_owned ? (uint32_t)EPOLLIN : 0u));
+    if (err == TERN_OK) {
+        e->want = want;
+        e->in_epoll = 1;
+    }
+    pthread_mutex_unlock(&e->watchlock);
+    return err;
+}
+
+static void unwatch_fd(tn_engine *e)
+{
+    pthread_mutex_lock(&e->watchlock);
+    if (e->in_epoll)
+        tn_loop_unwatch(e->loop, &e->ioh);
+    e->in_epoll = 0;
+    pthread_mutex_unlock(&e->watchlock);
+}
+
+/* A waiting thread takes the input over (the loop stops being woken for
+ * data it would only find gone) or hands it back. */
+static void own_input(tn_engine *e, int own)
+{
+    pthread_mutex_lock(&e->watchlock);
+    e->app_owned = own;
+    apply_watch(e);
+    pthread_mutex_unlock(&e->watchlock);
 }
 
 /* ---- lifetime ---------------------------------------------------------- */
@@ -117,6 +189,8 @@ static void engine_free(void *arg)
     tn_outbuf_fini(&e->fill);
     tn_outbuf_fini(&e->sending);
     pthread_mutex_destroy(&e->outlock);
+    pthread_mutex_destroy(&e->rlock);
+    pthread_mutex_destroy(&e->watchlock);
     free(e->rbuf);
     free(e);
 }
@@ -132,12 +206,16 @@ void tn_engine_kill(tn_engine *e, const char *why)
     if (e->state == ST_DEAD)
         return;
     int was_ready = e->state == ST_ACTIVE;
+    /* A waiting thread may be reading the fd: it must see the engine dead
+     * before the fd number can be reused. */
+    pthread_mutex_lock(&e->rlock);
     e->state = ST_DEAD;
-    tn_loop_unwatch(e->loop, &e->ioh);
+    unwatch_fd(e);
     pthread_mutex_lock(&e->outlock);
     e->fd_open = 0;
     pthread_mutex_unlock(&e->outlock);
     close(e->ioh.fd);
+    pthread_mutex_unlock(&e->rlock);
     tn_timer_cancel(e->loop, &e->handshake_timer);
     tn_timer_cancel(e->loop, &e->hb_timer);
     uint32_t lost = out_pending(e);
@@ -353,6 +431,8 @@ static const tn_pipe_ops engine_pipe_ops = {
     .release = pipe_release,
     .subscribe = pipe_subscribe,
     .disconnect = pipe_disconnect,
+    .poll = pipe_poll,
+    .unpoll = pipe_unpoll,
 };
 
 /* ---- writing ----------------------------------------------------------- */
@@ -371,12 +451,11 @@ static void watch_out(tn_engine *e, int on)
 {
     if (e->unwatched) {
         /* Writing still matters after HUP (it reports the error). */
-        if (on && tn_loop_watch(e->loop, &e->ioh, EPOLLOUT) == TERN_OK)
+        if (on && watch_fd(e, EPOLLOUT) == TERN_OK)
             e->unwatched = 0;
         return;
     }
-    uint32_t ev = (e->ioh.events & ~(uint32_t)EPOLLOUT) | (on ? EPOLLOUT : 0);
-    tn_loop_rewatch(e->loop, &e->ioh, ev);
+    set_want(e, (e->want & ~(uint32_t)EPOLLOUT) | (on ? EPOLLOUT : 0));
 }
 
 static void sent_all(tn_engine *e)
@@ -472,7 +551,7 @@ static void flush_task(void *arg)
         return;
     }
     /* While EPOLLOUT is armed the loop resumes the flush itself. */
-    if (!(e->ioh.events & EPOLLOUT))
+    if (!(e->want & EPOLLOUT))
         do_flush(e);
 }
 
@@ -509,7 +588,8 @@ static tern_err on_ready(tn_engine *e, const tn_zmtp_command *cmd)
     const tn_pattern *pat = e->sock->pat;
     if (!type_ok(pat, peer)) {
         char reason[128];
-        snprintf(reason, sizeof(reason), "handshake failed: peer socket type %.*s cannot talk to %s",
+        snprintf(reason, sizeof(reason),
+                 "handshake failed: peer socket type %.*s cannot talk to %s",
                  (int)(props.socket_type_len > 16 ? 16 : props.socket_type_len),
                  (const char *)props.socket_type, pat->name);
         refuse(e, "Invalid socket type", reason);
@@ -556,7 +636,6 @@ static tern_err on_ready(tn_engine *e, const tn_zmtp_command *cmd)
     return TERN_OK;
 }
 
-
 /* A peer's subscription, in either form. */
 static tern_err peer_subscribed(tn_engine *e, int on, const uint8_t *topic, size_t len)
 {
@@ -602,16 +681,19 @@ static tern_err on_command(void *arg, const uint8_t *body, size_t len)
         if (atomic_fetch_add(&e->pongs, 1) >= 16)
             return TERN_OK;
         uint8_t pong[32];
-        size_t n = tn_zmtp_pong_build(pong, sizeof(pong), cmd.data + 2,
-                                      clen > TN_ZMTP_PING_CONTEXT_MAX ? TN_ZMTP_PING_CONTEXT_MAX : clen);
+        size_t n =
+            tn_zmtp_pong_build(pong, sizeof(pong), cmd.data + 2,
+                               clen > TN_ZMTP_PING_CONTEXT_MAX ? TN_ZMTP_PING_CONTEXT_MAX : clen);
         queue_control(e, pong, n);
-        if (e->peer_ttl && !e->hb_timer.slot)
+        if (e->app_reading)
+            tn_loop_post(e->loop, &e->hb_arm_task); /* timers are the loop's */
+        else if (e->peer_ttl && !e->hb_timer.slot)
             tn_timer_arm(e->loop, &e->hb_timer, tern_clock_ns() + e->peer_ttl);
     } else if (tn_zmtp_command_is(&cmd, "READY")) {
         e->why = "READY after the handshake";
         return TERN_EPROTO;
-    } else if (is_publisher(e) && (tn_zmtp_command_is(&cmd, "SUBSCRIBE") ||
-                                   tn_zmtp_command_is(&cmd, "CANCEL"))) {
+    } else if (is_publisher(e) &&
+               (tn_zmtp_command_is(&cmd, "SUBSCRIBE") || tn_zmtp_command_is(&cmd, "CANCEL"))) {
         return peer_subscribed(e, tn_zmtp_command_is(&cmd, "SUBSCRIBE"), cmd.data, cmd.data_len);
     }
     /* PONG only proves liveness (any input does); unknown commands are
@@ -647,9 +729,17 @@ static int on_message(void *arg, tern_msg *m)
     return tn_ring_full(&e->ring);
 }
 
-static void hb_timer_fn(void *arg)
+static void hb_arm_task(void *arg)
 {
     tn_engine *e = arg;
+    pthread_mutex_lock(&e->rlock);
+    if (e->state != ST_DEAD && e->peer_ttl && !e->hb_timer.slot)
+        tn_timer_arm(e->loop, &e->hb_timer, tern_clock_ns() + e->peer_ttl);
+    pthread_mutex_unlock(&e->rlock);
+}
+
+static void hb_check(tn_engine *e)
+{
     uint64_t now = tern_clock_ns();
     uint64_t limit = 0;
     if (e->hb_ivl && e->hb_timeout)
@@ -677,6 +767,14 @@ static void hb_timer_fn(void *arg)
     tn_timer_arm(e->loop, &e->hb_timer, next);
 }
 
+static void hb_timer_fn(void *arg)
+{
+    tn_engine *e = arg;
+    pthread_mutex_lock(&e->rlock); /* last_recv and peer_ttl are the reader's */
+    hb_check(e);
+    pthread_mutex_unlock(&e->rlock);
+}
+
 static void handshake_timer_fn(void *arg)
 {
     tn_engine *e = arg;
@@ -692,18 +790,28 @@ static void handshake_timer_fn(void *arg)
  * 1 if the consumer made room meanwhile (then reading goes on). */
 static int pause_reading(tn_engine *e)
 {
+    if (e->app_reading) {
+        /* Only the loop may stop watching the fd. */
+        tn_loop_post(e->loop, &e->reread_task);
+        return 0;
+    }
     atomic_store(&e->in_paused, 1);
-    tn_loop_rewatch(e->loop, &e->ioh, e->ioh.events & ~(uint32_t)EPOLLIN);
+    set_want(e, e->want & ~(uint32_t)EPOLLIN);
     /* The consumer may have drained the ring before it could see the flag. */
     if (tn_ring_full(&e->ring))
         return 0;
     atomic_store(&e->in_paused, 0);
-    tn_loop_rewatch(e->loop, &e->ioh, e->ioh.events | EPOLLIN);
+    set_want(e, e->want | EPOLLIN);
     return 1;
 }
 
 static void decode_failed(tn_engine *e, tern_err err)
 {
+    if (e->app_reading) {
+        e->read_err = err;
+        tn_loop_post(e->loop, &e->reread_task);
+        return;
+    }
     char why[160];
     if (err == TERN_EMSGSIZE && e->why == NULL)
         snprintf(why, sizeof(why), "frame of %llu bytes exceeds the maximum message size (%llu)",
@@ -718,11 +826,15 @@ static void decode_failed(tn_engine *e, tern_err err)
  * (paused, or the engine died). */
 static int feed(tn_engine *e)
 {
+    if (e->read_err) {
+        decode_failed(e, e->read_err);
+        return 0;
+    }
     while (e->roff < e->rlen) {
         size_t used;
         int paused;
-        tern_err err =
-            tn_zmtp_dec_feed(&e->dec, e->rbuf + e->roff, e->rlen - e->roff, &used, &e->sink, &paused);
+        tern_err err = tn_zmtp_dec_feed(&e->dec, e->rbuf + e->roff, e->rlen - e->roff, &used,
+                                        &e->sink, &paused);
         e->roff += used;
         if (e->state == ST_DEAD)
             return 0;
@@ -761,10 +873,28 @@ static int greeting_step(tn_engine *e, const uint8_t *data, size_t len, size_t *
     return 1;
 }
 
-static void do_read(tn_engine *e)
+/* The input ended or failed. A waiting thread leaves it to the loop, which
+ * reads the same end again (a reset reads as a close the second time). */
+static void input_lost(tn_engine *e, const char *why)
 {
+    if (e->app_reading)
+        tn_loop_post(e->loop, &e->reread_task);
+    else
+        tn_engine_kill(e, why);
+}
+
+/* Reads and decodes until the fd runs dry, the ring fills or the budget is
+ * spent; a waiting thread stops at its first message. Under rlock. Returns
+ * nonzero if a message was queued. */
+static int do_read(tn_engine *e)
+{
+    if (e->read_err) {
+        decode_failed(e, e->read_err);
+        return 0;
+    }
     size_t total = 0;
-    while (e->state != ST_DEAD && !atomic_load(&e->in_paused) && total < READ_BUDGET) {
+    while (e->state != ST_DEAD && !atomic_load(&e->in_paused) && total < READ_BUDGET &&
+           !(e->app_reading && e->pushed)) {
         uint8_t *dst;
         size_t want = e->roff == e->rlen ? tn_zmtp_dec_direct(&e->dec, &dst) : 0;
         ssize_t n;
@@ -777,8 +907,8 @@ static void do_read(tn_engine *e)
                     decode_failed(e, TERN_EPROTO);
                     break;
                 }
-                if (paused)
-                    pause_reading(e);
+                if (paused && !pause_reading(e))
+                    break;
             }
         } else {
             if (e->roff == e->rlen)
@@ -797,7 +927,7 @@ static void do_read(tn_engine *e)
             }
         }
         if (n == 0) {
-            tn_engine_kill(e, "connection closed by peer");
+            input_lost(e, "connection closed by peer");
             break;
         }
         if (n < 0) {
@@ -806,35 +936,83 @@ static void do_read(tn_engine *e)
             if (errno != EAGAIN) {
                 char why[96];
                 snprintf(why, sizeof(why), "read failed: %s", strerror(errno));
-                tn_engine_kill(e, why);
+                input_lost(e, why);
             }
             break;
         }
         total += (size_t)n;
         e->last_recv = tern_clock_ns();
     }
-    if (e->pushed) {
-        e->pushed = 0;
-        tn_sock_notify(e->sock);
-    }
+    if (!e->pushed)
+        return 0;
+    e->pushed = 0;
+    tn_sock_notify(e->sock);
+    return 1;
 }
 
-static void resume_task(void *arg)
+/* The loop takes over input a waiting thread left to it: a failed decode
+ * to report, a full ring to pause on, an end of stream to see. */
+static void reread_task(void *arg)
 {
     tn_engine *e = arg;
-    atomic_store(&e->resume_posted, 0);
+    pthread_mutex_lock(&e->rlock);
+    if (e->state != ST_DEAD && !atomic_load(&e->in_paused)) {
+        if ((!tn_ring_full(&e->ring) || pause_reading(e)) && feed(e))
+            do_read(e);
+        else if (e->pushed) {
+            e->pushed = 0;
+            tn_sock_notify(e->sock);
+        }
+    }
+    pthread_mutex_unlock(&e->rlock);
+}
+
+/* Latency mode: the thread waiting in receive reads the connection itself,
+ * saving the I/O thread's read and the wake-up that hands the message
+ * over (two threads spinning on the CPUs instead of four). Called under
+ * s->lock, which the loop may be waiting for while it holds rlock: hence
+ * trylock. Returns nonzero if a message was queued. */
+static int pipe_poll(tn_pipe *p)
+{
+    tn_engine *e = (tn_engine *)p;
+    /* A publisher's input changes subscriptions under s->lock. */
+    if (!e->direct || is_publisher(e) || pthread_mutex_trylock(&e->rlock) != 0)
+        return 0;
+    int got = 0;
+    if (e->state == ST_ACTIVE && !e->read_err && !atomic_load(&e->in_paused) &&
+        !tn_ring_full(&e->ring)) {
+        if (!e->app_owned)
+            own_input(e, 1);
+        e->app_reading = 1;
+        got = do_read(e);
+        e->app_reading = 0;
+    }
+    pthread_mutex_unlock(&e->rlock);
+    return got;
+}
+
+/* The waiting thread stops reading: the loop watches the input again. */
+static void pipe_unpoll(tn_pipe *p)
+{
+    tn_engine *e = (tn_engine *)p;
+    if (e->app_owned)
+        own_input(e, 0);
+}
+
+static void resume_reading(tn_engine *e)
+{
     if (e->state == ST_DEAD || !atomic_load(&e->in_paused) || tn_ring_full(&e->ring))
         return;
     atomic_store(&e->in_paused, 0);
     e->last_recv = tern_clock_ns();
     if (e->unwatched) {
         e->unwatched = 0;
-        if (tn_loop_watch(e->loop, &e->ioh, EPOLLIN) != TERN_OK) {
+        if (watch_fd(e, EPOLLIN) != TERN_OK) {
             tn_engine_kill(e, "cannot watch the connection again");
             return;
         }
     } else {
-        tn_loop_rewatch(e->loop, &e->ioh, e->ioh.events | EPOLLIN);
+        set_want(e, e->want | EPOLLIN);
     }
     if (feed(e))
         do_read(e);
@@ -844,20 +1022,32 @@ static void resume_task(void *arg)
     }
 }
 
+static void resume_task(void *arg)
+{
+    tn_engine *e = arg;
+    atomic_store(&e->resume_posted, 0);
+    pthread_mutex_lock(&e->rlock);
+    resume_reading(e);
+    pthread_mutex_unlock(&e->rlock);
+}
+
 static void on_io(void *arg, uint32_t events)
 {
     tn_engine *e = arg;
     if ((events & (EPOLLHUP | EPOLLERR)) && atomic_load(&e->in_paused) && !(events & EPOLLOUT)) {
         /* Level-triggered HUP/ERR would fire forever while we cannot read:
          * stop watching until the application makes room. */
-        tn_loop_unwatch(e->loop, &e->ioh);
+        unwatch_fd(e);
         e->unwatched = 1;
         return;
     }
     if (events & EPOLLOUT)
         do_flush(e);
-    if (e->state != ST_DEAD && (events & (EPOLLIN | EPOLLHUP | EPOLLERR)))
+    if (e->state != ST_DEAD && (events & (EPOLLIN | EPOLLHUP | EPOLLERR))) {
+        pthread_mutex_lock(&e->rlock);
         do_read(e);
+        pthread_mutex_unlock(&e->rlock);
+    }
 }
 
 /* ---- start ------------------------------------------------------------- */
@@ -902,27 +1092,36 @@ tern_err tn_engine_start(tn_sock *s, int fd, tn_ep *ep, const char *endpoint, in
     e->state = ST_GREETING;
     snprintf(e->endpoint, sizeof(e->endpoint), "%s", endpoint);
     tn_zmtp_dec_init(&e->dec, (uint64_t)o.maxmsgsize);
-    e->sink = (tn_zmtp_sink){
-        .message = on_message, .command = on_command, .shell = take_shell, .arg = e};
+    e->sink =
+        (tn_zmtp_sink){.message = on_message, .command = on_command, .shell = take_shell, .arg = e};
     pthread_mutex_init(&e->outlock, NULL);
+    pthread_mutexattr_t ra;
+    pthread_mutexattr_init(&ra);
+    pthread_mutexattr_settype(&ra, PTHREAD_MUTEX_RECURSIVE);
+    pthread_mutex_init(&e->rlock, &ra);
+    pthread_mutexattr_destroy(&ra);
+    pthread_mutex_init(&e->watchlock, NULL);
     e->hwm_out = (uint32_t)o.sndhwm;
     e->fd_open = 1;
     /* Latency over batching: REQ and REP, and any socket asked to busy-poll. */
     e->direct = o.busy_poll > 0 || (o.busy_poll < 0 && s->pat->spin_us > 0);
     e->hb_ivl = (uint64_t)o.heartbeat_ivl * 1000000u;
-    e->hb_timeout = o.heartbeat_timeout < 0 ? 3 * e->hb_ivl : (uint64_t)o.heartbeat_timeout * 1000000u;
+    e->hb_timeout =
+        o.heartbeat_timeout < 0 ? 3 * e->hb_ivl : (uint64_t)o.heartbeat_timeout * 1000000u;
     e->ttl_ds = (uint16_t)(o.heartbeat_ttl / 100);
     e->handshake_ms = (uint64_t)o.handshake_ivl;
     e->last_recv = tern_clock_ns();
     e->flush_task = (tn_task){.fn = flush_task, .arg = e};
     e->resume_task = (tn_task){.fn = resume_task, .arg = e};
+    e->reread_task = (tn_task){.fn = reread_task, .arg = e};
+    e->hb_arm_task = (tn_task){.fn = hb_arm_task, .arg = e};
     e->kick_task = (tn_task){.fn = kick_task, .arg = e};
     e->free_task = (tn_task){.fn = engine_free, .arg = e};
     e->handshake_timer = (tn_timer){.fn = handshake_timer_fn, .arg = e};
     e->hb_timer = (tn_timer){.fn = hb_timer_fn, .arg = e};
     e->ioh = (tn_ioh){.fd = fd, .fn = on_io, .arg = e};
 
-    tern_err err = tn_loop_watch(e->loop, &e->ioh, EPOLLIN);
+    tern_err err = watch_fd(e, EPOLLIN);
     if (err != TERN_OK) {
         close(fd);
         e->direct = 0;
@@ -934,8 +1133,9 @@ tern_err tn_engine_start(tn_sock *s, int fd, tn_ep *ep, const char *endpoint, in
     uint8_t hello[TN_ZMTP_GREETING_SIZE + 512]; /* READY with a 255-byte Identity fits */
     /* 23/ZMTP: with the NULL mechanism as-server is always 0. */
     tn_zmtp_greeting_build(hello, "NULL", 0);
-    size_t n = tn_zmtp_ready_build(hello + TN_ZMTP_GREETING_SIZE, sizeof(hello) - TN_ZMTP_GREETING_SIZE,
-                                   s->pat->name, o.routing_id, o.routing_id_len);
+    size_t n =
+        tn_zmtp_ready_build(hello + TN_ZMTP_GREETING_SIZE, sizeof(hello) - TN_ZMTP_GREETING_SIZE,
+                            s->pat->name, o.routing_id, o.routing_id_len);
     queue_control(e, hello, TN_ZMTP_GREETING_SIZE + n);
     tn_timer_arm(e->loop, &e->handshake_timer, tern_clock_ns() + e->handshake_ms * 1000000u);
     tn_trace(TERN_TRACE_WIRE, "%s: %s %s, handshaking", e->endpoint,

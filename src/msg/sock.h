@@ -79,17 +79,22 @@ typedef struct tn_pipe_ops {
     /* Ends the connection from the socket's side (ROUTER handover); what
      * was received stays readable. Called under s->lock. */
     void (*disconnect)(tn_pipe *p, const char *why);
+    /* Optional: a consumer waiting in receive reads the connection itself
+     * until unpoll (both under s->lock). Returns nonzero if a message
+     * arrived in p->in. */
+    int (*poll)(tn_pipe *p);
+    void (*unpoll)(tn_pipe *p);
 } tn_pipe_ops;
 
 struct tn_pipe {
     const tn_pipe_ops *ops;
     tn_sock *sock;
     tn_ring *in;
-    _Atomic int dead;   /* peer gone: drain in, then unlink */
+    _Atomic int dead; /* peer gone: drain in, then unlink */
     int peer_type;
-    char peer[96];      /* who, for traces */
+    char peer[96]; /* who, for traces */
     /* The rest is the socket's, under s->lock. */
-    uint8_t rid[255];   /* routing id: the peer's Identity, or one we made */
+    uint8_t rid[255]; /* routing id: the peer's Identity, or one we made */
     uint8_t rid_len;
     struct tn_subs *subs; /* PUB, XPUB: what this peer subscribed to */
     uint64_t msgs_in, msgs_out, drops;
@@ -178,7 +183,7 @@ typedef struct tn_reqrep {
     tern_msg *copy;     /* REQ: the request, for resends */
     uint64_t resend_at; /* ns */
     /* REP */
-    tern_msg *env;      /* the request's envelope, for its reply */
+    tern_msg *env; /* the request's envelope, for its reply */
 } tn_reqrep;
 
 typedef struct tn_pubsub {
@@ -213,11 +218,11 @@ struct tn_sock {
 
     tn_pipe **pipes; /* attached pipes, live or draining */
     size_t npipes, cappipes;
-    size_t cursor;   /* round-robin / fair-queue position */
+    size_t cursor;    /* round-robin / fair-queue position */
     tn_pipe *last_in; /* pipe of the last message received, while linked */
 
-    tn_ep *eps;      /* binds and connects */
-    int torn_down;   /* the loop has closed every endpoint and engine */
+    tn_ep *eps;       /* binds and connects */
+    int torn_down;    /* the loop has closed every endpoint and engine */
     uint64_t dropped; /* messages still queued when closing tore down a peer */
 
     pthread_mutex_t wlock;
@@ -230,7 +235,7 @@ struct tn_sock {
     uint32_t next_rid; /* ROUTER: the next routing id it makes up */
     uint64_t msgs_in, msgs_out, bytes_in, bytes_out, drops;
     tn_io_stats io;
-    _Atomic uint32_t monitor;    /* the monitor's PAIR socket id, 0: none */
+    _Atomic uint32_t monitor; /* the monitor's PAIR socket id, 0: none */
     _Atomic int monitor_events;
 };
 

@@ -105,6 +105,36 @@ static uint64_t deadline_after(int64_t ms)
     return ms < 0 ? 0 : tern_clock_ns() + (uint64_t)ms * 1000000u;
 }
 
+/* A spinning receiver reads its connections itself when it has at most
+ * this many; a socket with more peers leaves them to its I/O thread, which
+ * reads many fds per wake-up. */
+#define POLL_PIPES_MAX 4
+
+/* Under s->lock. Returns nonzero if a message arrived. */
+static int poll_pipes(tn_sock *s)
+{
+    int got = 0;
+    if (s->npipes > POLL_PIPES_MAX)
+        return 0;
+    for (size_t i = 0; i < s->npipes; i++) {
+        tn_pipe *p = s->pipes[i];
+        if (p->ops->poll && p->ops->poll(p))
+            got = 1;
+    }
+    return got;
+}
+
+static void unpoll_pipes(tn_sock *s)
+{
+    for (size_t i = 0; i < s->npipes; i++) {
+        if (s->pipes[i]->ops->unpoll)
+            s->pipes[i]->ops->unpoll(s->pipes[i]);
+    }
+}
+
+static tern_err op_recv(tn_sock *s, void *arg);
+static tern_err op_recv_copy(tn_sock *s, void *arg);
+
 /* Runs op (under s->lock) until it stops saying TERN_EAGAIN, honouring
  * TERN_DONTWAIT and the timeout. Returns with s->lock held. */
 typedef tern_err (*sock_op)(tn_sock *s, void *arg);
@@ -123,13 +153,20 @@ static tern_err block_on(tn_sock *s, sock_op op, void *arg, int flags, int64_t t
         uint64_t until = tern_clock_ns() + (uint64_t)spin_us * 1000u;
         if (deadline && deadline < until)
             until = deadline;
+        /* A receiver reads the connections itself: no I/O thread between
+         * the data and the caller, and no wake-up to hand it over. */
+        int polling = op == op_recv || op == op_recv_copy;
         do {
-            pthread_mutex_unlock(&s->lock);
-            sched_yield();
-            pthread_mutex_lock(&s->lock);
+            if (!(polling && poll_pipes(s))) {
+                pthread_mutex_unlock(&s->lock);
+                sched_yield();
+                pthread_mutex_lock(&s->lock);
+            }
             s->wake_at = 0;
             err = s->closing ? TERN_ECLOSED : op(s, arg);
         } while (err == TERN_EAGAIN && tern_clock_ns() < until && !s->wake_at);
+        if (polling)
+            unpoll_pipes(s);
         if (err != TERN_EAGAIN)
             return err;
     }
@@ -177,6 +214,8 @@ static void unlink_pipe(tn_sock *s, size_t i)
         s->cursor--;
     if (s->last_in == p)
         s->last_in = NULL;
+    if (p->ops->unpoll)
+        p->ops->unpoll(p);
     if (s->pat->detach)
         s->pat->detach(s, p);
     tn_subs_free(p->subs);
@@ -331,7 +370,8 @@ tn_pipe *tn_sock_find_rid(tn_sock *s, const uint8_t *rid, size_t len)
 {
     for (size_t i = 0; i < s->npipes; i++) {
         tn_pipe *p = s->pipes[i];
-        if (p->rid_len == len && !atomic_load(&p->dead) && (len == 0 || memcmp(p->rid, rid, len) == 0))
+        if (p->rid_len == len && !atomic_load(&p->dead) &&
+            (len == 0 || memcmp(p->rid, rid, len) == 0))
             return p;
     }
     return NULL;
@@ -568,27 +608,48 @@ tern_err tern_connect(tern_socket h, const char *endpoint)
 static int64_t *int_opt(tn_opts *o, int opt)
 {
     switch (opt) {
-    case TERN_OPT_SNDHWM: return &o->sndhwm;
-    case TERN_OPT_RCVHWM: return &o->rcvhwm;
-    case TERN_OPT_SNDTIMEO: return &o->sndtimeo;
-    case TERN_OPT_RCVTIMEO: return &o->rcvtimeo;
-    case TERN_OPT_LINGER: return &o->linger;
-    case TERN_OPT_RECONNECT_IVL: return &o->reconnect_ivl;
-    case TERN_OPT_RECONNECT_IVL_MAX: return &o->reconnect_ivl_max;
-    case TERN_OPT_MAXMSGSIZE: return &o->maxmsgsize;
-    case TERN_OPT_HEARTBEAT_IVL: return &o->heartbeat_ivl;
-    case TERN_OPT_HEARTBEAT_TIMEOUT: return &o->heartbeat_timeout;
-    case TERN_OPT_HEARTBEAT_TTL: return &o->heartbeat_ttl;
-    case TERN_OPT_HANDSHAKE_IVL: return &o->handshake_ivl;
-    case TERN_OPT_REQ_RELAXED: return &o->req_relaxed;
-    case TERN_OPT_REQ_CORRELATE: return &o->req_correlate;
-    case TERN_OPT_REQ_RESEND_IVL: return &o->req_resend_ivl;
-    case TERN_OPT_ROUTER_MANDATORY: return &o->router_mandatory;
-    case TERN_OPT_ROUTER_HANDOVER: return &o->router_handover;
-    case TERN_OPT_PUB_LOSSLESS: return &o->pub_lossless;
-    case TERN_OPT_XPUB_VERBOSE: return &o->xpub_verbose;
-    case TERN_OPT_BUSY_POLL: return &o->busy_poll;
-    default: return NULL;
+    case TERN_OPT_SNDHWM:
+        return &o->sndhwm;
+    case TERN_OPT_RCVHWM:
+        return &o->rcvhwm;
+    case TERN_OPT_SNDTIMEO:
+        return &o->sndtimeo;
+    case TERN_OPT_RCVTIMEO:
+        return &o->rcvtimeo;
+    case TERN_OPT_LINGER:
+        return &o->linger;
+    case TERN_OPT_RECONNECT_IVL:
+        return &o->reconnect_ivl;
+    case TERN_OPT_RECONNECT_IVL_MAX:
+        return &o->reconnect_ivl_max;
+    case TERN_OPT_MAXMSGSIZE:
+        return &o->maxmsgsize;
+    case TERN_OPT_HEARTBEAT_IVL:
+        return &o->heartbeat_ivl;
+    case TERN_OPT_HEARTBEAT_TIMEOUT:
+        return &o->heartbeat_timeout;
+    case TERN_OPT_HEARTBEAT_TTL:
+        return &o->heartbeat_ttl;
+    case TERN_OPT_HANDSHAKE_IVL:
+        return &o->handshake_ivl;
+    case TERN_OPT_REQ_RELAXED:
+        return &o->req_relaxed;
+    case TERN_OPT_REQ_CORRELATE:
+        return &o->req_correlate;
+    case TERN_OPT_REQ_RESEND_IVL:
+        return &o->req_resend_ivl;
+    case TERN_OPT_ROUTER_MANDATORY:
+        return &o->router_mandatory;
+    case TERN_OPT_ROUTER_HANDOVER:
+        return &o->router_handover;
+    case TERN_OPT_PUB_LOSSLESS:
+        return &o->pub_lossless;
+    case TERN_OPT_XPUB_VERBOSE:
+        return &o->xpub_verbose;
+    case TERN_OPT_BUSY_POLL:
+        return &o->busy_poll;
+    default:
+        return NULL;
     }
 }
 
@@ -596,26 +657,38 @@ static int int_opt_valid(int opt, int64_t v)
 {
     switch (opt) {
     case TERN_OPT_SNDHWM:
-    case TERN_OPT_RCVHWM: return v >= 1 && v <= (1 << 24);
+    case TERN_OPT_RCVHWM:
+        return v >= 1 && v <= (1 << 24);
     case TERN_OPT_SNDTIMEO:
-    case TERN_OPT_RCVTIMEO: return v >= -1 && v <= INT32_MAX;
-    case TERN_OPT_LINGER: return v >= 0 && v <= 3600000;
+    case TERN_OPT_RCVTIMEO:
+        return v >= -1 && v <= INT32_MAX;
+    case TERN_OPT_LINGER:
+        return v >= 0 && v <= 3600000;
     case TERN_OPT_RECONNECT_IVL:
-    case TERN_OPT_RECONNECT_IVL_MAX: return v >= 1 && v <= 3600000;
-    case TERN_OPT_MAXMSGSIZE: return v >= 1 && v <= ((int64_t)1 << 40);
+    case TERN_OPT_RECONNECT_IVL_MAX:
+        return v >= 1 && v <= 3600000;
+    case TERN_OPT_MAXMSGSIZE:
+        return v >= 1 && v <= ((int64_t)1 << 40);
     case TERN_OPT_HEARTBEAT_IVL:
-    case TERN_OPT_HEARTBEAT_TTL: return v >= 0 && v <= 6553500;
-    case TERN_OPT_HEARTBEAT_TIMEOUT: return v >= -1 && v <= 3600000;
-    case TERN_OPT_HANDSHAKE_IVL: return v >= 1 && v <= 3600000;
-    case TERN_OPT_REQ_RESEND_IVL: return v >= 0 && v <= 3600000;
-    case TERN_OPT_BUSY_POLL: return v >= -1 && v <= 100000;
+    case TERN_OPT_HEARTBEAT_TTL:
+        return v >= 0 && v <= 6553500;
+    case TERN_OPT_HEARTBEAT_TIMEOUT:
+        return v >= -1 && v <= 3600000;
+    case TERN_OPT_HANDSHAKE_IVL:
+        return v >= 1 && v <= 3600000;
+    case TERN_OPT_REQ_RESEND_IVL:
+        return v >= 0 && v <= 3600000;
+    case TERN_OPT_BUSY_POLL:
+        return v >= -1 && v <= 100000;
     case TERN_OPT_REQ_RELAXED:
     case TERN_OPT_REQ_CORRELATE:
     case TERN_OPT_ROUTER_MANDATORY:
     case TERN_OPT_ROUTER_HANDOVER:
     case TERN_OPT_PUB_LOSSLESS:
-    case TERN_OPT_XPUB_VERBOSE: return v == 0 || v == 1;
-    default: return 0;
+    case TERN_OPT_XPUB_VERBOSE:
+        return v == 0 || v == 1;
+    default:
+        return 0;
     }
 }
 
@@ -625,14 +698,20 @@ static int opt_applies(int type, int opt)
     switch (opt) {
     case TERN_OPT_REQ_RELAXED:
     case TERN_OPT_REQ_CORRELATE:
-    case TERN_OPT_REQ_RESEND_IVL: return type == TERN_REQ;
+    case TERN_OPT_REQ_RESEND_IVL:
+        return type == TERN_REQ;
     case TERN_OPT_ROUTER_MANDATORY:
-    case TERN_OPT_ROUTER_HANDOVER: return type == TERN_ROUTER;
-    case TERN_OPT_PUB_LOSSLESS: return type == TERN_PUB || type == TERN_XPUB;
-    case TERN_OPT_XPUB_VERBOSE: return type == TERN_XPUB;
+    case TERN_OPT_ROUTER_HANDOVER:
+        return type == TERN_ROUTER;
+    case TERN_OPT_PUB_LOSSLESS:
+        return type == TERN_PUB || type == TERN_XPUB;
+    case TERN_OPT_XPUB_VERBOSE:
+        return type == TERN_XPUB;
     case TERN_OPT_SUBSCRIBE:
-    case TERN_OPT_UNSUBSCRIBE: return type == TERN_SUB || type == TERN_XSUB;
-    default: return 1;
+    case TERN_OPT_UNSUBSCRIBE:
+        return type == TERN_SUB || type == TERN_XSUB;
+    default:
+        return 1;
     }
 }
 
