@@ -105,14 +105,14 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
     return 0;
 }
 
-static void header(uint8_t h[56], uint8_t pick, uint64_t call_id)
+static void header(uint8_t h[64], uint8_t pick, uint64_t call_id)
 {
-    memset(h, 0, 56);
+    memset(h, 0, 64);
     h[0] = 'T';
     h[1] = 'R';
-    h[2] = 1;
+    h[2] = 2;
     h[3] = (pick & 0xe0) == 0xe0 ? (uint8_t)(pick & 7) : 1; /* mostly CALL */
-    h[7] = (uint8_t)((pick >> 3) & 0x0c);                     /* IDEMPOTENT, RETRY sometimes */
+    h[7] = (uint8_t)((pick >> 3) & 0x0c);                   /* IDEMPOTENT, RETRY sometimes */
     for (int i = 0; i < 8; i++)
         h[8 + i] = (uint8_t)(call_id >> (56 - 8 * i));
     memcpy(h + 16, Calc_iface.uuid.b, 16);
@@ -134,9 +134,9 @@ static bool answered(uint64_t call_id)
             return false;
         const uint8_t *h = tern_msg_data(m, 0);
         uint64_t id = 0;
-        for (int i = 0; h && tern_msg_size(m, 0) == 56 && i < 8; i++)
+        for (int i = 0; h && tern_msg_size(m, 0) == 64 && i < 8; i++)
             id = id << 8 | h[8 + i];
-        bool ours = h && tern_msg_size(m, 0) == 56 && h[3] == 2 && id == call_id;
+        bool ours = h && tern_msg_size(m, 0) == 64 && h[3] == 2 && id == call_id;
         tern_msg_free(m);
         if (ours)
             return true;
@@ -155,10 +155,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             len = size - at;
         uint8_t pick = len ? data[at] : 0;
         uint64_t id = next_id++;
-        uint8_t h[56];
+        uint8_t h[64];
         header(h, pick, id);
         tern_msg *m;
-        if (tern_msg_new(&m) != TERN_OK || tern_msg_append(m, h, 56) != TERN_OK ||
+        if (tern_msg_new(&m) != TERN_OK || tern_msg_append(m, h, 64) != TERN_OK ||
             tern_msg_append(m, len ? data + at + 1 : NULL, len ? len - 1 : 0) != TERN_OK ||
             tern_msg_send(raw, m, 0) != TERN_OK)
             abort();
@@ -167,11 +167,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     /* A good call after them all still gets its answer: the server lives,
      * and (inproc keeps order) every earlier request was dealt with. */
     uint64_t id = next_id++;
-    uint8_t h[56];
+    uint8_t h[64];
     header(h, 0, id); /* add(0, 0) */
     uint8_t args[8] = {0};
     tern_msg *m;
-    if (tern_msg_new(&m) != TERN_OK || tern_msg_append(m, h, 56) != TERN_OK ||
+    if (tern_msg_new(&m) != TERN_OK || tern_msg_append(m, h, 64) != TERN_OK ||
         tern_msg_append(m, args, 8) != TERN_OK || tern_msg_send(raw, m, 0) != TERN_OK)
         abort();
     if (!answered(id)) {

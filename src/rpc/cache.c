@@ -203,7 +203,8 @@ static void evict(tn_rpc_cache *c, tn_rpc_entry *e)
         e->newer->older = e->older;
     else
         c->newest = e->older;
-    for (tn_rpc_entry **pp = &c->entries[entry_slot(c, e->peer, e->call_id)]; *pp; pp = &(*pp)->next) {
+    for (tn_rpc_entry **pp = &c->entries[entry_slot(c, e->peer, e->call_id)]; *pp;
+         pp = &(*pp)->next) {
         if (*pp == e) {
             *pp = e->next;
             break;
@@ -217,6 +218,24 @@ static void evict(tn_rpc_cache *c, tn_rpc_entry *e)
     c->bytes -= e->bytes;
     tern_msg_free(e->reply);
     free(e);
+}
+
+/* A client's ids count up one by one, so each call acknowledges about one
+ * more; a bigger jump (the first call after a rebind) only looks this far
+ * back, and trimming ages out the rest. */
+#define ACK_SCAN_MAX 64
+
+void tn_rpc_cache_ack(tn_rpc_cache *c, tn_rpc_peer *p, uint64_t acked)
+{
+    if (acked <= p->acked)
+        return;
+    uint64_t from = acked - p->acked > ACK_SCAN_MAX ? acked - ACK_SCAN_MAX : p->acked;
+    p->acked = acked;
+    for (uint64_t id = from; id < acked; id++) {
+        tn_rpc_entry *e = tn_rpc_cache_find(c, p, id);
+        if (e && e->done)
+            evict(c, e);
+    }
 }
 
 void tn_rpc_cache_trim(tn_rpc_cache *c, uint64_t now_ns)

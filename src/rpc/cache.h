@@ -19,17 +19,18 @@ struct tn_rpc_peer {
     uint8_t id[TN_RPC_ID_MAX];
     size_t id_len;
     uint64_t evicted_upto; /* highest call id whose entry was evicted */
+    uint64_t acked;        /* the client has the answers to every call below this */
     uint64_t last_seen_ns; /* last call, or last time seen connected */
     size_t entries, handles;
 };
 
 struct tn_rpc_entry {
-    tn_rpc_entry *next;            /* hash chain */
-    tn_rpc_entry *older, *newer;   /* age order */
+    tn_rpc_entry *next;          /* hash chain */
+    tn_rpc_entry *older, *newer; /* age order */
     tn_rpc_peer *peer;
     uint64_t call_id;
     uint64_t created_ns; /* when it finished */
-    tern_msg *reply; /* when done: the reply as sent (NULL for a one-way call) */
+    tern_msg *reply;     /* when done: the reply as sent (NULL for a one-way call) */
     size_t bytes;
     bool done;
     atomic_bool cancelled;
@@ -55,9 +56,9 @@ void tn_rpc_cache_fini(tn_rpc_cache *c);
 tn_rpc_peer *tn_rpc_cache_peer(tn_rpc_cache *c, const uint8_t *id, size_t len, bool create);
 
 enum {
-    TN_RPC_FRESH,   /* first time seen: *e is a new running entry */
-    TN_RPC_RUNNING, /* a copy of a call still running: *e is it */
-    TN_RPC_DONE,    /* already answered: *e holds the reply */
+    TN_RPC_FRESH,     /* first time seen: *e is a new running entry */
+    TN_RPC_RUNNING,   /* a copy of a call still running: *e is it */
+    TN_RPC_DONE,      /* already answered: *e holds the reply */
     TN_RPC_FORGOTTEN, /* a resend of a call whose entry was evicted: it may have run */
 };
 /* Looks a call up, adding a running entry when it is new. TERN_ENOMEM
@@ -67,6 +68,9 @@ tern_err tn_rpc_cache_begin(tn_rpc_cache *c, tn_rpc_peer *p, uint64_t call_id, b
 /* Records the reply of a running entry (takes reply; NULL for none). */
 void tn_rpc_cache_finish(tn_rpc_cache *c, tn_rpc_entry *e, tern_msg *reply);
 tn_rpc_entry *tn_rpc_cache_find(tn_rpc_cache *c, tn_rpc_peer *p, uint64_t call_id);
+/* The client says it has the answers to every call below acked: their
+ * replies go now (entries still running stay). */
+void tn_rpc_cache_ack(tn_rpc_cache *c, tn_rpc_peer *p, uint64_t acked);
 /* Evicts finished entries past their time or beyond the limits. */
 void tn_rpc_cache_trim(tn_rpc_cache *c, uint64_t now_ns);
 /* Forgets clients with nothing cached and no handles, unseen for idle_ns. */

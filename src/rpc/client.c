@@ -23,7 +23,7 @@
 #define SLICE_NS 20000000ull
 /* Replies queued per client before the server's sends wait. */
 #define CLIENT_HWM 100000
-#define CLIENT_BUSY_POLL_US 50
+#define CLIENT_BUSY_POLL_US 200
 /* Arguments at least this large are sent from the encoder's buffer;
  * smaller ones are copied into pooled message memory, which costs less
  * than faulting in a fresh buffer for each call. */
@@ -90,6 +90,28 @@ static tern_rpc_future *table_find(tern_rpc_client *c, uint64_t id)
     return NULL;
 }
 
+/* Lock held. Ids are taken and calls entered in the table in one step,
+ * so a lower id missing from the table is a finished call. */
+static uint64_t answered_below(tern_rpc_client *c, uint64_t id)
+{
+    while (c->answered < id && table_find(c, c->answered) == NULL)
+        c->answered++;
+    return c->answered;
+}
+
+/* Lock held: gives request m (not yet shared) the next call id. */
+static uint64_t take_call_id(tern_rpc_client *c, tern_msg *m)
+{
+    uint64_t id = ++c->next_call;
+    tn_rpc_hdr h;
+    uint8_t *hdr = tern_msg_data(m, 0);
+    tn_rpc_hdr_decode(hdr, TN_RPC_HDR_SIZE, &h);
+    h.call_id = id;
+    h.acked = answered_below(c, id);
+    tn_rpc_hdr_encode(&h, hdr);
+    return id;
+}
+
 static void table_del(tern_rpc_client *c, tern_rpc_future *f)
 {
     for (tern_rpc_future **p = &c->table[slot(c, f->call_id)]; *p; p = &(*p)->next) {
@@ -115,8 +137,8 @@ static void free_msg(void *data, void *arg);
 /* [header, body]. The body is copied, or shared with owner (a message
  * whose first part it is) when owner is not NULL. */
 static tern_err build_request(tern_rpc_client *c, uint8_t kind, uint64_t call_id, uint32_t method,
-                              uint32_t flags, uint64_t deadline_ns, uint64_t instance, const void *body,
-                              size_t len, const tern_msg *owner, tern_msg **mp)
+                              uint32_t flags, uint64_t deadline_ns, uint64_t instance,
+                              const void *body, size_t len, const tern_msg *owner, tern_msg **mp)
 {
     tn_rpc_hdr h = {.kind = kind,
                     .flags = flags,
@@ -189,7 +211,8 @@ static tern_err send_copy(tern_rpc_client *c, const tern_msg *m, uint32_t extra_
     if (err == TERN_OK) {
         /* The body is shared, not copied: the new part holds the old
          * message until it is written. */
-        err = tern_msg_append_ref(out, tern_msg_data(body, 1), tern_msg_size(body, 1), free_msg, body);
+        err = tern_msg_append_ref(out, tern_msg_data(body, 1), tern_msg_size(body, 1), free_msg,
+                                  body);
         if (err != TERN_OK)
             tern_msg_free(body);
     } else {
@@ -218,7 +241,8 @@ static tern_err send_copy(tern_rpc_client *c, const tern_msg *m, uint32_t extra_
 }
 
 /* Sends a request just built (its header is fresh), keeping m. */
-static tern_err send_fresh(tern_rpc_client *c, tern_socket sock, tern_msg *dup, uint64_t deadline_ns)
+static tern_err send_fresh(tern_rpc_client *c, tern_socket sock, tern_msg *dup,
+                           uint64_t deadline_ns)
 {
     /* Nearly always the socket takes it at once: no timeout to set, no lock. */
     tern_err err = tern_msg_send(sock, dup, TERN_DONTWAIT);
@@ -283,7 +307,8 @@ void tn_rpc_forget(tern_rpc_client *c, tern_rpc_future *f, bool tell_server)
 {
     if (!f->done && tell_server) {
         tern_msg *m;
-        if (build_request(c, TN_RPC_CANCEL, f->call_id, f->method, 0, 0, c->instance, NULL, 0, NULL, &m) == TERN_OK &&
+        if (build_request(c, TN_RPC_CANCEL, f->call_id, f->method, 0, 0, c->instance, NULL, 0, NULL,
+                          &m) == TERN_OK &&
             tern_msg_send(c->sock, m, TERN_DONTWAIT) != TERN_OK)
             tern_msg_free(m);
     }
@@ -369,7 +394,8 @@ static uint64_t check_calls(tern_rpc_client *c, uint64_t now, bool lost_connecti
                 continue;
             }
             if (c->lost_since_ns && now - c->lost_since_ns > LOST_GRACE_NS) {
-                tn_rpc_finish(c, f, TERN_EUNAVAILABLE, "connection to the server lost during the call");
+                tn_rpc_finish(c, f, TERN_EUNAVAILABLE,
+                              "connection to the server lost during the call");
                 continue;
             }
             if (lost_connection)
@@ -385,7 +411,8 @@ static uint64_t check_calls(tern_rpc_client *c, uint64_t now, bool lost_connecti
                 f->resend = false;
                 tn_trace(TERN_TRACE_RPC, "call %llu sent again", (unsigned long long)f->call_id);
             }
-            uint64_t due = f->resend_ns && f->resend_ns < f->deadline_ns ? f->resend_ns : f->deadline_ns;
+            uint64_t due =
+                f->resend_ns && f->resend_ns < f->deadline_ns ? f->resend_ns : f->deadline_ns;
             if (f->resend && now + SLICE_NS < due)
                 due = now + SLICE_NS;
             if (next == 0 || due < next)
@@ -530,7 +557,8 @@ typedef struct binding {
     uint64_t instance;
 } binding;
 
-static tern_err connect_to(tern_rpc_client *c, uint64_t deadline_ns, binding *b, char *why, size_t cap);
+static tern_err connect_to(tern_rpc_client *c, uint64_t deadline_ns, binding *b, char *why,
+                           size_t cap);
 
 /* Makes b the client's binding (lock held) and returns the old socket. */
 static tern_socket adopt(tern_rpc_client *c, const binding *b)
@@ -583,8 +611,8 @@ static uint64_t call_deadline(const tern_rpc_client *c, const tern_rpc_opts *o)
     return tern_clock_ns() + tn_rpc_ms_to_ns(ms);
 }
 
-tern_err tern_rpc_start(tern_rpc_client *c, uint32_t method, const tern_rpc_opts *o, tern_xdr_enc *args,
-                        tern_rpc_future **fp)
+tern_err tern_rpc_start(tern_rpc_client *c, uint32_t method, const tern_rpc_opts *o,
+                        tern_xdr_enc *args, tern_rpc_future **fp)
 {
     if (c == NULL || fp == NULL)
         return TERN_EINVAL;
@@ -592,7 +620,8 @@ tern_err tern_rpc_start(tern_rpc_client *c, uint32_t method, const tern_rpc_opts
     if (args && args->err != TERN_OK)
         return args->err;
     if (args == NULL || !args->owned || args->len < TAKE_ARGS_MIN)
-        return tn_rpc_start_body(c, method, o, args ? args->buf : NULL, args ? args->len : 0, NULL, fp);
+        return tn_rpc_start_body(c, method, o, args ? args->buf : NULL, args ? args->len : 0, NULL,
+                                 fp);
     /* Large arguments on the heap travel without a copy: the request takes
      * the encoder's buffer. */
     size_t len;
@@ -611,8 +640,9 @@ tern_err tern_rpc_start(tern_rpc_client *c, uint32_t method, const tern_rpc_opts
     return err;
 }
 
-tern_err tn_rpc_start_body(tern_rpc_client *c, uint32_t method, const tern_rpc_opts *o, const void *body,
-                           size_t body_len, const tern_msg *owner, tern_rpc_future **fp)
+tern_err tn_rpc_start_body(tern_rpc_client *c, uint32_t method, const tern_rpc_opts *o,
+                           const void *body, size_t body_len, const tern_msg *owner,
+                           tern_rpc_future **fp)
 {
     *fp = NULL;
     if (method >= c->iface->nmethods)
@@ -635,17 +665,20 @@ tern_err tn_rpc_start_body(tern_rpc_client *c, uint32_t method, const tern_rpc_o
     }
     if (c->rebind && c->running == 0 && !c->reading && !c->rebinding)
         rebind(c);
-    uint64_t id = ++c->next_call;
     uint64_t instance = c->instance;
     tern_socket sock = c->sock;
     pthread_mutex_unlock(&c->lock);
 
+    /* The call id comes later, with the table entry. */
     tern_msg *m;
-    tern_err err =
-        build_request(c, TN_RPC_CALL, id, method, flags, deadline, instance, body, body_len, owner, &m);
+    tern_err err = build_request(c, TN_RPC_CALL, 0, method, flags, deadline, instance, body,
+                                 body_len, owner, &m);
     if (err != TERN_OK)
         return err;
     if (flags & TN_RPC_F_ONEWAY) {
+        pthread_mutex_lock(&c->lock);
+        take_call_id(c, m);
+        pthread_mutex_unlock(&c->lock);
         err = send_fresh(c, sock, m, deadline);
         if (err != TERN_OK)
             tn_rpc_set_last_error("no server took the one-way call before its deadline");
@@ -657,7 +690,6 @@ tern_err tn_rpc_start_body(tern_rpc_client *c, uint32_t method, const tern_rpc_o
         return TERN_ENOMEM;
     }
     f->client = c;
-    f->call_id = id;
     f->method = method;
     f->flags = flags;
     f->deadline_ns = deadline;
@@ -665,17 +697,17 @@ tern_err tn_rpc_start_body(tern_rpc_client *c, uint32_t method, const tern_rpc_o
     if (flags & TN_RPC_F_IDEMPOTENT) {
         f->attempts_left = c->retries;
         if (c->retries > 0)
-            f->resend_ns = tern_clock_ns() + (deadline - tern_clock_ns()) / (uint64_t)(c->retries + 1);
+            f->resend_ns =
+                tern_clock_ns() + (deadline - tern_clock_ns()) / (uint64_t)(c->retries + 1);
     }
     tern_msg *dup;
-    err = tern_msg_dup(m, &dup);
-    if (err != TERN_OK) {
-        tern_msg_free(m);
-        free(f);
-        return err;
-    }
     pthread_mutex_lock(&c->lock);
-    err = table_add(c, f);
+    f->call_id = take_call_id(c, m);
+    err = tern_msg_dup(m, &dup);
+    if (err == TERN_OK)
+        err = table_add(c, f);
+    else
+        dup = NULL;
     if (err == TERN_OK) {
         c->refs++; /* the future's */
         /* Registered before sending: the reply can come back at once. The
@@ -704,8 +736,8 @@ tern_err tn_rpc_start_body(tern_rpc_client *c, uint32_t method, const tern_rpc_o
     return TERN_OK;
 }
 
-tern_err tern_rpc_invoke(tern_rpc_client *c, uint32_t method, const tern_rpc_opts *o, tern_xdr_enc *args,
-                         tern_rpc_future **fp, tern_xdr_dec *d)
+tern_err tern_rpc_invoke(tern_rpc_client *c, uint32_t method, const tern_rpc_opts *o,
+                         tern_xdr_enc *args, tern_rpc_future **fp, tern_xdr_dec *d)
 {
     tern_err err = tern_rpc_start(c, method, o, args, fp);
     if (err != TERN_OK) {
@@ -730,7 +762,8 @@ tern_err tern_rpc_invoke(tern_rpc_client *c, uint32_t method, const tern_rpc_opt
 
 /* Asks the server at b whether it offers the interface (BIND), waiting up
  * to deadline_ns; sets b->instance. b->sock is the caller's alone. */
-static tern_err bind_check(tern_rpc_client *c, binding *b, uint64_t deadline_ns, char *why, size_t cap)
+static tern_err bind_check(tern_rpc_client *c, binding *b, uint64_t deadline_ns, char *why,
+                           size_t cap)
 {
     tern_msg *m;
     tern_err err = build_request(c, TN_RPC_BIND, 0, 0, 0, deadline_ns, 0, NULL, 0, NULL, &m);
@@ -795,7 +828,8 @@ static tern_err open_socket(tern_rpc_client *c, binding *b)
 
 /* Resolves the target if it is a directory name, opens a DEALER to the
  * server and binds, filling b. Touches nothing of c that can change. */
-static tern_err connect_to(tern_rpc_client *c, uint64_t deadline_ns, binding *b, char *why, size_t cap)
+static tern_err connect_to(tern_rpc_client *c, uint64_t deadline_ns, binding *b, char *why,
+                           size_t cap)
 {
     memset(b, 0, sizeof *b);
     tern_err err = TERN_OK;

@@ -19,6 +19,7 @@ void tn_rpc_hdr_encode(const tn_rpc_hdr *h, uint8_t out[TN_RPC_HDR_SIZE])
     tn_put_be32(out + 36, h->method);
     tn_put_be64(out + 40, h->deadline_us);
     tn_put_be64(out + 48, h->instance);
+    tn_put_be64(out + 56, h->acked);
 }
 
 tern_err tn_rpc_hdr_decode(const void *p, size_t len, tn_rpc_hdr *h)
@@ -37,14 +38,16 @@ tern_err tn_rpc_hdr_decode(const void *p, size_t len, tn_rpc_hdr *h)
     h->method = tn_get_be32(b + 36);
     h->deadline_us = tn_get_be64(b + 40);
     h->instance = tn_get_be64(b + 48);
+    h->acked = tn_get_be64(b + 56);
     return TERN_OK;
 }
 
 /* Index = wire status. Never reorder: append. */
-static const tern_err wire_status[] = {
-    TERN_OK,          TERN_ETIMEDOUT, TERN_ECANCELED, TERN_EUNAVAILABLE, TERN_ENOIFACE,
-    TERN_ENOMETHOD,   TERN_EVERSION,  TERN_EBADARGS,  TERN_EAPP,         TERN_EPROTO,
-    TERN_ENOMEM, /* the server ran out of memory or room */
+static const tern_err wire_status[] =
+    {
+        TERN_OK,       TERN_ETIMEDOUT, TERN_ECANCELED, TERN_EUNAVAILABLE,
+        TERN_ENOIFACE, TERN_ENOMETHOD, TERN_EVERSION,  TERN_EBADARGS,
+        TERN_EAPP,     TERN_EPROTO,    TERN_ENOMEM, /* the server ran out of memory or room */
 };
 #define N_WIRE (sizeof wire_status / sizeof wire_status[0])
 
@@ -97,6 +100,6 @@ void tern_rpc_uuid_format(const tern_rpc_uuid *uuid, char buf[37])
 {
     const uint8_t *b = uuid->b;
     snprintf(buf, 37, "%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-%02x%02x%02x%02x%02x%02x", b[0],
-             b[1], b[2], b[3], b[4], b[5], b[6], b[7], b[8], b[9], b[10], b[11], b[12], b[13], b[14],
-             b[15]);
+             b[1], b[2], b[3], b[4], b[5], b[6], b[7], b[8], b[9], b[10], b[11], b[12], b[13],
+             b[14], b[15]);
 }

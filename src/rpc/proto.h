@@ -1,12 +1,12 @@
-/* The RPC wire protocol: a fixed 56-byte header frame ahead of an XDR body
+/* The RPC wire protocol: a fixed 64-byte header frame ahead of an XDR body
  * frame (docs/rpc.md has the bytes). Pure functions, no I/O. */
 #ifndef TN_RPC_PROTO_H
 #define TN_RPC_PROTO_H
 
 #include "tern/rpc.h"
 
-#define TN_RPC_HDR_SIZE 56
-#define TN_RPC_VERSION 1
+#define TN_RPC_HDR_SIZE 64
+#define TN_RPC_VERSION 2
 /* No deadline is longer than a day: no overflow, no call held forever. */
 #define TN_RPC_MAX_DEADLINE_MS 86400000
 
@@ -40,6 +40,10 @@ typedef struct tn_rpc_hdr {
      * on a restarted server: its reply cache is gone); replies: the
      * server's instance. */
     uint64_t instance;
+    /* CALL: every call of this client with a lower id has its answer (or
+     * was given up), so the server may forget their replies now rather
+     * than keep them for resends that cannot come. */
+    uint64_t acked;
 } tn_rpc_hdr;
 
 void tn_rpc_hdr_encode(const tn_rpc_hdr *h, uint8_t out[TN_RPC_HDR_SIZE]);

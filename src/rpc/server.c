@@ -7,8 +7,8 @@
 #include <string.h>
 #include <sys/random.h>
 
-#include "base/pool.h"
 #include "base/cond.h"
+#include "base/pool.h"
 #include "base/trace.h"
 #include "naming/naming.h"
 #include "rpc/cache.h"
@@ -32,7 +32,7 @@
 #define SERVER_RCVHWM 128
 #define DEFAULT_MAX_REQUEST (16 << 20)
 #define SERVER_SNDHWM 100000
-#define SERVER_BUSY_POLL_US 50
+#define SERVER_BUSY_POLL_US 200
 #define MAX_ERROR_TEXT 1024
 /* A call's memory starts in the worker's own buffer. */
 #define ARENA_INLINE 8192
@@ -61,7 +61,7 @@ struct tern_rpc_server {
     char endpoint[256];
 
     pthread_mutex_t lock; /* offers, cache, handles, leases */
-    offer **offers; /* each allocated once, kept until close: calls hold them */
+    offer **offers;       /* each allocated once, kept until close: calls hold them */
     size_t noffers;
     tn_rpc_cache cache;
     tn_rpc_handles handles;
@@ -166,7 +166,8 @@ bool tern_rpc_call_cancelled(const tern_rpc_call *call)
 {
     if (call == NULL)
         return false;
-    if (tern_clock_ns() >= call->deadline_ns || atomic_load_explicit(&call->server->stopping, memory_order_relaxed))
+    if (tern_clock_ns() >= call->deadline_ns ||
+        atomic_load_explicit(&call->server->stopping, memory_order_relaxed))
         return true;
     return call->entry && atomic_load_explicit(&call->entry->cancelled, memory_order_relaxed);
 }
@@ -231,8 +232,8 @@ static void free_buf(void *data, void *arg)
 
 /* Builds [routing id, header, body]. The body is taken from enc when it is
  * on the heap, copied otherwise. */
-static tern_err build_reply(tern_rpc_server *s, const tern_msg *req, const tn_rpc_hdr *rh, uint8_t kind,
-                            tern_err status, tern_xdr_enc *body, tern_msg **mp)
+static tern_err build_reply(tern_rpc_server *s, const tern_msg *req, const tn_rpc_hdr *rh,
+                            uint8_t kind, tern_err status, tern_xdr_enc *body, tern_msg **mp)
 {
     tn_rpc_hdr h = {.kind = kind,
                     .call_id = rh->call_id,
@@ -314,9 +315,10 @@ static const offer *find_offer(tern_rpc_server *s, const tn_rpc_hdr *h, tern_err
     tern_rpc_uuid_format(&h->iface, id);
     if (same_uuid) {
         *status = TERN_EVERSION;
-        snprintf(why, cap, "interface %s (%s) is version %u.%u here; the client needs %u.%u or a later minor",
-                 same_uuid->iface->name, id, same_uuid->iface->major, same_uuid->iface->minor, h->major,
-                 h->minor);
+        snprintf(why, cap,
+                 "interface %s (%s) is version %u.%u here; the client needs %u.%u or a later minor",
+                 same_uuid->iface->name, id, same_uuid->iface->major, same_uuid->iface->minor,
+                 h->major, h->minor);
     } else {
         *status = TERN_ENOIFACE;
         snprintf(why, cap, "interface %s is not offered here", id);
@@ -336,7 +338,8 @@ static tern_err procedure_status(tern_rpc_call *call, const tn_rpc_entry *entry,
     case TERN_EBADARGS:
     case TERN_ENOMETHOD:
     case TERN_EAPP:
-    case TERN_ENOMEM: return status;
+    case TERN_ENOMEM:
+        return status;
     case TERN_ECANCELED:
     case TERN_ETIMEDOUT:
         if (atomic_load_explicit(&entry->cancelled, memory_order_relaxed))
@@ -346,14 +349,16 @@ static tern_err procedure_status(tern_rpc_call *call, const tn_rpc_entry *entry,
         if (atomic_load_explicit(&call->server->stopping, memory_order_relaxed))
             return TERN_EUNAVAILABLE;
         break;
-    default: break;
+    default:
+        break;
     }
     if (call->error == NULL)
         tern_rpc_call_fail(call, "the procedure failed: %s", tern_strerror(status));
     return TERN_EAPP;
 }
 
-static void serve_call(tern_rpc_server *s, tern_rpc_call *call, const tern_msg *req, const tn_rpc_hdr *h)
+static void serve_call(tern_rpc_server *s, tern_rpc_call *call, const tern_msg *req,
+                       const tn_rpc_hdr *h)
 {
     char why[256];
     tern_err status;
@@ -373,13 +378,16 @@ static void serve_call(tern_rpc_server *s, tern_rpc_call *call, const tern_msg *
     bool resend = (h->flags & TN_RPC_F_RETRY) != 0;
     if (resend && h->instance != 0 && h->instance != s->instance) {
         pthread_mutex_unlock(&s->lock);
-        reply_error(s, req, h, TN_RPC_REPLY, TERN_EUNAVAILABLE,
-                    "the server restarted since the call was first sent; it may or may not have run");
+        reply_error(
+            s, req, h, TN_RPC_REPLY, TERN_EUNAVAILABLE,
+            "the server restarted since the call was first sent; it may or may not have run");
         return;
     }
     const uint8_t *rid = tern_msg_data(req, 0);
     size_t rid_len = tern_msg_size(req, 0);
     tn_rpc_peer *peer = tn_rpc_cache_peer(&s->cache, rid, rid_len, true);
+    if (peer)
+        tn_rpc_cache_ack(&s->cache, peer, h->acked);
     tn_rpc_entry *entry = NULL;
     int state = TN_RPC_FRESH;
     tern_err err = peer ? tn_rpc_cache_begin(&s->cache, peer, h->call_id, resend, &entry, &state)
@@ -508,7 +516,8 @@ static void serve_bind(tern_rpc_server *s, const tern_msg *req, const tn_rpc_hdr
 static void serve_cancel(tern_rpc_server *s, const tern_msg *req, const tn_rpc_hdr *h)
 {
     pthread_mutex_lock(&s->lock);
-    tn_rpc_peer *p = tn_rpc_cache_peer(&s->cache, tern_msg_data(req, 0), tern_msg_size(req, 0), false);
+    tn_rpc_peer *p =
+        tn_rpc_cache_peer(&s->cache, tern_msg_data(req, 0), tern_msg_size(req, 0), false);
     tn_rpc_entry *e = p ? tn_rpc_cache_find(&s->cache, p, h->call_id) : NULL;
     if (e && !e->done)
         atomic_store_explicit(&e->cancelled, true, memory_order_relaxed);
@@ -519,7 +528,8 @@ static void serve_one(tern_rpc_server *s, tern_rpc_call *call, tern_msg *req)
 {
     size_t parts = tern_msg_parts(req);
     tn_rpc_hdr h;
-    if (parts < 2 || tn_rpc_hdr_decode(tern_msg_data(req, 1), tern_msg_size(req, 1), &h) != TERN_OK) {
+    if (parts < 2 ||
+        tn_rpc_hdr_decode(tern_msg_data(req, 1), tern_msg_size(req, 1), &h) != TERN_OK) {
         /* Not our protocol: answer call 0 so a confused client learns why. */
         tn_rpc_hdr bad = {.kind = TN_RPC_REPLY};
         if (parts >= 1)
@@ -531,10 +541,18 @@ static void serve_one(tern_rpc_server *s, tern_rpc_call *call, tern_msg *req)
         return;
     }
     switch (h.kind) {
-    case TN_RPC_CALL: serve_call(s, call, req, &h); break;
-    case TN_RPC_BIND: serve_bind(s, req, &h); break;
-    case TN_RPC_CANCEL: serve_cancel(s, req, &h); break;
-    default: reply_error(s, req, &h, TN_RPC_REPLY, TERN_EPROTO, "not a request"); break;
+    case TN_RPC_CALL:
+        serve_call(s, call, req, &h);
+        break;
+    case TN_RPC_BIND:
+        serve_bind(s, req, &h);
+        break;
+    case TN_RPC_CANCEL:
+        serve_cancel(s, req, &h);
+        break;
+    default:
+        reply_error(s, req, &h, TN_RPC_REPLY, TERN_EPROTO, "not a request");
+        break;
     }
 }
 
@@ -651,7 +669,8 @@ static void *janitor(void *arg)
         pthread_mutex_lock(&s->lock);
         now = tern_clock_ns();
         for (size_t i = 0; i < n && i < cap; i++) {
-            tn_rpc_peer *p = tn_rpc_cache_peer(&s->cache, peers[i].routing_id, peers[i].routing_id_len, false);
+            tn_rpc_peer *p =
+                tn_rpc_cache_peer(&s->cache, peers[i].routing_id, peers[i].routing_id_len, false);
             if (p)
                 p->last_seen_ns = now;
         }
@@ -719,8 +738,8 @@ tern_err tern_rpc_server_open(tern_ctx *ctx, const tern_rpc_server_opts *o, tern
     return TERN_OK;
 }
 
-tern_err tern_rpc_server_add(tern_rpc_server *s, const tern_rpc_iface *iface, tern_rpc_dispatch_fn *dispatch,
-                             const void *impl, void *app)
+tern_err tern_rpc_server_add(tern_rpc_server *s, const tern_rpc_iface *iface,
+                             tern_rpc_dispatch_fn *dispatch, const void *impl, void *app)
 {
     if (s == NULL || iface == NULL || dispatch == NULL)
         return TERN_EINVAL;
@@ -827,8 +846,8 @@ tern_err tern_rpc_server_register(tern_rpc_server *s, const char *directory, con
     for (size_t i = 0; i < n && err == TERN_OK; i++) {
         char why[256] = "";
         tn_naming_lease *lease;
-        err = tn_naming_lease_open(s->ctx, dir, name, ifaces[i], ep, attrs, s->lease_ms, &lease, why,
-                                   sizeof why);
+        err = tn_naming_lease_open(s->ctx, dir, name, ifaces[i], ep, attrs, s->lease_ms, &lease,
+                                   why, sizeof why);
         if (err != TERN_OK) {
             tn_rpc_set_last_error(why);
             tn_trace(TERN_TRACE_RPC, "register %s at %s: %s", name, dir, why);

@@ -14,12 +14,9 @@ enum { M_ADD, M_NAME, M_SUM, M_BUMP, N_METHODS };
 static const tern_rpc_method methods[N_METHODS] = {
     {"add", 0}, {"name", 0}, {"sum", 0}, {"bump", 0}};
 static const tern_rpc_iface iface = {
-    "Hostile",
-    {{0xa1, 0xb2, 0xc3, 0xd4, 0, 1, 0x40, 2, 0x80, 3, 4, 5, 6, 7, 8, 9}},
-    3,
-    1,
-    N_METHODS,
-    methods};
+    "Hostile", {{0xa1, 0xb2, 0xc3, 0xd4, 0, 1, 0x40, 2, 0x80, 3, 4, 5, 6, 7, 8, 9}},
+    3,         1,
+    N_METHODS, methods};
 
 static atomic_int bumps;
 
@@ -98,13 +95,13 @@ static int teardown(void **state)
     return 0;
 }
 
-/* The 56-byte header of docs/rpc.md. */
-static void header(uint8_t h[56], uint8_t kind, uint32_t flags, uint64_t call_id, uint32_t method)
+/* The 64-byte header of docs/rpc.md. */
+static void header(uint8_t h[64], uint8_t kind, uint32_t flags, uint64_t call_id, uint32_t method)
 {
-    memset(h, 0, 56);
+    memset(h, 0, 64);
     h[0] = 'T';
     h[1] = 'R';
-    h[2] = 1;
+    h[2] = 2;
     h[3] = kind;
     for (int i = 0; i < 4; i++)
         h[4 + i] = (uint8_t)(flags >> (24 - 8 * i));
@@ -120,7 +117,8 @@ static void header(uint8_t h[56], uint8_t kind, uint32_t flags, uint64_t call_id
     h[47] = 0x40;
 }
 
-static void send_raw(fixture *fx, const uint8_t *h, size_t hlen, const void *body, size_t blen, int parts)
+static void send_raw(fixture *fx, const uint8_t *h, size_t hlen, const void *body, size_t blen,
+                     int parts)
 {
     tern_msg *m;
     check_ok(tern_msg_new(&m));
@@ -138,7 +136,7 @@ static uint32_t recv_reply(fixture *fx, uint64_t *call_id, tern_msg **msgp)
     tern_msg *m;
     check_ok(tern_msg_recv(fx->raw, &m, 0));
     assert_int_equal(tern_msg_parts(m), 2);
-    assert_int_equal(tern_msg_size(m, 0), 56);
+    assert_int_equal(tern_msg_size(m, 0), 64);
     const uint8_t *h = tern_msg_data(m, 0);
     assert_int_equal(h[3], 2); /* REPLY */
     *call_id = 0;
@@ -176,30 +174,30 @@ static void still_serving(fixture *fx)
 static void bad_headers(void **state)
 {
     fixture *fx = *state;
-    uint8_t h[56];
+    uint8_t h[64];
     uint64_t id;
     /* Wrong magic, wrong version, short, long, unknown kind. */
     header(h, 1, 0, 7, M_ADD);
     h[0] = 'X';
-    send_raw(fx, h, 56, "", 0, 2);
+    send_raw(fx, h, 64, "", 0, 2);
     assert_int_equal(recv_reply(fx, &id, NULL), W_PROTO);
     header(h, 1, 0, 7, M_ADD);
     h[2] = 9;
-    send_raw(fx, h, 56, "", 0, 2);
+    send_raw(fx, h, 64, "", 0, 2);
     assert_int_equal(recv_reply(fx, &id, NULL), W_PROTO);
     send_raw(fx, h, 20, "", 0, 2);
     assert_int_equal(recv_reply(fx, &id, NULL), W_PROTO);
-    uint8_t longer[64] = {'T', 'R', 1, 1};
+    uint8_t longer[72] = {'T', 'R', 2, 1};
     send_raw(fx, longer, sizeof longer, "", 0, 2);
     assert_int_equal(recv_reply(fx, &id, NULL), W_PROTO);
     header(h, 99, 0, 7, M_ADD);
-    send_raw(fx, h, 56, "", 0, 2);
+    send_raw(fx, h, 64, "", 0, 2);
     assert_int_equal(recv_reply(fx, &id, NULL), W_PROTO);
     /* A call without its body part, and one with a part too many. */
     header(h, 1, 0, 8, M_ADD);
-    send_raw(fx, h, 56, "", 0, 1);
+    send_raw(fx, h, 64, "", 0, 1);
     assert_int_equal(recv_reply(fx, &id, NULL), W_PROTO);
-    send_raw(fx, h, 56, "12345678", 8, 3);
+    send_raw(fx, h, 64, "12345678", 8, 3);
     assert_int_equal(recv_reply(fx, &id, NULL), W_PROTO);
     still_serving(fx);
 }
@@ -207,24 +205,24 @@ static void bad_headers(void **state)
 static void unknown_interface_method_version(void **state)
 {
     fixture *fx = *state;
-    uint8_t h[56];
+    uint8_t h[64];
     uint64_t id;
     int32_t args[2] = {0, 0};
     header(h, 1, 0, 11, 77);
-    send_raw(fx, h, 56, args, 8, 2);
+    send_raw(fx, h, 64, args, 8, 2);
     assert_int_equal(recv_reply(fx, &id, NULL), W_NOMETHOD);
     assert_int_equal(id, 11);
     header(h, 1, 0, 12, M_ADD);
     h[20] ^= 1; /* another interface */
-    send_raw(fx, h, 56, args, 8, 2);
+    send_raw(fx, h, 64, args, 8, 2);
     assert_int_equal(recv_reply(fx, &id, NULL), W_NOIFACE);
     header(h, 1, 0, 13, M_ADD);
     h[35] = 2; /* minor 2 > the server's 1 */
-    send_raw(fx, h, 56, args, 8, 2);
+    send_raw(fx, h, 64, args, 8, 2);
     assert_int_equal(recv_reply(fx, &id, NULL), W_VERSION);
     header(h, 1, 0, 14, M_ADD);
     h[33] = 4; /* major 4 */
-    send_raw(fx, h, 56, args, 8, 2);
+    send_raw(fx, h, 64, args, 8, 2);
     assert_int_equal(recv_reply(fx, &id, NULL), W_VERSION);
     still_serving(fx);
 }
@@ -232,39 +230,39 @@ static void unknown_interface_method_version(void **state)
 static void bad_bodies(void **state)
 {
     fixture *fx = *state;
-    uint8_t h[56];
+    uint8_t h[64];
     uint64_t id;
     /* Truncated: one int of two. */
     header(h, 1, 0, 21, M_ADD);
-    send_raw(fx, h, 56, "\0\0\0\1", 4, 2);
+    send_raw(fx, h, 64, "\0\0\0\1", 4, 2);
     assert_int_equal(recv_reply(fx, &id, NULL), W_BADARGS);
     /* Trailing garbage. */
     header(h, 1, 0, 22, M_ADD);
-    send_raw(fx, h, 56, "\0\0\0\1\0\0\0\2\0\0\0\3", 12, 2);
+    send_raw(fx, h, 64, "\0\0\0\1\0\0\0\2\0\0\0\3", 12, 2);
     assert_int_equal(recv_reply(fx, &id, NULL), W_BADARGS);
     /* A string over its bound of 16. */
     uint8_t s[4 + 20] = {0, 0, 0, 20};
     memset(s + 4, 'a', 20);
     header(h, 1, 0, 23, M_NAME);
-    send_raw(fx, h, 56, s, sizeof s, 2);
+    send_raw(fx, h, 64, s, sizeof s, 2);
     assert_int_equal(recv_reply(fx, &id, NULL), W_BADARGS);
     /* Lengths of 2^32-1 for a string and an array: nothing allocated. */
     uint8_t huge[8] = {0xff, 0xff, 0xff, 0xff, 'a', 'b', 'c', 'd'};
     header(h, 1, 0, 24, M_NAME);
-    send_raw(fx, h, 56, huge, sizeof huge, 2);
+    send_raw(fx, h, 64, huge, sizeof huge, 2);
     assert_int_equal(recv_reply(fx, &id, NULL), W_BADARGS);
     header(h, 1, 0, 25, M_SUM);
-    send_raw(fx, h, 56, huge, sizeof huge, 2);
+    send_raw(fx, h, 64, huge, sizeof huge, 2);
     assert_int_equal(recv_reply(fx, &id, NULL), W_BADARGS);
     /* An array whose count is within bound but whose elements are missing. */
     uint8_t short_array[8] = {0, 0, 0x03, 0xe8, 0, 0, 0, 1};
     header(h, 1, 0, 26, M_SUM);
-    send_raw(fx, h, 56, short_array, sizeof short_array, 2);
+    send_raw(fx, h, 64, short_array, sizeof short_array, 2);
     assert_int_equal(recv_reply(fx, &id, NULL), W_BADARGS);
     /* And the error text explains. */
     tern_msg *m;
     header(h, 1, 0, 27, M_ADD);
-    send_raw(fx, h, 56, "", 0, 2);
+    send_raw(fx, h, 64, "", 0, 2);
     assert_int_equal(recv_reply(fx, &id, &m), W_BADARGS);
     assert_true(tern_msg_size(m, 1) > 8);
     tern_msg_free(m);
@@ -274,14 +272,14 @@ static void bad_bodies(void **state)
 static void resent_call_answered_from_cache(void **state)
 {
     fixture *fx = *state;
-    uint8_t h[56];
+    uint8_t h[64];
     uint64_t id;
     tern_msg *m1, *m2;
     header(h, 1, 0, 31, M_BUMP);
-    send_raw(fx, h, 56, "", 0, 2);
+    send_raw(fx, h, 64, "", 0, 2);
     assert_int_equal(recv_reply(fx, &id, &m1), W_OK);
     header(h, 1, 8 /* RETRY */, 31, M_BUMP);
-    send_raw(fx, h, 56, "", 0, 2);
+    send_raw(fx, h, 64, "", 0, 2);
     assert_int_equal(recv_reply(fx, &id, &m2), W_OK);
     assert_int_equal(atomic_load(&bumps), 1); /* ran once */
     assert_int_equal(tern_msg_size(m1, 1), tern_msg_size(m2, 1));
@@ -290,25 +288,69 @@ static void resent_call_answered_from_cache(void **state)
     tern_msg_free(m2);
     /* Even without the flag, the same call id is the same call. */
     header(h, 1, 0, 31, M_BUMP);
-    send_raw(fx, h, 56, "", 0, 2);
+    send_raw(fx, h, 64, "", 0, 2);
     assert_int_equal(recv_reply(fx, &id, NULL), W_OK);
     assert_int_equal(atomic_load(&bumps), 1);
     /* A resend aimed at another server instance is refused, not run. */
     header(h, 1, 8, 32, M_BUMP);
     h[55] = 0x77;
-    send_raw(fx, h, 56, "", 0, 2);
+    send_raw(fx, h, 64, "", 0, 2);
     assert_int_equal(recv_reply(fx, &id, NULL), 3 /* UNAVAILABLE */);
     assert_int_equal(atomic_load(&bumps), 1);
+}
+
+static void set_acked(uint8_t h[64], uint64_t acked)
+{
+    for (int i = 0; i < 8; i++)
+        h[56 + i] = (uint8_t)(acked >> (56 - 8 * i));
+}
+
+/* A call that says the client has the answers below it frees those
+ * replies: a resend of one afterwards is refused, never run again. */
+static void acknowledged_reply_is_forgotten(void **state)
+{
+    fixture *fx = *state;
+    uint8_t h[64];
+    uint64_t id;
+    header(h, 1, 0, 51, M_BUMP);
+    send_raw(fx, h, 64, "", 0, 2);
+    assert_int_equal(recv_reply(fx, &id, NULL), W_OK);
+    header(h, 1, 0, 52, M_BUMP);
+    send_raw(fx, h, 64, "", 0, 2);
+    assert_int_equal(recv_reply(fx, &id, NULL), W_OK);
+    assert_int_equal(atomic_load(&bumps), 2);
+    /* Call 53 acknowledges 51 only: 52 is still answered from the cache. */
+    header(h, 1, 0, 53, M_BUMP);
+    set_acked(h, 52);
+    send_raw(fx, h, 64, "", 0, 2);
+    assert_int_equal(recv_reply(fx, &id, NULL), W_OK);
+    header(h, 1, 8 /* RETRY */, 52, M_BUMP);
+    send_raw(fx, h, 64, "", 0, 2);
+    assert_int_equal(recv_reply(fx, &id, NULL), W_OK);
+    assert_int_equal(id, 52);
+    header(h, 1, 8, 51, M_BUMP);
+    send_raw(fx, h, 64, "", 0, 2);
+    assert_int_equal(recv_reply(fx, &id, NULL), 3 /* UNAVAILABLE: it may have run */);
+    assert_int_equal(id, 51);
+    assert_int_equal(atomic_load(&bumps), 3);
+    /* An acknowledgement far ahead, or of calls never made, harms only the
+     * client that sent it. */
+    header(h, 1, 0, 54, M_BUMP);
+    set_acked(h, UINT64_MAX);
+    send_raw(fx, h, 64, "", 0, 2);
+    assert_int_equal(recv_reply(fx, &id, NULL), W_OK);
+    assert_int_equal(atomic_load(&bumps), 4);
+    still_serving(fx);
 }
 
 static void oversized_request_drops_only_its_connection(void **state)
 {
     fixture *fx = *state;
-    uint8_t h[56];
+    uint8_t h[64];
     header(h, 1, 0, 41, M_NAME);
     size_t big = (16u << 20) + 4096;
     uint8_t *body = calloc(1, big);
-    send_raw(fx, h, 56, body, big, 2);
+    send_raw(fx, h, 64, body, big, 2);
     free(body);
     /* No answer comes to the oversized call: its connection was dropped. */
     check_ok(tern_setopt_int(fx->raw, TERN_OPT_RCVTIMEO, 500));
@@ -329,11 +371,11 @@ static void flood_of_garbage(void **state)
         if (n >= 4) {
             junk[0] = 'T';
             junk[1] = 'R';
-            junk[2] = 1;
+            junk[2] = 2;
         }
         tern_msg *m;
         check_ok(tern_msg_new(&m));
-        check_ok(tern_msg_append(m, junk, n > 56 ? 56 : n));
+        check_ok(tern_msg_append(m, junk, n > 64 ? 64 : n));
         check_ok(tern_msg_append(m, junk, n));
         check_ok(tern_msg_send(fx->raw, m, 0));
     }
@@ -347,7 +389,9 @@ int main(void)
         cmocka_unit_test_setup_teardown(unknown_interface_method_version, setup, teardown),
         cmocka_unit_test_setup_teardown(bad_bodies, setup, teardown),
         cmocka_unit_test_setup_teardown(resent_call_answered_from_cache, setup, teardown),
-        cmocka_unit_test_setup_teardown(oversized_request_drops_only_its_connection, setup, teardown),
+        cmocka_unit_test_setup_teardown(acknowledged_reply_is_forgotten, setup, teardown),
+        cmocka_unit_test_setup_teardown(oversized_request_drops_only_its_connection, setup,
+                                        teardown),
         cmocka_unit_test_setup_teardown(flood_of_garbage, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
