@@ -16,6 +16,7 @@
 #include "rpc/client.h"
 #include "rpc/proto.h"
 #include "rpc/resolve.h"
+#include "wire/xdr_block.h"
 
 #define DEFAULT_TIMEOUT_MS 5000
 #define DEFAULT_RETRIES 2
@@ -24,10 +25,11 @@
 /* Replies queued per client before the server's sends wait. */
 #define CLIENT_HWM 100000
 #define CLIENT_BUSY_POLL_US 200
-/* Arguments at least this large are sent from the encoder's buffer;
- * smaller ones are copied into pooled message memory, which costs less
- * than faulting in a fresh buffer for each call. */
-#define TAKE_ARGS_MIN (1u << 20)
+/* Arguments at least this large are sent from the encoder's block, which
+ * goes back to the thread's spare once sent and answered (the next call's
+ * encoder finds it warm); smaller ones are copied into pooled message
+ * memory. */
+#define TAKE_ARGS_MIN (16u << 10)
 /* A call whose server has been gone this long fails TERN_EUNAVAILABLE
  * rather than waiting out its deadline. */
 #define LOST_GRACE_NS 1000000000ull
@@ -180,10 +182,9 @@ static void free_msg(void *data, void *arg)
     tern_msg_free(arg);
 }
 
-static void free_buf(void *data, void *arg)
+static void give_block(void *data, void *cap)
 {
-    (void)arg;
-    free(data);
+    tn_xdr_block_give(data, (size_t)(uintptr_t)cap);
 }
 
 /* Sends a copy of request m (kept by the caller) with extra header flags
@@ -624,15 +625,15 @@ tern_err tern_rpc_start(tern_rpc_client *c, uint32_t method, const tern_rpc_opts
                                  fp);
     /* Large arguments on the heap travel without a copy: the request takes
      * the encoder's buffer. */
-    size_t len;
-    void *p = tern_xdr_enc_take(args, &len);
+    size_t len, cap;
+    void *p = tn_xdr_enc_take_block(args, &len, &cap);
     tern_msg *owner;
     tern_err err = tern_msg_new(&owner);
     if (err == TERN_OK)
-        err = tern_msg_append_ref(owner, p, len, free_buf, NULL);
+        err = tern_msg_append_ref(owner, p, len, give_block, (void *)(uintptr_t)cap);
     if (err != TERN_OK) {
         tern_msg_free(owner);
-        free(p);
+        tn_xdr_block_give(p, cap);
         return err;
     }
     err = tn_rpc_start_body(c, method, o, p, len, owner, fp);

@@ -15,6 +15,7 @@
 #include "rpc/client.h"
 #include "rpc/handles.h"
 #include "rpc/proto.h"
+#include "wire/xdr_block.h"
 
 #define DEFAULT_WORKERS 4
 #define DEFAULT_CACHE 4096
@@ -36,12 +37,13 @@
 #define MAX_ERROR_TEXT 1024
 /* A call's memory starts in the worker's own buffer. */
 #define ARENA_INLINE 8192
-/* The largest reply buffer a worker keeps between calls; replies up to it
- * are copied into a message (pooled memory), larger ones go out in the
- * buffer they were encoded in. Copying 64 KiB costs less than the page
- * faults of a fresh buffer for every call. */
+/* The largest reply buffer a worker keeps between calls. */
 #define KEEP_OUT (1u << 20)
-#define ZERO_COPY_MIN (KEEP_OUT + 1)
+/* Replies at least this large go out in the block they were encoded in,
+ * not copied; the block becomes a thread's spare again once the reply is
+ * sent and the client has acknowledged it, which for a client calling in
+ * turn is before this worker needs a buffer for its next reply. */
+#define ZERO_COPY_MIN (16u << 10)
 
 typedef struct offer {
     const tern_rpc_iface *iface;
@@ -224,10 +226,9 @@ tern_err tern_rpc_handle_drop(tern_rpc_call *call, const tern_rpc_handle *h)
 
 /* ---- replies ------------------------------------------------------------ */
 
-static void free_buf(void *data, void *arg)
+static void give_block(void *data, void *cap)
 {
-    (void)arg;
-    free(data);
+    tn_xdr_block_give(data, (size_t)(uintptr_t)cap);
 }
 
 /* Builds [routing id, header, body]. The body is taken from enc when it is
@@ -251,11 +252,11 @@ static tern_err build_reply(tern_rpc_server *s, const tern_msg *req, const tn_rp
     if (err == TERN_OK)
         err = tern_msg_append(m, hdr, sizeof hdr);
     if (err == TERN_OK && body && body->owned && body->len >= ZERO_COPY_MIN) {
-        size_t len;
-        void *p = tern_xdr_enc_take(body, &len);
-        err = tern_msg_append_ref(m, p, len, free_buf, NULL);
+        size_t len, cap;
+        void *p = tn_xdr_enc_take_block(body, &len, &cap);
+        err = tern_msg_append_ref(m, p, len, give_block, (void *)(uintptr_t)cap);
         if (err != TERN_OK)
-            free(p);
+            tn_xdr_block_give(p, cap);
     } else if (err == TERN_OK) {
         err = tern_msg_append(m, body ? body->buf : NULL, body ? body->len : 0);
     }
@@ -438,6 +439,8 @@ static void serve_call(tern_rpc_server *s, tern_rpc_call *call, const tern_msg *
         in.alloc = arena_alloc;
         in.alloc_arg = call;
         tern_xdr_enc out;
+        if (call->out == NULL) /* taken by the last reply: the spare, if it came back */
+            call->out = tn_xdr_block_get(call->out_cap, &call->out_cap);
         tern_xdr_enc_init(&out, call->out, call->out_cap);
         status = o->dispatch(call, h->method, &in, &out, o->impl);
         status = procedure_status(call, entry, status);
@@ -445,26 +448,23 @@ static void serve_call(tern_rpc_server *s, tern_rpc_call *call, const tern_msg *
             status = tern_rpc_call_fail(call, "reply did not encode: %s", tern_strerror(out.err));
         if (status == TERN_OK && !oneway) {
             /* A large reply goes out in the buffer it was encoded in; the
-             * worker starts the next one in a fresh buffer of the size
-             * replies have needed, so it neither copies nor grows. */
+             * worker's next buffer, of the size replies have needed, is
+             * taken when the next call needs it, so it neither copies nor
+             * grows. */
             size_t need = out.owned ? out.cap : call->out_cap;
             if (out.len >= ZERO_COPY_MIN && !out.owned) {
                 out.owned = true; /* the worker's buffer becomes the reply's */
                 call->out = NULL;
             }
             build_reply(s, req, h, TN_RPC_REPLY, TERN_OK, &out, &reply);
-            if (call->out == NULL || need > call->out_cap) {
-                if (need > KEEP_OUT)
-                    need = KEEP_OUT;
-                uint8_t *fresh = malloc(need);
-                if (fresh) {
-                    free(call->out);
-                    call->out = fresh;
-                    call->out_cap = need;
-                } else if (call->out == NULL) {
-                    call->out_cap = 0;
-                }
+            if (need > KEEP_OUT)
+                need = KEEP_OUT;
+            if (call->out && need > call->out_cap) {
+                free(call->out);
+                call->out = NULL;
             }
+            if (call->out == NULL)
+                call->out_cap = need;
         }
         tern_xdr_enc_free(&out);
     }

@@ -16,6 +16,7 @@
 #include <tern/xdr.h>
 
 #include "base/endian.h"
+#include "wire/xdr_block.h"
 
 #define TN_XDR_DEFAULT_MAX ((size_t)64 << 20)
 /* The first heap block: most RPC argument lists fit in it. */
@@ -78,8 +79,7 @@ static spare *spare_get(void)
     return sp;
 }
 
-/* A heap block of at least cap bytes: the spare if it is big enough. */
-static uint8_t *heap_block(size_t cap, size_t *got)
+void *tn_xdr_block_get(size_t cap, size_t *got)
 {
     spare *sp = spare_get();
     if (sp && sp->buf && sp->cap >= cap) {
@@ -92,19 +92,29 @@ static uint8_t *heap_block(size_t cap, size_t *got)
     return malloc(cap);
 }
 
+void tn_xdr_block_give(void *buf, size_t cap)
+{
+    spare *sp = cap <= SPARE_MAX ? spare_get() : NULL;
+    if (sp && (sp->buf == NULL || sp->cap < cap)) {
+        free(sp->buf);
+        sp->buf = buf;
+        sp->cap = cap;
+    } else {
+        free(buf);
+    }
+}
+
 void tern_xdr_enc_free(tern_xdr_enc *x)
 {
-    if (x->owned) {
-        spare *sp = x->cap <= SPARE_MAX ? spare_get() : NULL;
-        if (sp && (sp->buf == NULL || sp->cap < x->cap)) {
-            free(sp->buf);
-            sp->buf = x->buf;
-            sp->cap = x->cap;
-        } else {
-            free(x->buf);
-        }
-    }
+    if (x->owned)
+        tn_xdr_block_give(x->buf, x->cap);
     tern_xdr_enc_init(x, NULL, 0);
+}
+
+void *tn_xdr_enc_take_block(tern_xdr_enc *x, size_t *len, size_t *cap)
+{
+    *cap = x->owned ? x->cap : 0;
+    return tern_xdr_enc_take(x, len);
 }
 
 void *tern_xdr_enc_take(tern_xdr_enc *x, size_t *len)
@@ -161,7 +171,7 @@ static uint8_t *enc_grow(tern_xdr_enc *x, size_t n)
         do
             cap = cap > limit / 2 ? limit : cap * 2;
         while (cap < need);
-        uint8_t *buf = x->owned ? realloc(x->buf, cap) : heap_block(cap, &cap);
+        uint8_t *buf = x->owned ? realloc(x->buf, cap) : tn_xdr_block_get(cap, &cap);
         if (buf == NULL) {
             enc_fail(x, TERN_ENOMEM);
             return NULL;
