@@ -2,6 +2,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "base/copy.h"
 #include "base/message.h"
 #include "base/pool.h"
 
@@ -121,7 +122,7 @@ tern_err tern_msg_append(tern_msg *m, const void *data, size_t size)
         return TERN_EINVAL;
     tern_err err = tn_msg_append_alloc(m, size, &dst);
     if (err == TERN_OK && size > 0)
-        memcpy(dst, data, size);
+        tn_copy(dst, data, size);
     return err;
 }
 
@@ -241,7 +242,7 @@ static tern_err part_detach(const tn_part *p, tn_part *out)
     b->data = b + 1;
     b->size = p->size;
     b->pooled = true;
-    memcpy(b->data, p->data, p->size);
+    tn_copy(b->data, p->data, p->size);
     *out = (tn_part){b->data, p->size, b};
     return TERN_OK;
 }

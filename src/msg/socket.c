@@ -7,6 +7,7 @@
 #include <sys/eventfd.h>
 #include <unistd.h>
 
+#include "base/copy.h"
 #include "base/handle.h"
 #include "base/trace.h"
 #include "msg/sock.h"
@@ -929,7 +930,7 @@ static tern_err op_recv_copy(tn_sock *s, void *arg)
     for (uint32_t i = 0; i < m->nparts; i++) {
         size_t n = m->parts[i].size;
         if (off < c->cap && n > 0)
-            memcpy((uint8_t *)c->buf + off, m->parts[i].data, n < c->cap - off ? n : c->cap - off);
+            tn_copy((uint8_t *)c->buf + off, m->parts[i].data, n < c->cap - off ? n : c->cap - off);
         off += n;
     }
     c->len = off;

@@ -15,6 +15,7 @@
 
 #include <tern/xdr.h>
 
+#include "base/copy.h"
 #include "base/endian.h"
 #include "wire/xdr_block.h"
 
@@ -304,7 +305,7 @@ static tern_err put_padded(tern_xdr_enc *x, size_t head, uint32_t len32, const v
     if (pad > 0)
         memset(p + head + n + pad - 4, 0, 4);
     if (n > 0)
-        memcpy(p + head, src, n);
+        tn_copy(p + head, src, n);
     return TERN_OK;
 }
 
@@ -531,7 +532,7 @@ tern_err tern_xdr_get_bytes(tern_xdr_dec *x, uint8_t **p, uint32_t *n, uint32_t 
         out = tern_xdr_alloc(x, len);
         if (out == NULL)
             return x->err;
-        memcpy(out, x->p, len);
+        tn_copy(out, x->p, len);
     }
     dec_skip_padded(x, len);
     *p = out;

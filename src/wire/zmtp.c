@@ -5,11 +5,13 @@
 #include <string.h>
 #include <strings.h>
 
+#include "base/copy.h"
 #include "base/endian.h"
 #include "base/message.h"
 #include "wire/zmtp.h"
 
-void tn_zmtp_greeting_build(uint8_t out[TN_ZMTP_GREETING_SIZE], const char *mechanism, int as_server)
+void tn_zmtp_greeting_build(uint8_t out[TN_ZMTP_GREETING_SIZE], const char *mechanism,
+                            int as_server)
 {
     memset(out, 0, TN_ZMTP_GREETING_SIZE);
     out[0] = 0xff;
@@ -20,7 +22,8 @@ void tn_zmtp_greeting_build(uint8_t out[TN_ZMTP_GREETING_SIZE], const char *mech
     out[32] = as_server ? 1 : 0;
 }
 
-tern_err tn_zmtp_greeting_check(const uint8_t *buf, size_t len, tn_zmtp_greeting *g, const char **why)
+tern_err tn_zmtp_greeting_check(const uint8_t *buf, size_t len, tn_zmtp_greeting *g,
+                                const char **why)
 {
     if (len >= 1 && buf[0] != 0xff) {
         *why = "not a ZMTP 3 peer: bad signature (first byte is not 0xFF)";
@@ -321,7 +324,7 @@ tern_err tn_zmtp_dec_feed(tn_zmtp_dec *d, const uint8_t *buf, size_t len, size_t
             n = (size_t)(d->size - d->got);
         if (n > 0) {
             uint8_t *dst = (d->flags & TN_ZMTP_COMMAND) ? d->cmd : d->dst;
-            memcpy(dst + d->got, buf + i, n);
+            tn_copy(dst + d->got, buf + i, n);
             d->got += n;
             i += n;
         }
