@@ -3,13 +3,13 @@
  * burst of posts costs one wake-up. */
 #include <errno.h>
 #include <pthread.h>
-#include <sched.h>
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
 #include <unistd.h>
 
+#include "base/spin.h"
 #include "base/trace.h"
 #include "io/loop.h"
 
@@ -225,13 +225,15 @@ static void *loop_main(void *arg)
              * soon, and being woken for it costs more than looking. */
             n = epoll_wait(l->epfd, evs, 64, 0);
             if (n == 0) {
-                sched_yield();
+                if (!tn_spin_yield())
+                    spin_until = 0;
                 continue;
             }
         } else {
             n = epoll_wait(l->epfd, evs, 64, timeout);
         }
-        spin_until = n > 0 && atomic_load_explicit(&l->spinners, memory_order_relaxed) > 0
+        spin_until = n > 0 && atomic_load_explicit(&l->spinners, memory_order_relaxed) > 0 &&
+                             tn_spin_allowed()
                          ? tern_clock_ns() + LOOP_SPIN_NS
                          : 0;
         if (n < 0 && errno != EINTR) {

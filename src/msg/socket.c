@@ -1,7 +1,6 @@
 /* Message sockets: lifecycle, options, blocking send/receive, waiting. */
 #include <errno.h>
 #include <poll.h>
-#include <sched.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/eventfd.h>
@@ -9,6 +8,7 @@
 
 #include "base/copy.h"
 #include "base/handle.h"
+#include "base/spin.h"
 #include "base/trace.h"
 #include "msg/sock.h"
 #include "msg/subs.h"
@@ -148,7 +148,7 @@ static tern_err block_on(tn_sock *s, sock_op op, void *arg, int flags, int64_t t
         return err;
     uint64_t deadline = deadline_after(timeo);
     int64_t spin_us = s->opt.busy_poll >= 0 ? s->opt.busy_poll : s->pat->spin_us;
-    if (spin_us > 0) {
+    if (spin_us > 0 && tn_spin_allowed()) {
         /* Request/reply waits are short: staying on the CPU a little while
          * saves being woken, which on an idle VM costs tens of us. */
         uint64_t until = tern_clock_ns() + (uint64_t)spin_us * 1000u;
@@ -160,7 +160,8 @@ static tern_err block_on(tn_sock *s, sock_op op, void *arg, int flags, int64_t t
         do {
             if (!(polling && poll_pipes(s))) {
                 pthread_mutex_unlock(&s->lock);
-                sched_yield();
+                if (!tn_spin_yield())
+                    until = 0; /* the CPU is wanted: sleep instead */
                 pthread_mutex_lock(&s->lock);
             }
             s->wake_at = 0;
