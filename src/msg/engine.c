@@ -124,6 +124,7 @@ static void do_flush(tn_engine *e);
 static int do_read(tn_engine *e);
 static int pipe_poll(tn_pipe *p);
 static void pipe_unpoll(tn_pipe *p);
+static int pipe_wait_fd(tn_pipe *p);
 static void reread_task(void *arg);
 static void hb_arm_task(void *arg);
 
@@ -439,6 +440,7 @@ static const tn_pipe_ops engine_pipe_ops = {
     .disconnect = pipe_disconnect,
     .poll = pipe_poll,
     .unpoll = pipe_unpoll,
+    .wait_fd = pipe_wait_fd,
 };
 
 /* ---- writing ----------------------------------------------------------- */
@@ -999,6 +1001,23 @@ static int pipe_poll(tn_pipe *p)
     }
     pthread_mutex_unlock(&e->rlock);
     return got;
+}
+
+static int pipe_wait_fd(tn_pipe *p)
+{
+    tn_engine *e = (tn_engine *)p;
+    /* Not while paused: the fd would stay readable and the sleeper awake. */
+    if (!e->direct || is_publisher(e) || e->read_err || atomic_load(&e->in_paused))
+        return -1;
+    int fd = -1;
+    pthread_mutex_lock(&e->watchlock);
+    if (e->in_epoll) { /* alive, fd open */
+        e->app_owned = 1;
+        apply_watch(e);
+        fd = e->ioh.fd;
+    }
+    pthread_mutex_unlock(&e->watchlock);
+    return fd;
 }
 
 /* The waiting thread stops reading: the loop watches the input again. */

@@ -84,20 +84,24 @@ void tn_sock_notify(tn_sock *s)
     pthread_mutex_unlock(&s->wlock);
 }
 
-/* Sleeps on the thread's eventfd until notified or deadline (ns; 0 =
- * forever), then drains it. Called without s->lock. */
-static void sleep_until(int efd, uint64_t deadline)
+/* Sleeps until the thread's eventfd is notified, one of the nconns
+ * connections in fds[1..] (which the thread reads itself) has data, or
+ * deadline (ns; 0 = forever); drains the eventfd. Called without s->lock. */
+static void sleep_until(int efd, struct pollfd *fds, int nconns, uint64_t deadline)
 {
     /* Without an eventfd (descriptors exhausted) fall back to polling. */
     int ms = efd < 0 ? 10 : -1;
     if (deadline) {
         uint64_t now = tern_clock_ns();
-        ms = now >= deadline ? 0 : (int)((deadline - now + 999999) / 1000000);
+        int left = now >= deadline ? 0 : (int)((deadline - now + 999999) / 1000000);
+        ms = ms >= 0 && ms < left ? ms : left;
     }
-    struct pollfd pfd = {.fd = efd, .events = POLLIN};
-    poll(&pfd, 1, ms);
+    fds[0] = (struct pollfd){.fd = efd, .events = POLLIN};
+    poll(fds, (nfds_t)(1 + nconns), ms);
     uint64_t n;
-    while (read(efd, &n, sizeof(n)) > 0) {
+    if (fds[0].revents) {
+        while (read(efd, &n, sizeof(n)) > 0) {
+        }
     }
 }
 
@@ -125,6 +129,24 @@ static int poll_pipes(tn_sock *s)
     return got;
 }
 
+/* The connections a sleeping receiver waits on itself, taking their input
+ * over (under s->lock): it is woken once, by the data, and reads it, where
+ * the I/O thread would be woken to read and then wake it. Returns how many
+ * went into fds. */
+static int wait_fds(tn_sock *s, struct pollfd *fds)
+{
+    int n = 0;
+    if (s->npipes > POLL_PIPES_MAX)
+        return 0;
+    for (size_t i = 0; i < s->npipes; i++) {
+        tn_pipe *p = s->pipes[i];
+        int fd = p->ops->wait_fd ? p->ops->wait_fd(p) : -1;
+        if (fd >= 0)
+            fds[n++] = (struct pollfd){.fd = fd, .events = POLLIN};
+    }
+    return n;
+}
+
 static void unpoll_pipes(tn_sock *s)
 {
     for (size_t i = 0; i < s->npipes; i++) {
@@ -148,15 +170,16 @@ static tern_err block_on(tn_sock *s, sock_op op, void *arg, int flags, int64_t t
         return err;
     uint64_t deadline = deadline_after(timeo);
     int64_t spin_us = s->opt.busy_poll >= 0 ? s->opt.busy_poll : s->pat->spin_us;
+    /* In latency mode a receiver reads the connections itself: no I/O
+     * thread between the data and the caller, and no wake-up to hand it
+     * over. */
+    int polling = spin_us > 0 && (op == op_recv || op == op_recv_copy);
     if (spin_us > 0 && tn_spin_allowed()) {
         /* Request/reply waits are short: staying on the CPU a little while
          * saves being woken, which on an idle VM costs tens of us. */
         uint64_t until = tern_clock_ns() + (uint64_t)spin_us * 1000u;
         if (deadline && deadline < until)
             until = deadline;
-        /* A receiver reads the connections itself: no I/O thread between
-         * the data and the caller, and no wake-up to hand it over. */
-        int polling = op == op_recv || op == op_recv_copy;
         do {
             if (!(polling && poll_pipes(s))) {
                 pthread_mutex_unlock(&s->lock);
@@ -167,10 +190,11 @@ static tern_err block_on(tn_sock *s, sock_op op, void *arg, int flags, int64_t t
             s->wake_at = 0;
             err = s->closing ? TERN_ECLOSED : op(s, arg);
         } while (err == TERN_EAGAIN && tern_clock_ns() < until && !s->wake_at);
-        if (polling)
-            unpoll_pipes(s);
-        if (err != TERN_EAGAIN)
+        if (err != TERN_EAGAIN) {
+            if (polling)
+                unpoll_pipes(s);
             return err;
+        }
     }
     tn_wnode w = {.efd = tn_thread_efd()};
     if (w.efd < 0)
@@ -183,13 +207,19 @@ static tern_err block_on(tn_sock *s, sock_op op, void *arg, int flags, int64_t t
             err = TERN_ETIMEDOUT;
         if (err != TERN_EAGAIN) {
             tn_sock_wait_del(s, &w);
+            if (polling)
+                unpoll_pipes(s);
             return err;
         }
         uint64_t until = s->wake_at && (!deadline || s->wake_at < deadline) ? s->wake_at : deadline;
+        struct pollfd fds[1 + POLL_PIPES_MAX];
+        int nconns = polling ? wait_fds(s, fds + 1) : 0;
         pthread_mutex_unlock(&s->lock);
-        sleep_until(w.efd, until);
+        sleep_until(w.efd, fds, nconns, until);
         pthread_mutex_lock(&s->lock);
         tn_sock_wait_del(s, &w);
+        if (nconns > 0)
+            poll_pipes(s);
     }
 }
 
@@ -514,7 +544,8 @@ static tern_err sock_destroy(tn_sock *s)
             tn_sock_wait_del(s, &w);
             break;
         }
-        sleep_until(w.efd, deadline);
+        struct pollfd fds[1];
+        sleep_until(w.efd, fds, 0, deadline);
         tn_sock_wait_del(s, &w);
     }
 
@@ -527,7 +558,8 @@ static tern_err sock_destroy(tn_sock *s)
         pthread_mutex_unlock(&s->lock);
         if (done)
             break;
-        sleep_until(w.efd, 0);
+        struct pollfd fds[1];
+        sleep_until(w.efd, fds, 0, 0);
     }
     tn_sock_wait_del(s, &w);
     /* Counted on the I/O thread, after its last write: exact. */
