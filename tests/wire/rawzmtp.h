@@ -356,8 +356,8 @@ static inline void rz_read_handshake(int fd, const char *type)
     if (!rz_read_exact(fd, g, 64, 5000))
         fail_msg("tern sent no greeting");
     rz_check_greeting(g);
-    uint8_t flags, body[600];
-    size_t len;
+    uint8_t flags = 0, body[600];
+    size_t len = 0;
     if (!rz_read_frame(fd, &flags, body, sizeof body, &len, 5000))
         fail_msg("tern sent no READY");
     assert_int_equal(flags & ~0x02, 0x04);

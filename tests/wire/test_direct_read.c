@@ -1,0 +1,264 @@
+/* Hostile and awkward input while a thread waiting in receive reads its
+ * connections itself (latency mode: REP, and DEALER with
+ * TERN_OPT_BUSY_POLL). The waiting thread only decodes and queues; what
+ * the input asks for beyond that goes to the I/O thread. Each case has a
+ * receiver blocked in tern_msg_recv while raw TCP peers speak ZMTP by hand:
+ *
+ *  (a) a PING is answered with a PONG carrying its context, and a request
+ *      sent after it is received;
+ *  (b) a malformed frame, a frame of 2^63 bytes, and half a frame then a
+ *      close each drop that peer only, with a reason traced, while the
+ *      receiver goes on to take a good peer's request;
+ *  (c) a request sent long after the receiver stopped polling and went to
+ *      sleep on its connections wakes it;
+ *  (d) a burst far over the receive high-water mark, read by the waiting
+ *      thread, pauses and resumes reading and loses nothing. */
+#include <netinet/tcp.h>
+
+#include "rawzmtp.h"
+
+static const char *const drop_words[] = {"dropped", NULL};
+
+static tern_ctx *g_ctx;
+
+static int group_setup(void **state)
+{
+    (void)state;
+    mt_trace_capture();
+    g_ctx = mt_ctx();
+    return 0;
+}
+
+static int group_teardown(void **state)
+{
+    (void)state;
+    tern_ctx_close(g_ctx);
+    tern_trace_set(NULL);
+    tern_trace_sink(NULL, NULL);
+    return 0;
+}
+
+static int bind_port(tern_socket s)
+{
+    char ep[MT_EP_MAX];
+    mt_bind(s, "tcp://127.0.0.1:0");
+    mt_last_endpoint(s, ep, sizeof ep);
+    const char *colon = strrchr(ep, ':');
+    assert_non_null(colon);
+    int port = atoi(colon + 1);
+    assert_true(port > 0);
+    return port;
+}
+
+/* A thread blocked in receive on s, keeping what it got. */
+struct receiver {
+    tern_socket s;
+    pthread_t th;
+    tern_msg *msg;
+    tern_err err;
+};
+
+static void *receive_one(void *arg)
+{
+    struct receiver *r = arg;
+    r->err = tern_msg_recv(r->s, &r->msg, 0);
+    return NULL;
+}
+
+static void receiver_start(struct receiver *r, tern_socket s)
+{
+    memset(r, 0, sizeof *r);
+    r->s = s;
+    assert_int_equal(pthread_create(&r->th, NULL, receive_one, r), 0);
+    /* Past the 50 us of polling: the receiver sleeps on its connections. */
+    mt_sleep_ms(20);
+}
+
+/* Joins the receiver; checks it got one message whose last part is want. */
+static void receiver_expect(struct receiver *r, const char *want)
+{
+    assert_true(mt_join(r->th, 10000));
+    check_ok(r->err);
+    size_t n = tern_msg_parts(r->msg);
+    assert_true(n >= 1);
+    assert_int_equal(tern_msg_size(r->msg, n - 1), strlen(want));
+    assert_memory_equal(tern_msg_data(r->msg, n - 1), want, strlen(want));
+    tern_msg_free(r->msg);
+}
+
+static int raw_req(int port)
+{
+    int fd = rz_connect(port);
+    /* A frame goes out in two writes: without this, Nagle holds the second
+     * until the first is acknowledged (up to 40 ms of delayed ACK). */
+    int one = 1;
+    assert_int_equal(setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one), 0);
+    rz_handshake(fd, "REQ");
+    rz_read_handshake(fd, "REP");
+    return fd;
+}
+
+static tern_socket rep_socket(int *port)
+{
+    tern_socket rep = mt_open(g_ctx, TERN_REP);
+    mt_setopt(rep, TERN_OPT_RCVTIMEO, 10000);
+    *port = bind_port(rep);
+    return rep;
+}
+
+static void expect_dropped(int fd, uint64_t mark, const char *what)
+{
+    assert_true(rz_wait_closed(fd, 5000));
+    char line[256];
+    if (!mt_trace_wait(mark, drop_words, 5000, line, sizeof line))
+        fail_msg("no trace said why the peer sending %s was dropped", what);
+    printf("    %s: %s\n", what, line);
+    close(fd);
+}
+
+static void test_ping_while_waiting(void **state)
+{
+    (void)state;
+    int port;
+    tern_socket rep = rep_socket(&port);
+    int fd = raw_req(port);
+    mt_wait_peers_cmp(rep, '=', 1, 5000);
+    struct receiver r;
+    receiver_start(&r, rep);
+
+    uint8_t ping[2 + 4] = {0, 0, 'c', 't', 'x', '1'};
+    assert_true(rz_send_command(fd, "PING", ping, sizeof ping));
+    uint8_t flags = 0, body[64];
+    size_t len = 0;
+    assert_true(rz_read_frame(fd, &flags, body, sizeof body, &len, 5000));
+    assert_int_equal(flags & 0x04, 0x04);
+    assert_int_equal(len, 1 + 4 + 4);
+    assert_memory_equal(body, "\x04PONGctx1", 9);
+
+    const struct rz_part req[] = {RZ_S(""), RZ_S("after the ping")};
+    assert_true(rz_send_msg(fd, 2, req));
+    receiver_expect(&r, "after the ping");
+    close(fd);
+    mt_close_lossy(rep);
+}
+
+/* One bad peer at a time, each while the receiver waits; a good peer's
+ * request is taken after every one of them. */
+static void test_bad_input_while_waiting(void **state)
+{
+    (void)state;
+    int port;
+    tern_socket rep = rep_socket(&port);
+    mt_setopt(rep, TERN_OPT_MAXMSGSIZE, 1 << 20);
+    int good = raw_req(port);
+
+    for (int round = 0; round < 3; round++) {
+        int bad = raw_req(port);
+        mt_wait_peers_cmp(rep, '=', 2, 5000);
+        struct receiver r;
+        receiver_start(&r, rep);
+        uint64_t mark = mt_trace_mark();
+        const char *what;
+        if (round == 0) {
+            what = "reserved flag bits";
+            uint8_t frame[3] = {0xf0, 1, 'x'};
+            assert_true(rz_send(bad, frame, sizeof frame));
+        } else if (round == 1) {
+            what = "a frame of 2^63 bytes";
+            uint8_t frame[9];
+            size_t hl = rz_frame_header(frame, 0x00, (uint64_t)1 << 63);
+            assert_true(rz_send(bad, frame, hl));
+        } else {
+            what = "half a frame, then a close";
+            uint8_t frame[2 + 5] = {0x00, 200, 'h', 'a', 'l', 'f', '!'};
+            assert_true(rz_send(bad, frame, sizeof frame));
+            shutdown(bad, SHUT_WR);
+        }
+        expect_dropped(bad, mark, what);
+        mt_wait_peers_cmp(rep, '=', 1, 5000);
+
+        const struct rz_part req[] = {RZ_S(""), RZ_S("good")};
+        assert_true(rz_send_msg(good, 2, req));
+        receiver_expect(&r, "good");
+        mt_send_strs(rep, 1, (const char *const[]){"ok"});
+        const struct rz_part reply[] = {RZ_S(""), RZ_S("ok")};
+        rz_expect_msg(good, 2, reply);
+    }
+    close(good);
+    mt_close_lossy(rep);
+}
+
+static void test_wakes_from_sleep(void **state)
+{
+    (void)state;
+    int port;
+    tern_socket rep = rep_socket(&port);
+    int fd = raw_req(port);
+    mt_wait_peers_cmp(rep, '=', 1, 5000);
+    struct receiver r;
+    receiver_start(&r, rep);
+    mt_sleep_ms(300);
+    int64_t t0 = mt_now_ms();
+    const struct rz_part req[] = {RZ_S(""), RZ_S("late")};
+    assert_true(rz_send_msg(fd, 2, req));
+    receiver_expect(&r, "late");
+    int64_t took = mt_now_ms() - t0;
+    printf("    woken %lld ms after the request was sent\n", (long long)took);
+    assert_true(took < 250); /* woken by the data, not by a timeout */
+    close(fd);
+    mt_close_lossy(rep);
+}
+
+static void test_burst_over_hwm(void **state)
+{
+    (void)state;
+    enum { N = 5000, HWM = 8 };
+    tern_socket dealer = mt_open(g_ctx, TERN_DEALER);
+    mt_setopt(dealer, TERN_OPT_RCVHWM, HWM);
+    mt_setopt(dealer, TERN_OPT_BUSY_POLL, 50);
+    mt_setopt(dealer, TERN_OPT_RCVTIMEO, 10000);
+    int port = bind_port(dealer);
+    int fd = rz_connect(port);
+    rz_handshake(fd, "DEALER");
+    rz_read_handshake(fd, "DEALER");
+    mt_wait_peers_cmp(dealer, '=', 1, 5000);
+
+    /* Written in one go: far more than the high-water mark arrives at once. */
+    size_t cap = (size_t)N * 16, off = 0;
+    uint8_t *burst = malloc(cap);
+    assert_non_null(burst);
+    for (int i = 0; i < N; i++) {
+        char body[12];
+        int bl = snprintf(body, sizeof body, "m%d", i);
+        off += rz_frame_header(burst + off, 0x00, (uint64_t)bl);
+        memcpy(burst + off, body, (size_t)bl);
+        off += (size_t)bl;
+    }
+    assert_true(rz_send(fd, burst, off));
+    free(burst);
+    for (int i = 0; i < N; i++) {
+        tern_msg *m;
+        check_ok(tern_msg_recv(dealer, &m, 0));
+        char want[12];
+        int wl = snprintf(want, sizeof want, "m%d", i);
+        assert_int_equal(tern_msg_size(m, 0), (size_t)wl);
+        assert_memory_equal(tern_msg_data(m, 0), want, (size_t)wl);
+        tern_msg_free(m);
+        if (i % 1000 == 999)
+            mt_sleep_ms(5); /* let the ring fill up again */
+    }
+    close(fd);
+    mt_close_lossy(dealer);
+}
+
+int main(void)
+{
+    mt_test_filter_from_env();
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_ping_while_waiting),
+        cmocka_unit_test(test_bad_input_while_waiting),
+        cmocka_unit_test(test_wakes_from_sleep),
+        cmocka_unit_test(test_burst_over_hwm),
+    };
+    return cmocka_run_group_tests(tests, group_setup, group_teardown);
+}
