@@ -73,6 +73,11 @@ typedef struct tern_xdr_dec {
     void *alloc_arg;
     tern_err err; /* first failure, sticky: TERN_EPROTO (truncated or bad
                      value), TERN_EMSGSIZE (over a bound), TERN_ENOMEM */
+    /* Variable-length opaques point into the input instead of being copied
+     * (false after init): the input must outlive them, and be writable if
+     * they may be changed in place. The RPC server decodes requests it
+     * holds alone this way. */
+    bool view;
 } tern_xdr_dec;
 
 TERN_API void tern_xdr_dec_init(tern_xdr_dec *x, const void *p, size_t len);

@@ -216,6 +216,14 @@ void *tern_msg_data(const tern_msg *m, size_t part)
     return (m && part < m->nparts) ? m->parts[part].data : NULL;
 }
 
+bool tn_msg_part_private(const tern_msg *m, size_t part)
+{
+    if (m == NULL || part >= m->nparts)
+        return false;
+    const tn_body *b = m->parts[part].body;
+    return b == NULL || (b->free_fn == NULL && atomic_load_explicit(&b->refs, memory_order_acquire) == 1);
+}
+
 size_t tern_msg_size(const tern_msg *m, size_t part)
 {
     return (m && part < m->nparts) ? m->parts[part].size : 0;

@@ -61,6 +61,10 @@ tern_err tn_msg_prepend_msg(tern_msg *dst, tern_msg *front);
  * allocated with at most TN_MSG_INLINE_MAX bytes is one, and its memory can
  * be reused for another such message instead of going back to malloc. */
 int tn_msg_is_shell(const tern_msg *msg);
+/* Whether part's bytes are the message's alone: in its own memory (not a
+ * caller's, through tern_msg_append_ref) and shared with no other message,
+ * so they may be read and changed for as long as the message lives. */
+bool tn_msg_part_private(const tern_msg *msg, size_t part);
 /* Turns a shell back into a one-part message of size bytes (size must be at
  * most TN_MSG_INLINE_MAX). */
 void tn_msg_shell_reuse(tern_msg *msg, size_t size);

@@ -8,6 +8,7 @@
 #include <sys/random.h>
 
 #include "base/cond.h"
+#include "base/message.h"
 #include "base/pool.h"
 #include "base/trace.h"
 #include "naming/naming.h"
@@ -438,6 +439,10 @@ static void serve_call(tern_rpc_server *s, tern_rpc_call *call, const tern_msg *
         tern_xdr_dec_init(&in, tern_msg_data(req, 2), tern_msg_size(req, 2));
         in.alloc = arena_alloc;
         in.alloc_arg = call;
+        /* In-values live until the reply is sent, and so does req: opaques
+         * need no copy when nobody else shares its body (over inproc the
+         * sender may, and may keep it to resend). */
+        in.view = tn_msg_part_private(req, 2);
         tern_xdr_enc out;
         if (call->out == NULL) /* taken by the last reply: the spare, if it came back */
             call->out = tn_xdr_block_get(call->out_cap, &call->out_cap);

@@ -360,6 +360,7 @@ void tern_xdr_dec_init(tern_xdr_dec *x, const void *p, size_t len)
     x->alloc = NULL;
     x->alloc_arg = NULL;
     x->err = TERN_OK;
+    x->view = false;
 }
 
 static tern_err dec_fail(tern_xdr_dec *x, tern_err err)
@@ -528,7 +529,9 @@ tern_err tern_xdr_get_bytes(tern_xdr_dec *x, uint8_t **p, uint32_t *n, uint32_t 
     if (err != TERN_OK)
         return err;
     uint8_t *out = NULL;
-    if (len > 0) {
+    if (len > 0 && x->view) {
+        out = (uint8_t *)x->p;
+    } else if (len > 0) {
         out = tern_xdr_alloc(x, len);
         if (out == NULL)
             return x->err;
