@@ -21,8 +21,9 @@ static const uint32_t bounds[16] = {0,  1,  2,  3,   4,    5,    7,        8,
                                     15, 16, 64, 255, 1024, 4096, 1u << 20, UINT32_MAX};
 
 typedef struct budget {
-    size_t limit;       /* the largest allocation allowed */
-    size_t outstanding; /* allocations not freed yet */
+    size_t limit;           /* the largest allocation allowed */
+    size_t outstanding;     /* allocations not freed yet */
+    const uint8_t *lo, *hi; /* the input: where viewed opaques must lie */
 } budget;
 
 static void *budget_alloc(void *arg, size_t n)
@@ -101,9 +102,12 @@ static void run_op(tern_xdr_dec *d, tern_xdr_enc *e, budget *b, uint8_t op)
         if (tern_xdr_get_bytes(d, &p, &u, bound) == TERN_OK) {
             if ((p == NULL) != (u == 0))
                 abort();
+            if (d->view && p != NULL && (p < b->lo || p + u > b->hi))
+                abort(); /* a view reaching outside the input */
             tern_xdr_put_bytes(e, p, u, bound);
         }
-        budget_free(b, p);
+        if (!d->view)
+            budget_free(b, p);
         break;
     }
     case 9: {
@@ -170,9 +174,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     const uint8_t *wire = ops + nops;
     size_t len = size - 1 - nops;
 
-    budget b = {.limit = len + 1 > 16 ? len + 1 : 16, .outstanding = 0};
+    budget b = {
+        .limit = len + 1 > 16 ? len + 1 : 16, .outstanding = 0, .lo = wire, .hi = wire + len};
     tern_xdr_dec d;
     tern_xdr_dec_init(&d, wire, len);
+    d.view = (data[0] & 0x80) != 0; /* opaques as views into the input, as the RPC server does */
     d.alloc = budget_alloc;
     d.alloc_arg = &b;
     tern_xdr_enc e = {0};
