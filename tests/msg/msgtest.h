@@ -167,6 +167,19 @@ static inline void mt_bind(tern_socket s, const char *ep)
         fail_msg("tern_bind(\"%s\") failed: %s (%s)", ep, tern_errname(e), tern_strerror(e));
 }
 
+/* Binds s to an ephemeral tcp port on the loopback; ep gets the endpoint,
+ * and the port is returned. */
+static inline int mt_bind_tcp_port(tern_socket s, char *ep, size_t cap)
+{
+    mt_bind(s, "tcp://127.0.0.1:0");
+    mt_last_endpoint(s, ep, cap);
+    const char *colon = strrchr(ep, ':');
+    assert_non_null(colon);
+    int port = atoi(colon + 1);
+    assert_true(port > 0);
+    return port;
+}
+
 static inline void mt_connect(tern_socket s, const char *ep)
 {
     tern_err e = tern_connect(s, ep);

@@ -38,18 +38,6 @@ static int group_teardown(void **state)
     return 0;
 }
 
-static int bind_port(tern_socket s)
-{
-    char ep[MT_EP_MAX];
-    mt_bind(s, "tcp://127.0.0.1:0");
-    mt_last_endpoint(s, ep, sizeof ep);
-    const char *colon = strrchr(ep, ':');
-    assert_non_null(colon);
-    int port = atoi(colon + 1);
-    assert_true(port > 0);
-    return port;
-}
-
 /* A thread blocked in receive on s, keeping what it got. */
 struct receiver {
     tern_socket s;
@@ -100,9 +88,21 @@ static int raw_req(int port)
 
 static tern_socket rep_socket(int *port)
 {
+    char ep[MT_EP_MAX];
     tern_socket rep = mt_open(g_ctx, TERN_REP);
     mt_setopt(rep, TERN_OPT_RCVTIMEO, 10000);
-    *port = bind_port(rep);
+    *port = mt_bind_tcp_port(rep, ep, sizeof ep);
+    return rep;
+}
+
+/* A REP with one raw REQ peer, and a receiver blocked on it. */
+static tern_socket rep_waiting(int *fd, struct receiver *r)
+{
+    int port;
+    tern_socket rep = rep_socket(&port);
+    *fd = raw_req(port);
+    mt_wait_peers_cmp(rep, '=', 1, 5000);
+    receiver_start(r, rep);
     return rep;
 }
 
@@ -119,12 +119,9 @@ static void expect_dropped(int fd, uint64_t mark, const char *what)
 static void test_ping_while_waiting(void **state)
 {
     (void)state;
-    int port;
-    tern_socket rep = rep_socket(&port);
-    int fd = raw_req(port);
-    mt_wait_peers_cmp(rep, '=', 1, 5000);
+    int fd;
     struct receiver r;
-    receiver_start(&r, rep);
+    tern_socket rep = rep_waiting(&fd, &r);
 
     uint8_t ping[2 + 4] = {0, 0, 'c', 't', 'x', '1'};
     assert_true(rz_send_command(fd, "PING", ping, sizeof ping));
@@ -191,12 +188,9 @@ static void test_bad_input_while_waiting(void **state)
 static void test_wakes_from_sleep(void **state)
 {
     (void)state;
-    int port;
-    tern_socket rep = rep_socket(&port);
-    int fd = raw_req(port);
-    mt_wait_peers_cmp(rep, '=', 1, 5000);
+    int fd;
     struct receiver r;
-    receiver_start(&r, rep);
+    tern_socket rep = rep_waiting(&fd, &r);
     mt_sleep_ms(300);
     int64_t t0 = mt_now_ms();
     const struct rz_part req[] = {RZ_S(""), RZ_S("late")};
@@ -217,7 +211,8 @@ static void test_burst_over_hwm(void **state)
     mt_setopt(dealer, TERN_OPT_RCVHWM, HWM);
     mt_setopt(dealer, TERN_OPT_BUSY_POLL, 50);
     mt_setopt(dealer, TERN_OPT_RCVTIMEO, 10000);
-    int port = bind_port(dealer);
+    char ep[MT_EP_MAX];
+    int port = mt_bind_tcp_port(dealer, ep, sizeof ep);
     int fd = rz_connect(port);
     rz_handshake(fd, "DEALER");
     rz_read_handshake(fd, "DEALER");

@@ -59,17 +59,6 @@ static int group_teardown(void **state)
 }
 
 /* Binds s to tcp://127.0.0.1:0; returns the port, ep gets the endpoint. */
-static int bind_port(tern_socket s, char *ep, size_t cap)
-{
-    mt_bind(s, "tcp://127.0.0.1:0");
-    mt_last_endpoint(s, ep, cap);
-    const char *colon = strrchr(ep, ':');
-    assert_non_null(colon);
-    int port = atoi(colon + 1);
-    assert_true(port > 0);
-    return port;
-}
-
 static tern_sock_stats stats(tern_socket s)
 {
     tern_sock_stats st;
@@ -251,7 +240,7 @@ static void test_rep_requests_without_delimiter(void **state)
     (void)state;
     tern_socket rep = mt_open(g_ctx, TERN_REP);
     char ep[MT_EP_MAX];
-    int port = bind_port(rep, ep, sizeof ep);
+    int port = mt_bind_tcp_port(rep, ep, sizeof ep);
     struct server *const sv = &g_sv;
     server_start(sv, rep, 0);
     tern_socket req = mt_open(g_ctx, TERN_REQ);
@@ -361,7 +350,7 @@ static void test_req_bad_replies(void **state)
      * dropped. */
     tern_socket rep = mt_open(g_ctx, TERN_REP);
     char rep_ep[MT_EP_MAX];
-    bind_port(rep, rep_ep, sizeof rep_ep);
+    mt_bind_tcp_port(rep, rep_ep, sizeof rep_ep);
     struct server *const sv = &g_sv;
     server_start(sv, rep, 200);
     mt_connect(req, rep_ep);
@@ -596,7 +585,7 @@ static void pubfix_start(struct pubfix *f)
 {
     memset(f, 0, sizeof *f);
     f->pub = mt_open(g_ctx, TERN_PUB);
-    f->port = bind_port(f->pub, f->ep, sizeof f->ep);
+    f->port = mt_bind_tcp_port(f->pub, f->ep, sizeof f->ep);
     f->sub = mt_open(g_ctx, TERN_SUB);
     mt_setopt(f->sub, TERN_OPT_RCVTIMEO, 100);
     check_ok(tern_setopt_bytes(f->sub, TERN_OPT_SUBSCRIBE, "good", 4));
@@ -1041,7 +1030,7 @@ static void test_pub_zmtp30_subscriber(void **state)
         mt_setopt(pub, TERN_OPT_HEARTBEAT_IVL, 50);
         mt_setopt(pub, TERN_OPT_HEARTBEAT_TIMEOUT, 60000);
         char ep[MT_EP_MAX];
-        int port = bind_port(pub, ep, sizeof ep);
+        int port = mt_bind_tcp_port(pub, ep, sizeof ep);
         int fd = rz_connect(port);
         rz_handshake_v(fd, (uint8_t)minor, "SUB");
         rz_read_handshake(fd, "PUB");
@@ -1214,7 +1203,7 @@ static void test_router_long_identity(void **state)
     (void)state;
     tern_socket r = mt_open(g_ctx, TERN_ROUTER);
     char ep[MT_EP_MAX];
-    int port = bind_port(r, ep, sizeof ep);
+    int port = mt_bind_tcp_port(r, ep, sizeof ep);
     tern_socket d = mt_open(g_ctx, TERN_DEALER);
     check_ok(tern_setopt_bytes(d, TERN_OPT_ROUTING_ID, "good", 4));
     mt_connect(d, ep);
@@ -1298,7 +1287,7 @@ static void router_duplicate_identity(tern_ctx *ctx, int handover)
         if (handover)
             mt_setopt(r, TERN_OPT_ROUTER_HANDOVER, 1);
         char ep[MT_EP_MAX];
-        int port = bind_port(r, ep, sizeof ep);
+        int port = mt_bind_tcp_port(r, ep, sizeof ep);
         tern_socket d = mt_open(ctx, TERN_DEALER);
         check_ok(tern_setopt_bytes(d, TERN_OPT_ROUTING_ID, "good", 4));
         mt_connect(d, ep);
