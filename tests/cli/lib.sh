@@ -34,6 +34,10 @@ bg()
     fi
     name=$1
     shift
+    # Emptied here, not only by the job's redirections, which run only once
+    # it starts: a caller waiting for a line must not find the last run's.
+    : >"$T/$name.out"
+    : >"$T/$name.err"
     "$@" <"$input" >"$T/$name.out" 2>"$T/$name.err" &
     pid=$!
     bg_pids="$bg_pids $pid"
