@@ -962,20 +962,31 @@ static int do_read(tn_engine *e)
     return 1;
 }
 
+/* Every read starts here (under rlock): a full ring pauses first (the
+ * other reader may have filled it), bytes left in the read buffer are fed
+ * before more are read, and whatever was queued is announced. Returns
+ * nonzero if a message was queued. */
+static int read_input(tn_engine *e)
+{
+    if (e->state == ST_DEAD)
+        return 0;
+    if ((!tn_ring_full(&e->ring) || pause_reading(e)) && feed(e))
+        return do_read(e);
+    if (!e->pushed)
+        return 0;
+    e->pushed = 0;
+    tn_sock_notify(e->sock);
+    return 1;
+}
+
 /* The loop takes over input a waiting thread left to it: a failed decode
  * to report, a full ring to pause on, an end of stream to see. */
 static void reread_task(void *arg)
 {
     tn_engine *e = arg;
     pthread_mutex_lock(&e->rlock);
-    if (e->state != ST_DEAD && !atomic_load(&e->in_paused)) {
-        if ((!tn_ring_full(&e->ring) || pause_reading(e)) && feed(e))
-            do_read(e);
-        else if (e->pushed) {
-            e->pushed = 0;
-            tn_sock_notify(e->sock);
-        }
-    }
+    if (!atomic_load(&e->in_paused))
+        read_input(e);
     pthread_mutex_unlock(&e->rlock);
 }
 
@@ -996,7 +1007,7 @@ static int pipe_poll(tn_pipe *p)
         if (!e->app_owned)
             own_input(e, 1);
         e->app_reading = 1;
-        got = do_read(e);
+        got = read_input(e);
         e->app_reading = 0;
     }
     pthread_mutex_unlock(&e->rlock);
@@ -1006,9 +1017,15 @@ static int pipe_poll(tn_pipe *p)
 static int pipe_wait_fd(tn_pipe *p)
 {
     tn_engine *e = (tn_engine *)p;
-    /* Not while paused: the fd would stay readable and the sleeper awake. */
-    if (!e->direct || is_publisher(e) || e->read_err || atomic_load(&e->in_paused))
+    if (!e->direct || is_publisher(e))
         return -1;
+    /* Not while paused (the fd would stay readable and the sleeper awake)
+     * or failed: the loop reads then. */
+    if (e->read_err || atomic_load(&e->in_paused)) {
+        if (e->app_owned)
+            own_input(e, 0);
+        return -1;
+    }
     int fd = -1;
     pthread_mutex_lock(&e->watchlock);
     if (e->in_epoll) { /* alive, fd open */
@@ -1043,12 +1060,7 @@ static void resume_reading(tn_engine *e)
     } else {
         set_want(e, e->want | EPOLLIN);
     }
-    if (feed(e))
-        do_read(e);
-    else if (e->pushed) {
-        e->pushed = 0;
-        tn_sock_notify(e->sock);
-    }
+    read_input(e);
 }
 
 static void resume_task(void *arg)
@@ -1074,7 +1086,8 @@ static void on_io(void *arg, uint32_t events)
         do_flush(e);
     if (e->state != ST_DEAD && (events & (EPOLLIN | EPOLLHUP | EPOLLERR))) {
         pthread_mutex_lock(&e->rlock);
-        do_read(e);
+        if (!atomic_load(&e->in_paused))
+            read_input(e);
         pthread_mutex_unlock(&e->rlock);
     }
 }

@@ -115,12 +115,16 @@ static uint64_t deadline_after(int64_t ms)
  * reads many fds per wake-up. */
 #define POLL_PIPES_MAX 4
 
+static void unpoll_pipes(tn_sock *s);
+
 /* Under s->lock. Returns nonzero if a message arrived. */
 static int poll_pipes(tn_sock *s)
 {
     int got = 0;
-    if (s->npipes > POLL_PIPES_MAX)
+    if (s->npipes > POLL_PIPES_MAX) {
+        unpoll_pipes(s); /* peers came while we polled: the loop reads them all */
         return 0;
+    }
     for (size_t i = 0; i < s->npipes; i++) {
         tn_pipe *p = s->pipes[i];
         if (p->ops->poll && p->ops->poll(p))
@@ -136,8 +140,10 @@ static int poll_pipes(tn_sock *s)
 static int wait_fds(tn_sock *s, struct pollfd *fds)
 {
     int n = 0;
-    if (s->npipes > POLL_PIPES_MAX)
+    if (s->npipes > POLL_PIPES_MAX) {
+        unpoll_pipes(s);
         return 0;
+    }
     for (size_t i = 0; i < s->npipes; i++) {
         tn_pipe *p = s->pipes[i];
         int fd = p->ops->wait_fd ? p->ops->wait_fd(p) : -1;
@@ -197,8 +203,11 @@ static tern_err block_on(tn_sock *s, sock_op op, void *arg, int flags, int64_t t
         }
     }
     tn_wnode w = {.efd = tn_thread_efd()};
-    if (w.efd < 0)
+    if (w.efd < 0) {
+        if (polling)
+            unpoll_pipes(s);
         return TERN_ESYSTEM;
+    }
     for (;;) {
         tn_sock_wait_add(s, &w);
         s->wake_at = 0;

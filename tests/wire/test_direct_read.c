@@ -10,7 +10,8 @@
  *      close each drop that peer only, with a reason traced, while the
  *      receiver goes on to take a good peer's request;
  *  (c) a request sent long after the receiver stopped polling and went to
- *      sleep on its connections wakes it;
+ *      sleep on its connections wakes it, and so does one from an old peer
+ *      after a fifth peer made the socket too big to read itself;
  *  (d) a burst far over the receive high-water mark, read by the waiting
  *      thread, pauses and resumes reading and loses nothing. */
 #include <netinet/tcp.h>
@@ -203,6 +204,30 @@ static void test_wakes_from_sleep(void **state)
     mt_close_lossy(rep);
 }
 
+/* A fifth peer arrives while the receiver sleeps on its four: it hands
+ * them back to the I/O thread, and a request from one of the first four
+ * still gets through. */
+static void test_fifth_peer_while_waiting(void **state)
+{
+    (void)state;
+    int port, fds[5];
+    tern_socket rep = rep_socket(&port);
+    for (int i = 0; i < 4; i++)
+        fds[i] = raw_req(port);
+    mt_wait_peers_cmp(rep, '=', 4, 5000);
+    struct receiver r;
+    receiver_start(&r, rep);
+    fds[4] = raw_req(port);
+    mt_wait_peers_cmp(rep, '=', 5, 5000);
+    mt_sleep_ms(20);
+    const struct rz_part req[] = {RZ_S(""), RZ_S("from the second")};
+    assert_true(rz_send_msg(fds[1], 2, req));
+    receiver_expect(&r, "from the second");
+    for (int i = 0; i < 5; i++)
+        close(fds[i]);
+    mt_close_lossy(rep);
+}
+
 static void test_burst_over_hwm(void **state)
 {
     (void)state;
@@ -250,9 +275,8 @@ int main(void)
 {
     mt_test_filter_from_env();
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_ping_while_waiting),
-        cmocka_unit_test(test_bad_input_while_waiting),
-        cmocka_unit_test(test_wakes_from_sleep),
+        cmocka_unit_test(test_ping_while_waiting), cmocka_unit_test(test_bad_input_while_waiting),
+        cmocka_unit_test(test_wakes_from_sleep),   cmocka_unit_test(test_fifth_peer_while_waiting),
         cmocka_unit_test(test_burst_over_hwm),
     };
     return cmocka_run_group_tests(tests, group_setup, group_teardown);
