@@ -59,6 +59,14 @@ struct tn_engine {
     uint32_t want;
     int in_epoll;
     int app_owned;
+    /* While the input is owned, the loop looks every LEND_CHECK_NS whether
+     * the receiver left it unread for LEND_MAX_NS, and takes it back. */
+    int lend_armed;
+    tn_timer lend_timer;
+    tn_task lend_task;
+    /* When the last receiver left with the input still owned; 0 while one
+     * reads it (or it is the loop's). */
+    _Atomic uint64_t lent_ns;
     int state;
     int as_server;
     int attached;
@@ -124,6 +132,7 @@ static void do_flush(tn_engine *e);
 static int do_read(tn_engine *e);
 static int pipe_poll(tn_pipe *p);
 static void pipe_unpoll(tn_pipe *p);
+static void pipe_lend(tn_pipe *p);
 static int pipe_wait_fd(tn_pipe *p);
 static void reread_task(void *arg);
 static void hb_arm_task(void *arg);
@@ -180,7 +189,44 @@ static void own_input(tn_engine *e, int own)
     pthread_mutex_lock(&e->watchlock);
     e->app_owned = own;
     apply_watch(e);
+    int arm = own && !e->lend_armed;
+    if (arm)
+        e->lend_armed = 1;
     pthread_mutex_unlock(&e->watchlock);
+    if (arm)
+        tn_loop_post(e->loop, &e->lend_task);
+}
+
+/* Receivers keep the input between calls (no epoll_ctl per call), but one
+ * that does not come back must not leave PINGs and the end of the stream
+ * unread: the loop takes the input back after LEND_MAX_NS. */
+#define LEND_CHECK_NS 20000000u
+#define LEND_MAX_NS 20000000u
+
+static void lend_timer_fn(void *arg)
+{
+    tn_engine *e = arg;
+    uint64_t now = tern_clock_ns();
+    pthread_mutex_lock(&e->watchlock);
+    uint64_t lent = atomic_load(&e->lent_ns);
+    if (e->app_owned && lent && now - lent >= LEND_MAX_NS) {
+        e->app_owned = 0;
+        atomic_store(&e->lent_ns, 0);
+        apply_watch(e);
+    }
+    int again = e->app_owned && e->state != ST_DEAD;
+    if (!again)
+        e->lend_armed = 0;
+    pthread_mutex_unlock(&e->watchlock);
+    if (again)
+        tn_timer_arm(e->loop, &e->lend_timer, now + LEND_CHECK_NS);
+}
+
+static void lend_task(void *arg)
+{
+    tn_engine *e = arg;
+    if (e->state != ST_DEAD && !e->lend_timer.slot)
+        tn_timer_arm(e->loop, &e->lend_timer, tern_clock_ns() + LEND_CHECK_NS);
 }
 
 /* ---- lifetime ---------------------------------------------------------- */
@@ -225,6 +271,7 @@ void tn_engine_kill(tn_engine *e, const char *why)
     pthread_mutex_unlock(&e->rlock);
     tn_timer_cancel(e->loop, &e->handshake_timer);
     tn_timer_cancel(e->loop, &e->hb_timer);
+    tn_timer_cancel(e->loop, &e->lend_timer);
     uint32_t lost = out_pending(e);
     if (lost > 0)
         tn_trace(TERN_TRACE_MSG, "%s: peer %s: %u queued message(s) not delivered", e->endpoint,
@@ -440,6 +487,7 @@ static const tn_pipe_ops engine_pipe_ops = {
     .disconnect = pipe_disconnect,
     .poll = pipe_poll,
     .unpoll = pipe_unpoll,
+    .lend = pipe_lend,
     .wait_fd = pipe_wait_fd,
 };
 
@@ -1004,6 +1052,7 @@ static int pipe_poll(tn_pipe *p)
     int got = 0;
     if (e->state == ST_ACTIVE && !e->read_err && !atomic_load(&e->in_paused) &&
         !tn_ring_full(&e->ring)) {
+        atomic_store_explicit(&e->lent_ns, 0, memory_order_relaxed);
         if (!e->app_owned)
             own_input(e, 1);
         e->app_reading = 1;
@@ -1028,12 +1077,19 @@ static int pipe_wait_fd(tn_pipe *p)
     }
     int fd = -1;
     pthread_mutex_lock(&e->watchlock);
+    int arm = 0;
     if (e->in_epoll) { /* alive, fd open */
+        atomic_store_explicit(&e->lent_ns, 0, memory_order_relaxed);
         e->app_owned = 1;
         apply_watch(e);
         fd = e->ioh.fd;
+        arm = !e->lend_armed;
+        if (arm)
+            e->lend_armed = 1;
     }
     pthread_mutex_unlock(&e->watchlock);
+    if (arm)
+        tn_loop_post(e->loop, &e->lend_task);
     return fd;
 }
 
@@ -1043,6 +1099,15 @@ static void pipe_unpoll(tn_pipe *p)
     tn_engine *e = (tn_engine *)p;
     if (e->app_owned)
         own_input(e, 0);
+}
+
+/* The receiver leaves with a message: it keeps the input for its next
+ * receive, and the loop takes it back if that does not come soon. */
+static void pipe_lend(tn_pipe *p)
+{
+    tn_engine *e = (tn_engine *)p;
+    if (e->app_owned)
+        atomic_store_explicit(&e->lent_ns, tern_clock_ns(), memory_order_relaxed);
 }
 
 static void resume_reading(tn_engine *e)
@@ -1157,6 +1222,8 @@ tern_err tn_engine_start(tn_sock *s, int fd, tn_ep *ep, const char *endpoint, in
     e->resume_task = (tn_task){.fn = resume_task, .arg = e};
     e->reread_task = (tn_task){.fn = reread_task, .arg = e};
     e->hb_arm_task = (tn_task){.fn = hb_arm_task, .arg = e};
+    e->lend_task = (tn_task){.fn = lend_task, .arg = e};
+    e->lend_timer = (tn_timer){.fn = lend_timer_fn, .arg = e};
     e->kick_task = (tn_task){.fn = kick_task, .arg = e};
     e->free_task = (tn_task){.fn = engine_free, .arg = e};
     e->handshake_timer = (tn_timer){.fn = handshake_timer_fn, .arg = e};

@@ -84,6 +84,9 @@ typedef struct tn_pipe_ops {
      * arrived in p->in. */
     int (*poll)(tn_pipe *p);
     void (*unpoll)(tn_pipe *p);
+    /* Optional: the receiver leaves with the input still taken, for its
+     * next receive; the pipe takes it back if none comes soon. */
+    void (*lend)(tn_pipe *p);
     /* Optional: takes the input over as poll does and returns the fd a
      * receiver may sleep on until the connection has data, or -1. */
     int (*wait_fd)(tn_pipe *p);

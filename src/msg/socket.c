@@ -161,6 +161,21 @@ static void unpoll_pipes(tn_sock *s)
     }
 }
 
+/* The receiver leaves: with a message it keeps the inputs it took, as the
+ * next receive will want them back (no epoll_ctl per call); else it hands
+ * them back to the loop. */
+static void leave_pipes(tn_sock *s, tern_err err)
+{
+    if (err != TERN_OK) {
+        unpoll_pipes(s);
+        return;
+    }
+    for (size_t i = 0; i < s->npipes; i++) {
+        if (s->pipes[i]->ops->lend)
+            s->pipes[i]->ops->lend(s->pipes[i]);
+    }
+}
+
 static tern_err op_recv(tn_sock *s, void *arg);
 static tern_err op_recv_copy(tn_sock *s, void *arg);
 
@@ -198,7 +213,7 @@ static tern_err block_on(tn_sock *s, sock_op op, void *arg, int flags, int64_t t
         } while (err == TERN_EAGAIN && tern_clock_ns() < until && !s->wake_at);
         if (err != TERN_EAGAIN) {
             if (polling)
-                unpoll_pipes(s);
+                leave_pipes(s, err);
             return err;
         }
     }
@@ -217,7 +232,7 @@ static tern_err block_on(tn_sock *s, sock_op op, void *arg, int flags, int64_t t
         if (err != TERN_EAGAIN) {
             tn_sock_wait_del(s, &w);
             if (polling)
-                unpoll_pipes(s);
+                leave_pipes(s, err);
             return err;
         }
         uint64_t until = s->wake_at && (!deadline || s->wake_at < deadline) ? s->wake_at : deadline;

@@ -5,7 +5,8 @@
  * receiver blocked in tern_msg_recv while raw TCP peers speak ZMTP by hand:
  *
  *  (a) a PING is answered with a PONG carrying its context, and a request
- *      sent after it is received;
+ *      sent after it is received; one sent after the receiver left (with
+ *      the input still taken, for its next receive) is answered too;
  *  (b) a malformed frame, a frame of 2^63 bytes, and half a frame then a
  *      close each drop that peer only, with a reason traced, while the
  *      receiver goes on to take a good peer's request;
@@ -136,6 +137,32 @@ static void test_ping_while_waiting(void **state)
     const struct rz_part req[] = {RZ_S(""), RZ_S("after the ping")};
     assert_true(rz_send_msg(fd, 2, req));
     receiver_expect(&r, "after the ping");
+    close(fd);
+    mt_close_lossy(rep);
+}
+
+/* A receiver that got its message keeps the input for its next receive.
+ * When none comes, the I/O thread takes the input back: a PING sent after
+ * is answered all the same. */
+static void test_ping_after_receiver_left(void **state)
+{
+    (void)state;
+    int fd;
+    struct receiver r;
+    tern_socket rep = rep_waiting(&fd, &r);
+    const struct rz_part req[] = {RZ_S(""), RZ_S("one")};
+    assert_true(rz_send_msg(fd, 2, req));
+    receiver_expect(&r, "one");
+    mt_sleep_ms(5);
+    int64_t t0 = mt_now_ms();
+    uint8_t ping[2 + 4] = {0, 0, 'l', 'a', 't', 'e'};
+    assert_true(rz_send_command(fd, "PING", ping, sizeof ping));
+    uint8_t flags = 0, body[64];
+    size_t len = 0;
+    assert_true(rz_read_frame(fd, &flags, body, sizeof body, &len, 5000));
+    assert_int_equal(len, 1 + 4 + 4);
+    assert_memory_equal(body, "\x04PONGlate", 9);
+    printf("    PONG %lld ms after the PING\n", (long long)(mt_now_ms() - t0));
     close(fd);
     mt_close_lossy(rep);
 }
@@ -275,8 +302,11 @@ int main(void)
 {
     mt_test_filter_from_env();
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_ping_while_waiting), cmocka_unit_test(test_bad_input_while_waiting),
-        cmocka_unit_test(test_wakes_from_sleep),   cmocka_unit_test(test_fifth_peer_while_waiting),
+        cmocka_unit_test(test_ping_while_waiting),
+        cmocka_unit_test(test_ping_after_receiver_left),
+        cmocka_unit_test(test_bad_input_while_waiting),
+        cmocka_unit_test(test_wakes_from_sleep),
+        cmocka_unit_test(test_fifth_peer_while_waiting),
         cmocka_unit_test(test_burst_over_hwm),
     };
     return cmocka_run_group_tests(tests, group_setup, group_teardown);
