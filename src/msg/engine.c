@@ -58,7 +58,7 @@ struct tn_engine {
     pthread_mutex_t watchlock;
     uint32_t want;
     int in_epoll;
-    int app_owned;
+    _Atomic int app_owned; /* read without watchlock by receivers */
     /* While the input is owned, the loop looks every LEND_CHECK_NS whether
      * the receiver left it unread for LEND_MAX_NS, and takes it back. */
     int lend_armed;
