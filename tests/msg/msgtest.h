@@ -476,6 +476,23 @@ static inline void mt_trace_capture(void)
     check_ok(tern_trace_set("all"));
 }
 
+/* cmocka group set-up and tear-down for tests that read traces: every
+ * topic captured, and one context (*state) for the whole group. */
+static inline int mt_traced_group_setup(void **state)
+{
+    mt_trace_capture();
+    *state = mt_ctx();
+    return 0;
+}
+
+static inline int mt_traced_group_teardown(void **state)
+{
+    tern_ctx_close(*state);
+    tern_trace_set(NULL);
+    tern_trace_sink(NULL, NULL);
+    return 0;
+}
+
 static inline uint64_t mt_trace_mark(void)
 {
     struct mt_trace *t = mt_trace_buf();

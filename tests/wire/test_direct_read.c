@@ -25,18 +25,8 @@ static tern_ctx *g_ctx;
 
 static int group_setup(void **state)
 {
-    (void)state;
-    mt_trace_capture();
-    g_ctx = mt_ctx();
-    return 0;
-}
-
-static int group_teardown(void **state)
-{
-    (void)state;
-    tern_ctx_close(g_ctx);
-    tern_trace_set(NULL);
-    tern_trace_sink(NULL, NULL);
+    mt_traced_group_setup(state);
+    g_ctx = *state;
     return 0;
 }
 
@@ -309,5 +299,5 @@ int main(void)
         cmocka_unit_test(test_fifth_peer_while_waiting),
         cmocka_unit_test(test_burst_over_hwm),
     };
-    return cmocka_run_group_tests(tests, group_setup, group_teardown);
+    return cmocka_run_group_tests(tests, group_setup, mt_traced_group_teardown);
 }
