@@ -183,18 +183,24 @@ static void unwatch_fd(tn_engine *e)
 }
 
 /* A waiting thread takes the input over (the loop stops being woken for
- * data it would only find gone) or hands it back. */
-static void own_input(tn_engine *e, int own)
+ * data it would only find gone) or hands it back. Taking it starts the
+ * loop's lend timer. Returns whether the fd is still in the loop's set
+ * (alive): a dead one is not taken. */
+static int own_input(tn_engine *e, int own)
 {
     pthread_mutex_lock(&e->watchlock);
-    e->app_owned = own;
-    apply_watch(e);
-    int arm = own && !e->lend_armed;
-    if (arm)
-        e->lend_armed = 1;
+    int live = e->in_epoll, arm = 0;
+    if (!own || live) {
+        e->app_owned = own;
+        apply_watch(e);
+        arm = own && !e->lend_armed;
+        if (arm)
+            e->lend_armed = 1;
+    }
     pthread_mutex_unlock(&e->watchlock);
     if (arm)
         tn_loop_post(e->loop, &e->lend_task);
+    return live;
 }
 
 /* Receivers keep the input between calls (no epoll_ctl per call), but one
@@ -940,15 +946,23 @@ static void input_lost(tn_engine *e, const char *why)
         tn_engine_kill(e, why);
 }
 
+/* Wakes the socket's waiters once for the messages just queued; returns
+ * nonzero if there were any. */
+static int announce(tn_engine *e)
+{
+    if (!e->pushed)
+        return 0;
+    e->pushed = 0;
+    tn_sock_notify(e->sock);
+    return 1;
+}
+
 /* Reads and decodes until the fd runs dry, the ring fills or the budget is
- * spent; a waiting thread stops at its first message. Under rlock. Returns
- * nonzero if a message was queued. */
+ * spent; a waiting thread stops at its first message. Only read_input
+ * calls it, after feed (which reports a failed decode). Under rlock.
+ * Returns nonzero if a message was queued. */
 static int do_read(tn_engine *e)
 {
-    if (e->read_err) {
-        decode_failed(e, e->read_err);
-        return 0;
-    }
     size_t total = 0;
     while (e->state != ST_DEAD && !atomic_load(&e->in_paused) && total < READ_BUDGET &&
            !(e->app_reading && e->pushed)) {
@@ -1003,11 +1017,7 @@ static int do_read(tn_engine *e)
         total += (size_t)n;
         e->last_recv = tern_clock_ns();
     }
-    if (!e->pushed)
-        return 0;
-    e->pushed = 0;
-    tn_sock_notify(e->sock);
-    return 1;
+    return announce(e);
 }
 
 /* Every read starts here (under rlock): a full ring pauses first (the
@@ -1020,11 +1030,7 @@ static int read_input(tn_engine *e)
         return 0;
     if ((!tn_ring_full(&e->ring) || pause_reading(e)) && feed(e))
         return do_read(e);
-    if (!e->pushed)
-        return 0;
-    e->pushed = 0;
-    tn_sock_notify(e->sock);
-    return 1;
+    return announce(e);
 }
 
 /* The loop takes over input a waiting thread left to it: a failed decode
@@ -1075,22 +1081,8 @@ static int pipe_wait_fd(tn_pipe *p)
             own_input(e, 0);
         return -1;
     }
-    int fd = -1;
-    pthread_mutex_lock(&e->watchlock);
-    int arm = 0;
-    if (e->in_epoll) { /* alive, fd open */
-        atomic_store_explicit(&e->lent_ns, 0, memory_order_relaxed);
-        e->app_owned = 1;
-        apply_watch(e);
-        fd = e->ioh.fd;
-        arm = !e->lend_armed;
-        if (arm)
-            e->lend_armed = 1;
-    }
-    pthread_mutex_unlock(&e->watchlock);
-    if (arm)
-        tn_loop_post(e->loop, &e->lend_task);
-    return fd;
+    atomic_store_explicit(&e->lent_ns, 0, memory_order_relaxed);
+    return own_input(e, 1) ? e->ioh.fd : -1;
 }
 
 /* The waiting thread stops reading: the loop watches the input again. */
