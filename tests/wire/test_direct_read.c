@@ -108,21 +108,28 @@ static void expect_dropped(int fd, uint64_t mark, const char *what)
     close(fd);
 }
 
+/* Pings with a 4-byte context; the PONG must carry it back. */
+static void ping_pong(int fd, const char ctx[4])
+{
+    uint8_t ping[2 + 4] = {0, 0};
+    memcpy(ping + 2, ctx, 4);
+    assert_true(rz_send_command(fd, "PING", ping, sizeof ping));
+    uint8_t flags = 0, body[64], want[9] = {4, 'P', 'O', 'N', 'G'};
+    memcpy(want + 5, ctx, 4);
+    size_t len = 0;
+    assert_true(rz_read_frame(fd, &flags, body, sizeof body, &len, 5000));
+    assert_int_equal(flags & 0x04, 0x04);
+    assert_int_equal(len, sizeof want);
+    assert_memory_equal(body, want, sizeof want);
+}
+
 static void test_ping_while_waiting(void **state)
 {
     (void)state;
     int fd;
     struct receiver r;
     tern_socket rep = rep_waiting(&fd, &r);
-
-    uint8_t ping[2 + 4] = {0, 0, 'c', 't', 'x', '1'};
-    assert_true(rz_send_command(fd, "PING", ping, sizeof ping));
-    uint8_t flags = 0, body[64];
-    size_t len = 0;
-    assert_true(rz_read_frame(fd, &flags, body, sizeof body, &len, 5000));
-    assert_int_equal(flags & 0x04, 0x04);
-    assert_int_equal(len, 1 + 4 + 4);
-    assert_memory_equal(body, "\x04PONGctx1", 9);
+    ping_pong(fd, "ctx1");
 
     const struct rz_part req[] = {RZ_S(""), RZ_S("after the ping")};
     assert_true(rz_send_msg(fd, 2, req));
@@ -145,13 +152,7 @@ static void test_ping_after_receiver_left(void **state)
     receiver_expect(&r, "one");
     mt_sleep_ms(5);
     int64_t t0 = mt_now_ms();
-    uint8_t ping[2 + 4] = {0, 0, 'l', 'a', 't', 'e'};
-    assert_true(rz_send_command(fd, "PING", ping, sizeof ping));
-    uint8_t flags = 0, body[64];
-    size_t len = 0;
-    assert_true(rz_read_frame(fd, &flags, body, sizeof body, &len, 5000));
-    assert_int_equal(len, 1 + 4 + 4);
-    assert_memory_equal(body, "\x04PONGlate", 9);
+    ping_pong(fd, "late");
     printf("    PONG %lld ms after the PING\n", (long long)(mt_now_ms() - t0));
     close(fd);
     mt_close_lossy(rep);
