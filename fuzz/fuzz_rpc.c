@@ -110,7 +110,7 @@ static void header(uint8_t h[64], uint8_t pick, uint64_t call_id)
     memset(h, 0, 64);
     h[0] = 'T';
     h[1] = 'R';
-    h[2] = 2;
+    h[2] = 3;
     h[3] = (pick & 0xe0) == 0xe0 ? (uint8_t)(pick & 7) : 1; /* mostly CALL */
     h[7] = (uint8_t)((pick >> 3) & 0x0c);                   /* IDEMPOTENT, RETRY sometimes */
     for (int i = 0; i < 8; i++)
@@ -124,6 +124,29 @@ static void header(uint8_t h[64], uint8_t pick, uint64_t call_id)
     h[45] = 0x4c;                /* 5 s */
     h[46] = 0x4b;
     h[47] = 0x40;
+}
+
+/* Out of line (docs/rpc.md; the caller flags it): a body, and after it one part of
+ * the input's last bytes, or of an echo-sized run the first byte names
+ * (which a short input cannot spell out). */
+static void add_ool(tern_msg *m, const uint8_t *in, size_t n)
+{
+    static uint8_t run[65536 + 256];
+    size_t split = 1 + in[0] % (n - 1);
+    uint8_t *p;
+    if (tern_msg_append(m, in + 1, split - 1) != TERN_OK)
+        abort();
+    if (in[0] & 0x80) {
+        size_t big = 16384 + (size_t)in[1] * 192;
+        memset(run, in[1], big);
+        p = run;
+        n = big;
+    } else {
+        p = (uint8_t *)in + split;
+        n -= split;
+    }
+    if (tern_msg_append(m, p, n) != TERN_OK)
+        abort();
 }
 
 static bool answered(uint64_t call_id)
@@ -155,12 +178,21 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             len = size - at;
         uint8_t pick = len ? data[at] : 0;
         uint64_t id = next_id++;
+        const uint8_t *body = len ? data + at + 1 : NULL;
+        size_t blen = len ? len - 1 : 0;
+        bool ool = (pick & 3) == 3 && blen >= 2;
         uint8_t h[64];
         header(h, pick, id);
+        if (ool)
+            h[7] |= 0x10;
         tern_msg *m;
-        if (tern_msg_new(&m) != TERN_OK || tern_msg_append(m, h, 64) != TERN_OK ||
-            tern_msg_append(m, len ? data + at + 1 : NULL, len ? len - 1 : 0) != TERN_OK ||
-            tern_msg_send(raw, m, 0) != TERN_OK)
+        if (tern_msg_new(&m) != TERN_OK || tern_msg_append(m, h, 64) != TERN_OK)
+            abort();
+        if (ool)
+            add_ool(m, body, blen);
+        else if (tern_msg_append(m, body, blen) != TERN_OK)
+            abort();
+        if (tern_msg_send(raw, m, 0) != TERN_OK)
             abort();
         at += len;
     }

@@ -141,7 +141,10 @@ TERN_API bool tern_rpc_future_accepted(tern_rpc_future *f);
 TERN_API tern_err tern_rpc_future_status(tern_rpc_future *f);
 /* Why a finished call failed ("" if it did not). */
 TERN_API const char *tern_rpc_future_error(tern_rpc_future *f);
-/* Points d at the reply body of a call that finished TERN_OK. */
+/* Points d at the reply body of a call that finished TERN_OK. Opaques of
+ * TERN_XDR_OOL_MIN bytes or more read with tern_xdr_get_bytes (into
+ * malloc'd memory, d's default) take the received bytes instead of a copy,
+ * so a reply decodes once: a second decode of one fails with TERN_EPROTO. */
 TERN_API tern_err tern_rpc_future_reply(tern_rpc_future *f, tern_xdr_dec *d);
 /* Cancels the call: the server is told, the future finishes TERN_ECANCELED
  * unless it had already finished. */

@@ -19,15 +19,30 @@ extern "C" {
 
 /* ---- encoding ---------------------------------------------------------- */
 
+/* Variable-length opaques of this many bytes or more may travel out of
+ * line: the RPC runtime sends their bytes as frames of their own after the
+ * XDR body, leaving only the length in it (docs/rpc.md), so that large
+ * values are neither copied into the body nor out of it. */
+#define TERN_XDR_OOL_MIN 16384
+
+typedef struct tern_xdr_enc tern_xdr_enc;
+/* Takes the n bytes at p out of line (keeping a reference or a copy). */
+typedef tern_err tern_xdr_ool_put_fn(tern_xdr_enc *x, const void *p, size_t n);
+
 /* A growable output buffer. Zero-initialise it, or point it at caller
  * memory with tern_xdr_enc_init (it moves to the heap if it outgrows it). */
-typedef struct tern_xdr_enc {
+struct tern_xdr_enc {
     uint8_t *buf;
     size_t len, cap;
-    size_t max;     /* largest encoding allowed; 0: 64 MiB */
-    bool owned;     /* buf was malloc'd by the encoder */
-    tern_err err;   /* first failure, sticky */
-} tern_xdr_enc;
+    size_t max;   /* largest encoding allowed; 0: 64 MiB */
+    bool owned;   /* buf was malloc'd by the encoder */
+    tern_err err; /* first failure, sticky */
+    /* Set by the RPC runtime (NULL after init: plain XDR): where opaques
+     * of TERN_XDR_OOL_MIN bytes or more put with tern_xdr_put_bytes go. */
+    tern_xdr_ool_put_fn *ool;
+    void *ool_arg;
+    size_t ool_len; /* bytes sent out of line, counted against max */
+};
 
 /* Starts encoding into buf[cap] (buf may be NULL, cap 0). */
 TERN_API void tern_xdr_enc_init(tern_xdr_enc *x, void *buf, size_t cap);
@@ -61,12 +76,16 @@ TERN_API uint8_t *tern_xdr_put_space(tern_xdr_enc *x, size_t n);
 
 /* Allocates n bytes for a decoded value; NULL when out of memory. */
 typedef void *tern_xdr_alloc_fn(void *arg, size_t n);
+typedef struct tern_xdr_dec tern_xdr_dec;
+/* The bytes of the next out-of-line opaque, which must be n long: a view,
+ * a block handed over, or a copy from the decoder's allocator. */
+typedef tern_err tern_xdr_ool_get_fn(tern_xdr_dec *x, uint32_t n, uint8_t **p);
 
 /* Reads from p[len]. Memory for strings, opaques and arrays comes from
  * alloc (malloc when NULL). Every length is checked against its bound and
  * against the bytes left before anything is allocated, so a hostile length
  * of 2^32-1 allocates nothing. */
-typedef struct tern_xdr_dec {
+struct tern_xdr_dec {
     const uint8_t *p;
     size_t left;
     tern_xdr_alloc_fn *alloc;
@@ -78,7 +97,14 @@ typedef struct tern_xdr_dec {
      * they may be changed in place. The RPC server decodes requests it
      * holds alone this way. */
     bool view;
-} tern_xdr_dec;
+    /* Set by the RPC runtime (NULL after init): opaques of TERN_XDR_OOL_MIN
+     * bytes or more read with tern_xdr_get_bytes come from ool. ool_left of
+     * them are expected, and tern_xdr_dec_end fails unless all were read;
+     * ool_arg and ool_next are the runtime's (what and where). */
+    tern_xdr_ool_get_fn *ool;
+    void *ool_arg;
+    uint32_t ool_next, ool_left;
+};
 
 TERN_API void tern_xdr_dec_init(tern_xdr_dec *x, const void *p, size_t len);
 /* TERN_EPROTO unless every byte was consumed (trailing garbage). */
@@ -104,7 +130,8 @@ TERN_API tern_err tern_xdr_get_string(tern_xdr_dec *x, char **s, uint32_t max);
  * n * min_elem_size exceeds the bytes left (min_elem_size: the fewest
  * bytes one element can take on the wire, at least 4 unless it is a
  * zero-size type). */
-TERN_API tern_err tern_xdr_get_count(tern_xdr_dec *x, uint32_t *n, uint32_t max, size_t min_elem_size);
+TERN_API tern_err tern_xdr_get_count(tern_xdr_dec *x, uint32_t *n, uint32_t max,
+                                     size_t min_elem_size);
 /* Consumes n bytes (a multiple of 4) and returns them; NULL on error. */
 TERN_API const uint8_t *tern_xdr_get_space(tern_xdr_dec *x, size_t n);
 

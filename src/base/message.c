@@ -87,6 +87,32 @@ static tern_err grow_parts(tern_msg *m)
     return TERN_OK;
 }
 
+/* Where a pooled body's header sits in its block: after the bytes, so
+ * that the bytes start the block and can be handed out as memory from
+ * malloc (tn_msg_part_steal). */
+static size_t body_offset(size_t size)
+{
+    return (size + _Alignof(tn_body) - 1) & ~(size_t)(_Alignof(tn_body) - 1);
+}
+
+/* A refcounted body holding size bytes of its own, or NULL. */
+static tn_body *body_alloc(size_t size)
+{
+    if (size > SIZE_MAX - sizeof(tn_body) - _Alignof(tn_body))
+        return NULL;
+    uint8_t *block = tn_pool_alloc(body_offset(size) + sizeof(tn_body));
+    if (block == NULL)
+        return NULL;
+    tn_body *b = (tn_body *)(block + body_offset(size));
+    atomic_init(&b->refs, 1);
+    b->free_fn = NULL;
+    b->arg = NULL;
+    b->data = block;
+    b->size = size;
+    b->pooled = true;
+    return b;
+}
+
 tern_err tn_msg_append_alloc(tern_msg *m, size_t size, uint8_t **datap)
 {
     if (grow_parts(m) != TERN_OK)
@@ -95,17 +121,9 @@ tern_err tn_msg_append_alloc(tern_msg *m, size_t size, uint8_t **datap)
     if (size == 0) {
         *p = (tn_part){NULL, 0, NULL};
     } else {
-        if (size > SIZE_MAX - sizeof(tn_body))
-            return TERN_ENOMEM;
-        tn_body *b = tn_pool_alloc(sizeof(*b) + size);
+        tn_body *b = body_alloc(size);
         if (b == NULL)
             return TERN_ENOMEM;
-        atomic_init(&b->refs, 1);
-        b->free_fn = NULL;
-        b->arg = NULL;
-        b->data = b + 1;
-        b->size = size;
-        b->pooled = true;
         *p = (tn_part){b->data, size, b};
     }
     m->nparts++;
@@ -152,7 +170,7 @@ static void body_release(tn_body *b)
     if (b->free_fn != NULL)
         b->free_fn(b->data, b->arg);
     if (b->pooled)
-        tn_pool_free(b, sizeof(*b) + b->size); /* bytes held in the body itself */
+        tn_pool_free(b->data, body_offset(b->size) + sizeof(*b));
     else
         free(b);
 }
@@ -221,7 +239,38 @@ bool tn_msg_part_private(const tern_msg *m, size_t part)
     if (m == NULL || part >= m->nparts)
         return false;
     const tn_body *b = m->parts[part].body;
-    return b == NULL || (b->free_fn == NULL && atomic_load_explicit(&b->refs, memory_order_acquire) == 1);
+    return b == NULL ||
+           (b->free_fn == NULL && atomic_load_explicit(&b->refs, memory_order_acquire) == 1);
+}
+
+void *tn_msg_part_steal(tern_msg *m, size_t part)
+{
+    if (!tn_msg_part_private(m, part))
+        return NULL;
+    tn_part *p = &m->parts[part];
+    tn_body *b = p->body;
+    /* Only a pooled block that starts with exactly this part's bytes can
+     * leave as memory from malloc; inline parts live in the message. */
+    if (b == NULL || !b->pooled || p->data != b->data || p->size != b->size)
+        return NULL;
+    void *bytes = b->data; /* the header inside goes with it */
+    m->total -= p->size;
+    *p = (tn_part){NULL, 0, NULL};
+    return bytes;
+}
+
+tern_err tn_msg_append_share(tern_msg *dst, const tern_msg *src, size_t part, const void *data,
+                             size_t size)
+{
+    const tn_part *p = &src->parts[part];
+    if (p->body == NULL)
+        return tern_msg_append(dst, data, size);
+    if (grow_parts(dst) != TERN_OK)
+        return TERN_ENOMEM;
+    atomic_fetch_add_explicit(&p->body->refs, 1, memory_order_relaxed);
+    dst->parts[dst->nparts++] = (tn_part){(uint8_t *)data, size, p->body};
+    dst->total += size;
+    return TERN_OK;
 }
 
 size_t tern_msg_size(const tern_msg *m, size_t part)
@@ -241,15 +290,9 @@ static tern_err part_detach(const tn_part *p, tn_part *out)
         *out = *p;
         return TERN_OK;
     }
-    tn_body *b = tn_pool_alloc(sizeof(*b) + p->size);
+    tn_body *b = body_alloc(p->size);
     if (b == NULL)
         return TERN_ENOMEM;
-    atomic_init(&b->refs, 1);
-    b->free_fn = NULL;
-    b->arg = NULL;
-    b->data = b + 1;
-    b->size = p->size;
-    b->pooled = true;
     tn_copy(b->data, p->data, p->size);
     *out = (tn_part){b->data, p->size, b};
     return TERN_OK;

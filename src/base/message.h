@@ -23,8 +23,8 @@ typedef struct tn_body {
     tern_free_fn *free_fn; /* NULL: nothing to release but the body itself */
     void *arg;
     void *data;
-    size_t size; /* pooled: the bytes held right after the body */
-    bool pooled; /* from tn_pool_alloc, holding its own bytes */
+    size_t size; /* pooled: how many bytes start the block */
+    bool pooled; /* the tail of a tn_pool_alloc block whose start is data */
 } tn_body;
 
 typedef struct tn_part {
@@ -65,6 +65,15 @@ int tn_msg_is_shell(const tern_msg *msg);
  * caller's, through tern_msg_append_ref) and shared with no other message,
  * so they may be read and changed for as long as the message lives. */
 bool tn_msg_part_private(const tern_msg *msg, size_t part);
+/* Takes a private part's bytes out of msg, which keeps an empty part in
+ * its place: they are then the caller's, to release with free(). NULL
+ * (and msg unchanged) when the part is shared, or its bytes are not a
+ * block of their own. */
+void *tn_msg_part_steal(tern_msg *msg, size_t part);
+/* Appends data[size], which lies inside src's part, as a part of dst that
+ * shares its body (a copy if the part has none). */
+tern_err tn_msg_append_share(tern_msg *dst, const tern_msg *src, size_t part, const void *data,
+                             size_t size);
 /* Turns a shell back into a one-part message of size bytes (size must be at
  * most TN_MSG_INLINE_MAX). */
 void tn_msg_shell_reuse(tern_msg *msg, size_t size);

@@ -342,8 +342,9 @@ static void reply_error(const tern_msg *m, char *buf, size_t cap)
 static void handle_reply(tern_rpc_client *c, tern_msg *m)
 {
     tn_rpc_hdr h;
-    if (tern_msg_parts(m) != 2 ||
-        tn_rpc_hdr_decode(tern_msg_data(m, 0), tern_msg_size(m, 0), &h) != TERN_OK) {
+    size_t parts = tern_msg_parts(m);
+    if (parts < 2 || tn_rpc_hdr_decode(tern_msg_data(m, 0), tern_msg_size(m, 0), &h) != TERN_OK ||
+        (parts > 2 && !(h.kind == TN_RPC_REPLY && (h.flags & TN_RPC_F_OOL)))) {
         tn_trace(TERN_TRACE_RPC, "client %s: malformed reply dropped", c->endpoint);
         tern_msg_free(m);
         return;

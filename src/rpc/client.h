@@ -23,7 +23,7 @@ struct tern_rpc_future {
     bool resend; /* to be sent again as soon as the socket takes it */
     tern_err status;
     char *error;     /* why it failed, malloc'd; NULL: none */
-    tern_msg *reply; /* TERN_OK: [header, body] */
+    tern_msg *reply; /* TERN_OK: [header, body, out-of-line parts] */
     tern_rpc_done_fn *done_fn;
     void *done_arg;
 };
@@ -79,6 +79,10 @@ void tn_rpc_forget(tern_rpc_client *c, tern_rpc_future *f, bool tell_server);
 tern_err tn_rpc_start_body(tern_rpc_client *c, uint32_t method, const tern_rpc_opts *o,
                            const void *body, size_t body_len, const tern_msg *owner,
                            tern_rpc_future **fp);
+
+/* tern_rpc_future_reply; take: large opaques may take the reply's bytes
+ * (it decodes once), else they are copied (it decodes again and again). */
+tern_err tn_rpc_future_decoder(tern_rpc_future *f, tern_xdr_dec *d, bool take);
 
 /* Drops a reference to the client; the last frees it. */
 void tn_rpc_client_unref(tern_rpc_client *c);

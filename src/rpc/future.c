@@ -2,6 +2,7 @@
 #include <stdlib.h>
 
 #include "rpc/client.h"
+#include "rpc/ool.h"
 
 /* Finishes a call whose deadline passed even if nobody is reading (lock held). */
 static void check_deadline(tern_rpc_client *c, tern_rpc_future *f)
@@ -73,7 +74,7 @@ const char *tern_rpc_future_error(tern_rpc_future *f)
     return f->error;
 }
 
-tern_err tern_rpc_future_reply(tern_rpc_future *f, tern_xdr_dec *d)
+tern_err tn_rpc_future_decoder(tern_rpc_future *f, tern_xdr_dec *d, bool take)
 {
     if (f == NULL || d == NULL)
         return TERN_EINVAL;
@@ -81,8 +82,13 @@ tern_err tern_rpc_future_reply(tern_rpc_future *f, tern_xdr_dec *d)
         return TERN_EAGAIN;
     if (f->status != TERN_OK)
         return f->status;
-    tern_xdr_dec_init(d, tern_msg_data(f->reply, 1), tern_msg_size(f->reply, 1));
+    tn_rpc_ool_decoder(d, f->reply, 1, tn_rpc_ool_flagged(f->reply, 0), take);
     return TERN_OK;
+}
+
+tern_err tern_rpc_future_reply(tern_rpc_future *f, tern_xdr_dec *d)
+{
+    return tn_rpc_future_decoder(f, d, true);
 }
 
 void tern_rpc_future_cancel(tern_rpc_future *f)

@@ -303,7 +303,8 @@ tern_err tern_rpc_multi_reply(const tern_rpc_multi *m, size_t i, tern_xdr_dec *d
         tern_xdr_dec_init(d, NULL, 0);
         return TERN_OK;
     }
-    return tern_rpc_future_reply(m->slots[i].f, d);
+    /* A member's reply may be decoded again: its bytes stay in it. */
+    return tn_rpc_future_decoder(m->slots[i].f, d, false);
 }
 
 void tern_rpc_multi_free(tern_rpc_multi *m)

@@ -1,12 +1,13 @@
 /* The RPC wire protocol: a fixed 64-byte header frame ahead of an XDR body
- * frame (docs/rpc.md has the bytes). Pure functions, no I/O. */
+ * frame, and the out-of-line opaques after it (docs/rpc.md has the bytes).
+ * Pure functions, no I/O. */
 #ifndef TN_RPC_PROTO_H
 #define TN_RPC_PROTO_H
 
 #include "tern/rpc.h"
 
 #define TN_RPC_HDR_SIZE 64
-#define TN_RPC_VERSION 2
+#define TN_RPC_VERSION 3
 /* No deadline is longer than a day: no overflow, no call held forever. */
 #define TN_RPC_MAX_DEADLINE_MS 86400000
 
@@ -26,6 +27,7 @@ enum {
     TN_RPC_F_ACCEPT = 1u << 1,     /* send TN_RPC_ACCEPT on arrival */
     TN_RPC_F_IDEMPOTENT = 1u << 2, /* the method may run more than once */
     TN_RPC_F_RETRY = 1u << 3,      /* a resend of an earlier attempt (same call_id) */
+    TN_RPC_F_OOL = 1u << 4,        /* large opaques follow the body (rpc/ool.h) */
 };
 
 typedef struct tn_rpc_hdr {

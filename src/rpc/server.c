@@ -15,6 +15,7 @@
 #include "rpc/cache.h"
 #include "rpc/client.h"
 #include "rpc/handles.h"
+#include "rpc/ool.h"
 #include "rpc/proto.h"
 #include "wire/xdr_block.h"
 
@@ -232,12 +233,15 @@ static void give_block(void *data, void *cap)
     tn_xdr_block_give(data, (size_t)(uintptr_t)cap);
 }
 
-/* Builds [routing id, header, body]. The body is taken from enc when it is
- * on the heap, copied otherwise. */
+/* Builds [routing id, header, body, out-of-line parts]. The body is taken
+ * from enc when it is on the heap, copied otherwise; ool (taken, may be
+ * NULL) holds the out-of-line parts of a body encoded with them. */
 static tern_err build_reply(tern_rpc_server *s, const tern_msg *req, const tn_rpc_hdr *rh,
-                            uint8_t kind, tern_err status, tern_xdr_enc *body, tern_msg **mp)
+                            uint8_t kind, tern_err status, tern_xdr_enc *body, tn_rpc_ool_out *ool,
+                            tern_msg **mp)
 {
     tn_rpc_hdr h = {.kind = kind,
+                    .flags = ool ? TN_RPC_F_OOL : 0,
                     .call_id = rh->call_id,
                     .iface = rh->iface,
                     .major = rh->major,
@@ -260,6 +264,12 @@ static tern_err build_reply(tern_rpc_server *s, const tern_msg *req, const tn_rp
             tn_xdr_block_give(p, cap);
     } else if (err == TERN_OK) {
         err = tern_msg_append(m, body ? body->buf : NULL, body ? body->len : 0);
+    }
+    if (err == TERN_OK && ool && ool->parts)
+        err = tn_msg_move_front(ool->parts, tern_msg_parts(ool->parts), m);
+    if (ool) {
+        tern_msg_free(ool->parts);
+        ool->parts = NULL;
     }
     if (err != TERN_OK) {
         tern_msg_free(m);
@@ -289,7 +299,7 @@ static void reply_error(tern_rpc_server *s, const tern_msg *req, const tn_rpc_hd
     tern_xdr_enc_init(&e, buf, sizeof buf);
     tern_xdr_put_string(&e, why ? why : "", MAX_ERROR_TEXT);
     tern_msg *m;
-    if (build_reply(s, req, rh, kind, status, &e, &m) == TERN_OK)
+    if (build_reply(s, req, rh, kind, status, &e, NULL, &m) == TERN_OK)
         send_reply(s, m);
     tern_xdr_enc_free(&e);
     tn_trace(TERN_TRACE_RPC, "server %s: call %llu: %s: %s", s->endpoint,
@@ -419,7 +429,7 @@ static void serve_call(tern_rpc_server *s, tern_rpc_call *call, const tern_msg *
     bool oneway = (h->flags & TN_RPC_F_ONEWAY) != 0;
     if ((h->flags & TN_RPC_F_ACCEPT) && !oneway) {
         tern_msg *ack;
-        if (build_reply(s, req, h, TN_RPC_ACCEPT, TERN_OK, NULL, &ack) == TERN_OK)
+        if (build_reply(s, req, h, TN_RPC_ACCEPT, TERN_OK, NULL, NULL, &ack) == TERN_OK)
             send_reply(s, ack);
     }
     if (state == TN_RPC_RUNNING)
@@ -436,7 +446,8 @@ static void serve_call(tern_rpc_server *s, tern_rpc_call *call, const tern_msg *
         status = TERN_ETIMEDOUT;
     } else {
         tern_xdr_dec in;
-        tern_xdr_dec_init(&in, tern_msg_data(req, 2), tern_msg_size(req, 2));
+        /* Never steals: in-values go through the arena or are views. */
+        tn_rpc_ool_decoder(&in, (tern_msg *)req, 2, (h->flags & TN_RPC_F_OOL) != 0, false);
         in.alloc = arena_alloc;
         in.alloc_arg = call;
         /* In-values live until the reply is sent, and so does req: opaques
@@ -447,6 +458,10 @@ static void serve_call(tern_rpc_server *s, tern_rpc_call *call, const tern_msg *
         if (call->out == NULL) /* taken by the last reply: the spare, if it came back */
             call->out = tn_xdr_block_get(call->out_cap, &call->out_cap);
         tern_xdr_enc_init(&out, call->out, call->out_cap);
+        /* Large out-values travel on their own, sharing the request's
+         * bytes when they are in-values handed back. */
+        tn_rpc_ool_out ool;
+        tn_rpc_ool_encoder(&out, &ool, req);
         status = o->dispatch(call, h->method, &in, &out, o->impl);
         status = procedure_status(call, entry, status);
         if (status == TERN_OK && out.err != TERN_OK)
@@ -461,7 +476,7 @@ static void serve_call(tern_rpc_server *s, tern_rpc_call *call, const tern_msg *
                 out.owned = true; /* the worker's buffer becomes the reply's */
                 call->out = NULL;
             }
-            build_reply(s, req, h, TN_RPC_REPLY, TERN_OK, &out, &reply);
+            build_reply(s, req, h, TN_RPC_REPLY, TERN_OK, &out, &ool, &reply);
             if (need > KEEP_OUT)
                 need = KEEP_OUT;
             if (call->out && need > call->out_cap) {
@@ -471,6 +486,7 @@ static void serve_call(tern_rpc_server *s, tern_rpc_call *call, const tern_msg *
             if (call->out == NULL)
                 call->out_cap = need;
         }
+        tern_msg_free(ool.parts); /* what a failed or one-way call encoded */
         tern_xdr_enc_free(&out);
     }
     if (status != TERN_OK && !oneway) {
@@ -483,7 +499,7 @@ static void serve_call(tern_rpc_server *s, tern_rpc_call *call, const tern_msg *
         tern_xdr_enc e;
         tern_xdr_enc_init(&e, buf, sizeof buf);
         tern_xdr_put_string(&e, text ? text : "", MAX_ERROR_TEXT);
-        build_reply(s, req, h, TN_RPC_REPLY, status, &e, &reply);
+        build_reply(s, req, h, TN_RPC_REPLY, status, &e, NULL, &reply);
         tern_xdr_enc_free(&e);
         tn_trace(TERN_TRACE_RPC, "server %s: %s.%s failed: %s %s", s->endpoint, o->iface->name,
                  o->iface->methods[h->method].name, tern_errname(status), text ? text : "");
@@ -514,7 +530,7 @@ static void serve_bind(tern_rpc_server *s, const tern_msg *req, const tn_rpc_hdr
         return;
     }
     tern_msg *m;
-    if (build_reply(s, req, h, TN_RPC_BIND_REPLY, TERN_OK, NULL, &m) == TERN_OK)
+    if (build_reply(s, req, h, TN_RPC_BIND_REPLY, TERN_OK, NULL, NULL, &m) == TERN_OK)
         send_reply(s, m);
 }
 
@@ -541,8 +557,10 @@ static void serve_one(tern_rpc_server *s, tern_rpc_call *call, tern_msg *req)
             reply_error(s, req, &bad, TN_RPC_REPLY, TERN_EPROTO, "malformed RPC header");
         return;
     }
-    if (parts != 3 && h.kind != TN_RPC_CANCEL && h.kind != TN_RPC_BIND) {
-        reply_error(s, req, &h, TN_RPC_REPLY, TERN_EPROTO, "a call is a header and one body part");
+    if (parts != 3 && h.kind != TN_RPC_CANCEL && h.kind != TN_RPC_BIND &&
+        !(parts > 3 && (h.flags & TN_RPC_F_OOL))) {
+        reply_error(s, req, &h, TN_RPC_REPLY, TERN_EPROTO,
+                    "a call is a header and one body part (and out-of-line parts if flagged)");
         return;
     }
     switch (h.kind) {

@@ -39,6 +39,9 @@ void tern_xdr_enc_init(tern_xdr_enc *x, void *buf, size_t cap)
     x->max = 0;
     x->owned = false;
     x->err = TERN_OK;
+    x->ool = NULL;
+    x->ool_arg = NULL;
+    x->ool_len = 0;
 }
 
 /* Each thread keeps the last heap buffer an encoder of its freed, so a
@@ -162,7 +165,8 @@ static uint8_t *enc_grow(tern_xdr_enc *x, size_t n)
     if (x->err != TERN_OK)
         return NULL;
     /* len can be past a max lowered after the bytes were put. */
-    if (x->len > limit || n > limit - x->len) {
+    size_t used = x->len + x->ool_len;
+    if (used > limit || n > limit - used) {
         enc_fail(x, TERN_EMSGSIZE);
         return NULL;
     }
@@ -318,7 +322,20 @@ tern_err tern_xdr_put_bytes(tern_xdr_enc *x, const void *p, size_t n, uint32_t m
 {
     if (n > max)
         return enc_fail(x, TERN_EMSGSIZE);
-    return put_padded(x, 4, (uint32_t)n, p, n);
+    if (x->ool == NULL || n < TERN_XDR_OOL_MIN)
+        return put_padded(x, 4, (uint32_t)n, p, n);
+    if (p == NULL)
+        return enc_fail(x, TERN_EINVAL);
+    if (put32(x, (uint32_t)n) != TERN_OK)
+        return x->err;
+    size_t limit = enc_limit(x), used = x->len + x->ool_len;
+    if (used > limit || n > limit - used)
+        return enc_fail(x, TERN_EMSGSIZE);
+    tern_err err = x->ool(x, p, n);
+    if (err != TERN_OK)
+        return enc_fail(x, err);
+    x->ool_len += n;
+    return TERN_OK;
 }
 
 tern_err tern_xdr_put_string(tern_xdr_enc *x, const char *s, uint32_t max)
@@ -361,6 +378,10 @@ void tern_xdr_dec_init(tern_xdr_dec *x, const void *p, size_t len)
     x->alloc_arg = NULL;
     x->err = TERN_OK;
     x->view = false;
+    x->ool = NULL;
+    x->ool_arg = NULL;
+    x->ool_next = 0;
+    x->ool_left = 0;
 }
 
 static tern_err dec_fail(tern_xdr_dec *x, tern_err err)
@@ -373,7 +394,7 @@ static tern_err dec_fail(tern_xdr_dec *x, tern_err err)
 
 tern_err tern_xdr_dec_end(tern_xdr_dec *x)
 {
-    if (x->err == TERN_OK && x->left != 0)
+    if (x->err == TERN_OK && (x->left != 0 || x->ool_left != 0))
         return dec_fail(x, TERN_EPROTO);
     return x->err;
 }
@@ -512,20 +533,49 @@ tern_err tern_xdr_get_fixed(tern_xdr_dec *x, void *p, size_t n)
 }
 
 /* Reads a length prefix and checks it against max and the bytes left. */
-static tern_err dec_length(tern_xdr_dec *x, uint32_t *n, uint32_t max)
+/* A length word within max; its bytes are not checked yet. */
+static tern_err dec_bound(tern_xdr_dec *x, uint32_t *n, uint32_t max)
 {
     if (x->left < 4)
         return dec_short(x);
     *n = dec_word32(x);
     if (*n > max)
         return dec_fail(x, TERN_EMSGSIZE);
-    return dec_check_padded(x, *n);
+    return TERN_OK;
+}
+
+static tern_err dec_length(tern_xdr_dec *x, uint32_t *n, uint32_t max)
+{
+    tern_err err = dec_bound(x, n, max);
+    return err != TERN_OK ? err : dec_check_padded(x, *n);
+}
+
+/* The bytes of an out-of-line opaque, which must be the next one sent. */
+static tern_err get_ool(tern_xdr_dec *x, uint8_t **p, uint32_t n)
+{
+    if (x->ool_left == 0)
+        return dec_fail(x, TERN_EPROTO);
+    tern_err err = x->ool(x, n, p);
+    if (err != TERN_OK)
+        return dec_fail(x, err);
+    x->ool_left--;
+    return TERN_OK;
 }
 
 tern_err tern_xdr_get_bytes(tern_xdr_dec *x, uint8_t **p, uint32_t *n, uint32_t max)
 {
     uint32_t len = 0;
-    tern_err err = dec_length(x, &len, max);
+    tern_err err = dec_bound(x, &len, max);
+    if (err == TERN_OK && x->ool != NULL && len >= TERN_XDR_OOL_MIN) {
+        *p = NULL;
+        *n = 0;
+        if (get_ool(x, p, len) != TERN_OK)
+            return x->err;
+        *n = len;
+        return TERN_OK;
+    }
+    if (err == TERN_OK)
+        err = dec_check_padded(x, len);
     if (err != TERN_OK)
         return err;
     uint8_t *out = NULL;

@@ -64,6 +64,9 @@ static tern_err do_inout(tern_rpc_call *call, Every_All *a, char **text, int32_t
     /* In place: over tcp the bytes lie in the request itself. */
     for (uint32_t i = 0; i < a->blob.len; i++)
         a->blob.val[i] ^= 0x5a;
+    /* Large enough to come back out of line. */
+    for (uint32_t i = 0; i < a->raw.len; i++)
+        a->raw.val[i] = (uint8_t)~a->raw.val[i];
     for (char *p = *text; *p != '\0'; p++)
         *p = (char)(*p >= 'a' && *p <= 'z' ? *p - 32 : *p);
     if (*n == 999)
@@ -123,6 +126,21 @@ static tern_err do_blob(tern_rpc_call *call, const Every_bytes *data, Every_byte
     for (uint32_t i = 0; i < data->len; i++)
         ret->val[i] = data->val[data->len - 1 - i];
     ret->len = data->len;
+    return TERN_OK;
+}
+
+/* The result is b itself (over tcp: bytes in the request, which the reply
+ * shares), made is new memory (copied into the reply). */
+static tern_err do_big(tern_rpc_call *call, const Every_bytes *a, const Every_bytes *b,
+                       Every_bytes *made, Every_bytes *ret)
+{
+    *ret = *b;
+    made->len = a->len / 2 + 1;
+    made->val = tern_rpc_call_alloc(call, made->len);
+    if (made->val == NULL)
+        return TERN_ENOMEM;
+    for (uint32_t i = 0; i < made->len; i++)
+        made->val[i] = i < a->len ? a->val[i] ^ 0x5a : 0;
     return TERN_OK;
 }
 
@@ -243,6 +261,7 @@ static const Every_server procedures = {
     .find = do_find,
     .present = do_present,
     .blob = do_blob,
+    .big = do_big,
     .open = do_open,
     .touch = do_touch,
     .close = do_close,
@@ -424,8 +443,14 @@ static void copy_restore(tern_rpc_client *client)
     int32_t i32s[3] = {1, 2, 3};
     char any[] = "any";
     uint8_t blob[3] = {1, 2, 3};
+    enum { RAW = 3 * TERN_XDR_OOL_MIN };
+    uint8_t *raw = malloc(RAW);
+    assert_non_null(raw);
+    for (uint32_t i = 0; i < RAW; i++)
+        raw[i] = (uint8_t)(i % 251);
     Every_All a = {.i32s = {3, i32s},
                    .blob = {3, blob},
+                   .raw = {RAW, raw},
                    .any = any,
                    .names = {"", "", ""},
                    .who = "",
@@ -458,6 +483,10 @@ static void copy_restore(tern_rpc_client *client)
     assert_ptr_equal(a.blob.val, blob);
     assert_int_equal(a.blob.len, 3);
     assert_true(blob[0] == (1 ^ 0x5a) && blob[2] == (3 ^ 0x5a));
+    assert_ptr_equal(a.raw.val, raw);
+    assert_int_equal(a.raw.len, RAW);
+    for (uint32_t i = 0; i < RAW; i++)
+        assert_int_equal(raw[i], (uint8_t) ~(i % 251));
     assert_ptr_equal(val.u.s, s);
     assert_string_equal(s, "g");
 
@@ -469,6 +498,7 @@ static void copy_restore(tern_rpc_client *client)
     assert_int_equal(n, 999);
     assert_int_equal(v.len, 2);
     assert_int_equal(tag[0], 4);
+    free(raw);
 }
 
 static void test_copy_restore(void **state)
@@ -492,6 +522,94 @@ static void test_copy_restore_tcp(void **state)
     check_ok(tern_rpc_server_endpoint(server, ep, sizeof ep));
     check_ok(tern_rpc_client_open(fx->ctx, ep, &Every_iface, NULL, &client));
     copy_restore(client);
+    tern_rpc_client_close(client);
+    tern_rpc_server_close(server);
+}
+
+/* ---- large opaques, out of line ------------------------------------------------------- */
+
+static uint8_t *pattern(uint32_t n, unsigned seed)
+{
+    uint8_t *p = malloc(n ? n : 1);
+    assert_non_null(p);
+    for (uint32_t i = 0; i < n; i++)
+        p[i] = (uint8_t)(i * seed + seed);
+    return p;
+}
+
+/* What do_big answers for a and b. */
+static void check_big(const Every_bytes *a, const Every_bytes *b, const Every_bytes *made,
+                      const Every_bytes *ret)
+{
+    assert_int_equal(ret->len, b->len);
+    assert_memory_equal(ret->val, b->val, b->len);
+    assert_int_equal(made->len, a->len / 2 + 1);
+    for (uint32_t i = 0; i < made->len; i++)
+        assert_int_equal(made->val[i], i < a->len ? a->val[i] ^ 0x5a : 0);
+}
+
+/* Opaques either side of TERN_XDR_OOL_MIN, synchronously (the values are
+ * plain malloc memory, freed here with free), asynchronously, and through
+ * a multicall whose replies decode twice each. */
+static void big_calls(tern_rpc_client *client, tern_rpc_group *group)
+{
+    static const uint32_t sizes[][2] = {
+        {10, 20}, {TERN_XDR_OOL_MIN - 1, TERN_XDR_OOL_MIN}, {40000, 70000}, {0, 200000}};
+    for (size_t k = 0; k < sizeof sizes / sizeof sizes[0]; k++) {
+        Every_bytes a = {sizes[k][0], pattern(sizes[k][0], 3)};
+        Every_bytes b = {sizes[k][1], pattern(sizes[k][1], 5)};
+        Every_bytes made, ret;
+        check_ok(Every_big(client, NULL, &a, &b, &made, &ret));
+        check_big(&a, &b, &made, &ret);
+        free(made.val);
+        free(ret.val);
+
+        tern_rpc_future *f;
+        check_ok(Every_big_async(client, NULL, &a, &b, &f));
+        check_ok(Every_big_finish(f, &made, &ret));
+        check_big(&a, &b, &made, &ret);
+        Every_big_free(&made, &ret);
+
+        if (group) {
+            tern_rpc_multi *m;
+            check_ok(Every_big_multi(group, NULL, TERN_RPC_ALL, 0, &a, &b, &m));
+            for (size_t i = 0; i < tern_rpc_multi_count(m); i++) {
+                for (int twice = 0; twice < 2; twice++) {
+                    check_ok(Every_big_multi_reply(m, i, &made, &ret));
+                    check_big(&a, &b, &made, &ret);
+                    Every_big_free(&made, &ret);
+                }
+            }
+            tern_rpc_multi_free(m);
+        }
+        free(a.val);
+        free(b.val);
+    }
+}
+
+static void test_big_inproc(void **state)
+{
+    fixture *fx = *state;
+    big_calls(fx->client, fx->group);
+}
+
+/* Over tcp the result is the request's own bytes, shared by the reply. */
+static void test_big_tcp(void **state)
+{
+    fixture *fx = *state;
+    tern_rpc_server *server;
+    tern_rpc_client *client;
+    tern_rpc_group *group;
+    char ep[256];
+    check_ok(tern_rpc_server_open(fx->ctx, NULL, &server));
+    check_ok(Every_serve(server, &procedures, &fx->apps[0]));
+    check_ok(tern_rpc_server_bind(server, "tcp://127.0.0.1:0"));
+    check_ok(tern_rpc_server_endpoint(server, ep, sizeof ep));
+    check_ok(tern_rpc_client_open(fx->ctx, ep, &Every_iface, NULL, &client));
+    const char *eps[] = {ep};
+    check_ok(tern_rpc_group_open(fx->ctx, eps, 1, &Every_iface, NULL, &group));
+    big_calls(client, group);
+    tern_rpc_group_close(group);
     tern_rpc_client_close(client);
     tern_rpc_server_close(server);
 }
@@ -705,6 +823,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_echo_all, setup, teardown),
         cmocka_unit_test_setup_teardown(test_copy_restore, setup, teardown),
         cmocka_unit_test_setup_teardown(test_copy_restore_tcp, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_big_inproc, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_big_tcp, setup, teardown),
         cmocka_unit_test_setup_teardown(test_async, setup, teardown),
         cmocka_unit_test_setup_teardown(test_oneway, setup, teardown),
         cmocka_unit_test_setup_teardown(test_handles, setup, teardown),

@@ -9,10 +9,10 @@
 
 #include "testutil.h"
 
-enum { M_ADD, M_NAME, M_SUM, M_BUMP, N_METHODS };
+enum { M_ADD, M_NAME, M_SUM, M_BUMP, M_BLOB, N_METHODS };
 
 static const tern_rpc_method methods[N_METHODS] = {
-    {"add", 0}, {"name", 0}, {"sum", 0}, {"bump", 0}};
+    {"add", 0}, {"name", 0}, {"sum", 0}, {"bump", 0}, {"blob", 0}};
 static const tern_rpc_iface iface = {
     "Hostile", {{0xa1, 0xb2, 0xc3, 0xd4, 0, 1, 0x40, 2, 0x80, 3, 4, 5, 6, 7, 8, 9}},
     3,         1,
@@ -56,6 +56,14 @@ static tern_err dispatch(tern_rpc_call *call, uint32_t method, tern_xdr_dec *in,
     case M_BUMP:
         atomic_fetch_add(&bumps, 1);
         return tern_xdr_put_u32(out, (uint32_t)atomic_load(&bumps));
+    case M_BLOB: { /* opaque<70000>, handed back */
+        uint8_t *p;
+        uint32_t n;
+        tern_xdr_get_bytes(in, &p, &n, 70000);
+        if (tern_xdr_dec_end(in) != TERN_OK)
+            return TERN_EBADARGS;
+        return tern_xdr_put_bytes(out, p, n, 70000);
+    }
     default:
         return TERN_ENOMETHOD;
     }
@@ -101,7 +109,7 @@ static void header(uint8_t h[64], uint8_t kind, uint32_t flags, uint64_t call_id
     memset(h, 0, 64);
     h[0] = 'T';
     h[1] = 'R';
-    h[2] = 2;
+    h[2] = 3;
     h[3] = kind;
     for (int i = 0; i < 4; i++)
         h[4 + i] = (uint8_t)(flags >> (24 - 8 * i));
@@ -130,12 +138,13 @@ static void send_raw(fixture *fx, const uint8_t *h, size_t hlen, const void *bod
     check_ok(tern_msg_send(fx->raw, m, 0));
 }
 
-/* Receives one reply; returns its wire status and call id, and the body. */
-static uint32_t recv_reply(fixture *fx, uint64_t *call_id, tern_msg **msgp)
+/* Receives one reply of parts parts; returns its wire status and call id,
+ * and the message. */
+static uint32_t recv_parts(fixture *fx, size_t parts, uint64_t *call_id, tern_msg **msgp)
 {
     tern_msg *m;
     check_ok(tern_msg_recv(fx->raw, &m, 0));
-    assert_int_equal(tern_msg_parts(m), 2);
+    assert_int_equal(tern_msg_parts(m), parts);
     assert_int_equal(tern_msg_size(m, 0), 64);
     const uint8_t *h = tern_msg_data(m, 0);
     assert_int_equal(h[3], 2); /* REPLY */
@@ -148,6 +157,12 @@ static uint32_t recv_reply(fixture *fx, uint64_t *call_id, tern_msg **msgp)
     else
         tern_msg_free(m);
     return status;
+}
+
+/* One reply without out-of-line parts. */
+static uint32_t recv_reply(fixture *fx, uint64_t *call_id, tern_msg **msgp)
+{
+    return recv_parts(fx, 2, call_id, msgp);
 }
 
 enum { W_OK = 0, W_NOIFACE = 4, W_NOMETHOD = 5, W_VERSION = 6, W_BADARGS = 7, W_PROTO = 9 };
@@ -187,7 +202,7 @@ static void bad_headers(void **state)
     assert_int_equal(recv_reply(fx, &id, NULL), W_PROTO);
     send_raw(fx, h, 20, "", 0, 2);
     assert_int_equal(recv_reply(fx, &id, NULL), W_PROTO);
-    uint8_t longer[72] = {'T', 'R', 2, 1};
+    uint8_t longer[72] = {'T', 'R', 3, 1};
     send_raw(fx, longer, sizeof longer, "", 0, 2);
     assert_int_equal(recv_reply(fx, &id, NULL), W_PROTO);
     header(h, 99, 0, 7, M_ADD);
@@ -343,6 +358,79 @@ static void acknowledged_reply_is_forgotten(void **state)
     still_serving(fx);
 }
 
+/* A blob call flagged out of line (docs/rpc.md): the body has the
+ * opaque's length (and its bytes, when below TERN_XDR_OOL_MIN); the parts
+ * after it hold ool[0..nool) bytes of a pattern. */
+static void send_ool(fixture *fx, uint64_t call_id, uint32_t len, const size_t *ool, int nool)
+{
+    uint8_t h[64];
+    header(h, 1, 0x10 /* OOL */, call_id, M_BLOB);
+    tern_xdr_enc body = {0};
+    tern_xdr_put_u32(&body, len);
+    static uint8_t inl[TERN_XDR_OOL_MIN];
+    if (len < TERN_XDR_OOL_MIN)
+        tern_xdr_put_fixed(&body, memset(inl, 'i', len), len);
+    tern_msg *m;
+    check_ok(tern_msg_new(&m));
+    check_ok(tern_msg_append(m, h, 64));
+    check_ok(tern_msg_append(m, body.buf, body.len));
+    for (int i = 0; i < nool; i++) {
+        uint8_t *p = malloc(ool[i]);
+        for (size_t k = 0; k < ool[i]; k++)
+            p[k] = (uint8_t)(k * 7 + (size_t)i);
+        check_ok(tern_msg_append(m, p, ool[i]));
+        free(p);
+    }
+    tern_xdr_enc_free(&body);
+    check_ok(tern_msg_send(fx->raw, m, 0));
+}
+
+/* Out-of-line opaques: one that fits is read from its own part and comes
+ * back in one; a missing, short, surplus or unflagged part fails the call
+ * (or the message) alone. */
+static void out_of_line_opaques(void **state)
+{
+    fixture *fx = *state;
+    uint64_t id;
+    tern_msg *m;
+    size_t right = 20000, one_short = 19999, small = 100;
+    send_ool(fx, 61, 20000, &right, 1);
+    assert_int_equal(recv_parts(fx, 3, &id, &m), W_OK);
+    const uint8_t *h = tern_msg_data(m, 0);
+    assert_int_equal(h[7] & 0x10, 0x10); /* the reply is flagged too */
+    assert_int_equal(tern_msg_size(m, 1), 4);
+    assert_int_equal(tern_msg_size(m, 2), 20000);
+    const uint8_t *back = tern_msg_data(m, 2);
+    for (size_t k = 0; k < 20000; k += 999)
+        assert_int_equal(back[k], (uint8_t)(k * 7));
+    tern_msg_free(m);
+    send_ool(fx, 62, 20000, NULL, 0); /* its part is missing */
+    assert_int_equal(recv_reply(fx, &id, NULL), W_BADARGS);
+    send_ool(fx, 63, 20000, &one_short, 1);
+    assert_int_equal(recv_reply(fx, &id, NULL), W_BADARGS);
+    size_t two[2] = {20000, 20000}; /* a part nobody named */
+    send_ool(fx, 64, 20000, two, 2);
+    assert_int_equal(recv_reply(fx, &id, NULL), W_BADARGS);
+    send_ool(fx, 65, 0xffffffffu, &right, 1); /* over the bound of 70000 */
+    assert_int_equal(recv_reply(fx, &id, NULL), W_BADARGS);
+    /* Below TERN_XDR_OOL_MIN an opaque stays in the body: a part of 100
+     * bytes for a length of 100 is one too many. */
+    send_ool(fx, 66, 100, &small, 1);
+    assert_int_equal(recv_reply(fx, &id, NULL), W_BADARGS);
+    /* Parts beyond the body without the flag: not a call. */
+    uint8_t h2[64];
+    header(h2, 1, 0, 67, M_BLOB);
+    tern_msg *bad;
+    check_ok(tern_msg_new(&bad));
+    check_ok(tern_msg_append(bad, h2, 64));
+    check_ok(tern_msg_append(bad, "\0\0\0\0", 4));
+    check_ok(tern_msg_append(bad, "x", 1));
+    check_ok(tern_msg_append(bad, "y", 1));
+    check_ok(tern_msg_send(fx->raw, bad, 0));
+    assert_int_equal(recv_reply(fx, &id, NULL), W_PROTO);
+    still_serving(fx);
+}
+
 static void oversized_request_drops_only_its_connection(void **state)
 {
     fixture *fx = *state;
@@ -371,7 +459,7 @@ static void flood_of_garbage(void **state)
         if (n >= 4) {
             junk[0] = 'T';
             junk[1] = 'R';
-            junk[2] = 2;
+            junk[2] = 3;
         }
         tern_msg *m;
         check_ok(tern_msg_new(&m));
@@ -390,6 +478,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(bad_bodies, setup, teardown),
         cmocka_unit_test_setup_teardown(resent_call_answered_from_cache, setup, teardown),
         cmocka_unit_test_setup_teardown(acknowledged_reply_is_forgotten, setup, teardown),
+        cmocka_unit_test_setup_teardown(out_of_line_opaques, setup, teardown),
         cmocka_unit_test_setup_teardown(oversized_request_drops_only_its_connection, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(flood_of_garbage, setup, teardown),

@@ -810,6 +810,114 @@ static void test_take(void **state)
     free(taken);
 }
 
+/* The out-of-line hooks of the RPC runtime, over a list of buffers. */
+typedef struct ool_list {
+    const uint8_t *p[4];
+    size_t n[4];
+    int count;
+} ool_list;
+
+static tern_err ool_keep(tern_xdr_enc *x, const void *p, size_t n)
+{
+    ool_list *l = x->ool_arg;
+    if (l->count == 4)
+        return TERN_ENOMEM;
+    l->p[l->count] = p;
+    l->n[l->count++] = n;
+    return TERN_OK;
+}
+
+static tern_err ool_give(tern_xdr_dec *x, uint32_t n, uint8_t **p)
+{
+    ool_list *l = x->ool_arg;
+    if (l->n[x->ool_next] != n)
+        return TERN_EPROTO;
+    *p = (uint8_t *)l->p[x->ool_next++];
+    return TERN_OK;
+}
+
+static void dec_ool(tern_xdr_dec *d, const tern_xdr_enc *x, ool_list *l)
+{
+    tern_xdr_dec_init(d, x->buf, x->len);
+    d->ool = ool_give;
+    d->ool_arg = l;
+    d->ool_left = (uint32_t)l->count;
+}
+
+/* Opaques of TERN_XDR_OOL_MIN bytes or more leave only their length in
+ * the stream, in order; smaller ones and strings stay; the decoder wants
+ * each in turn, of its exact size, and all of them. */
+static void test_out_of_line(void **state)
+{
+    (void)state;
+    uint8_t *big = calloc(1, 3 * TERN_XDR_OOL_MIN);
+    ool_list l = {0};
+    tern_xdr_enc x = {0};
+    x.ool = ool_keep;
+    x.ool_arg = &l;
+    check_ok(tern_xdr_put_bytes(&x, big, TERN_XDR_OOL_MIN, UINT32_MAX));
+    check_ok(tern_xdr_put_bytes(&x, big, TERN_XDR_OOL_MIN - 1, UINT32_MAX));
+    check_ok(tern_xdr_put_string(&x, "s", 8));
+    check_ok(tern_xdr_put_bytes(&x, big + 1, 2 * TERN_XDR_OOL_MIN, UINT32_MAX));
+    assert_int_equal(l.count, 2);
+    assert_ptr_equal(l.p[1], big + 1);
+    assert_int_equal(x.ool_len, 3 * TERN_XDR_OOL_MIN);
+    assert_int_equal(x.len, 4 + 4 + TERN_XDR_OOL_MIN + 8 + 4);
+    assert_memory_equal(x.buf, "\0\0\x40\0", 4);
+
+    uint8_t *p;
+    uint32_t n;
+    char *s;
+    tern_xdr_dec d;
+    dec_ool(&d, &x, &l);
+    check_ok(tern_xdr_get_bytes(&d, &p, &n, UINT32_MAX));
+    assert_ptr_equal(p, big);
+    assert_int_equal(n, TERN_XDR_OOL_MIN);
+    check_ok(tern_xdr_get_bytes(&d, &p, &n, UINT32_MAX));
+    assert_int_equal(n, TERN_XDR_OOL_MIN - 1);
+    free(p);
+    check_ok(tern_xdr_get_string(&d, &s, 8));
+    free(s);
+    assert_int_equal(d.left, 4); /* the last one's length */
+    assert_int_equal(d.ool_left, 1);
+    tern_xdr_dec early = d;
+    check_err(tern_xdr_dec_end(&early), TERN_EPROTO); /* one still to read */
+    check_ok(tern_xdr_get_bytes(&d, &p, &n, UINT32_MAX));
+    assert_ptr_equal(p, big + 1);
+    check_ok(tern_xdr_dec_end(&d));
+
+    /* Over its bound before anything is asked of the hook; one too many;
+     * a size the hook does not have. */
+    dec_ool(&d, &x, &l);
+    check_err(tern_xdr_get_bytes(&d, &p, &n, TERN_XDR_OOL_MIN - 1), TERN_EMSGSIZE);
+    assert_int_equal(d.ool_next, 0);
+    dec_ool(&d, &x, &l);
+    d.ool_left = 0;
+    check_err(tern_xdr_get_bytes(&d, &p, &n, UINT32_MAX), TERN_EPROTO);
+    l.n[0]++;
+    dec_ool(&d, &x, &l);
+    check_err(tern_xdr_get_bytes(&d, &p, &n, UINT32_MAX), TERN_EPROTO);
+    assert_null(p);
+    l.n[0]--;
+
+    /* What goes out of line counts against the encoder's limit, and a
+     * failing hook fails the encoding. */
+    tern_xdr_enc_free(&x);
+    l.count = 0;
+    x.ool = ool_keep;
+    x.ool_arg = &l;
+    x.max = 2 * TERN_XDR_OOL_MIN;
+    check_ok(tern_xdr_put_bytes(&x, big, TERN_XDR_OOL_MIN, UINT32_MAX));
+    check_err(tern_xdr_put_bytes(&x, big, TERN_XDR_OOL_MIN, UINT32_MAX), TERN_EMSGSIZE);
+    tern_xdr_enc_free(&x);
+    l.count = 4;
+    x.ool = ool_keep;
+    x.ool_arg = &l;
+    check_err(tern_xdr_put_bytes(&x, big, TERN_XDR_OOL_MIN, UINT32_MAX), TERN_ENOMEM);
+    tern_xdr_enc_free(&x);
+    free(big);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -828,6 +936,7 @@ int main(void)
         cmocka_unit_test(test_embedded_nul),
         cmocka_unit_test(test_dec_end),
         cmocka_unit_test(test_alloc_failure),
+        cmocka_unit_test(test_out_of_line),
         cmocka_unit_test(test_space),
         cmocka_unit_test(test_encoder_max),
         cmocka_unit_test(test_growth),
