@@ -38,7 +38,11 @@ static _Thread_local char last_error[256];
 
 void tn_rpc_set_last_error(const char *why)
 {
-    snprintf(last_error, sizeof last_error, "%s", why ? why : "");
+    /* Every call sets it, most often to "": no snprintf for that. */
+    size_t n = why ? strnlen(why, sizeof last_error - 1) : 0;
+    if (n > 0)
+        memcpy(last_error, why, n);
+    last_error[n] = '\0';
 }
 
 const char *tern_rpc_last_error(void)
