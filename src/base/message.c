@@ -273,6 +273,19 @@ tern_err tn_msg_append_share(tern_msg *dst, const tern_msg *src, size_t part, co
     return TERN_OK;
 }
 
+bool tn_msg_swap_last(tern_msg *m, tern_msg *other)
+{
+    if (m->nparts == 0 || other->nparts != 1)
+        return false;
+    tn_part *a = &m->parts[m->nparts - 1], *b = &other->parts[0];
+    if (a->body == NULL || b->body == NULL || a->size != b->size)
+        return false;
+    tn_part t = *a;
+    *a = *b;
+    *b = t;
+    return true;
+}
+
 size_t tern_msg_size(const tern_msg *m, size_t part)
 {
     return (m && part < m->nparts) ? m->parts[part].size : 0;

@@ -74,6 +74,9 @@ void *tn_msg_part_steal(tern_msg *msg, size_t part);
  * shares its body (a copy if the part has none). */
 tern_err tn_msg_append_share(tern_msg *dst, const tern_msg *src, size_t part, const void *data,
                              size_t size);
+/* Swaps msg's last part with other's only part when both are bodies of
+ * their own of the same size; false (nothing changed) otherwise. */
+bool tn_msg_swap_last(tern_msg *msg, tern_msg *other);
 /* Turns a shell back into a one-part message of size bytes (size must be at
  * most TN_MSG_INLINE_MAX). */
 void tn_msg_shell_reuse(tern_msg *msg, size_t size);

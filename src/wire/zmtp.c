@@ -354,3 +354,17 @@ tern_err tn_zmtp_dec_wrote(tn_zmtp_dec *d, size_t n, const tn_zmtp_sink *sink, i
         return frame_end(d, sink, paused);
     return TERN_OK;
 }
+
+bool tn_zmtp_dec_between(const tn_zmtp_dec *d)
+{
+    return !d->in_body && d->hlen == 0 && d->msg == NULL;
+}
+
+bool tn_zmtp_dec_adopt(tn_zmtp_dec *d, tern_msg *spare)
+{
+    if (!d->in_body || (d->flags & TN_ZMTP_COMMAND) || d->got != 0 || d->msg == NULL ||
+        !tn_msg_swap_last(d->msg, spare))
+        return false;
+    d->dst = tern_msg_data(d->msg, tern_msg_parts(d->msg) - 1);
+    return true;
+}

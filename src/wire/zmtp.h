@@ -4,6 +4,7 @@
 #ifndef TN_WIRE_ZMTP_H
 #define TN_WIRE_ZMTP_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -105,5 +106,12 @@ tern_err tn_zmtp_dec_feed(tn_zmtp_dec *d, const uint8_t *buf, size_t len, size_t
  * tn_zmtp_dec_wrote(), which may complete the message. */
 size_t tn_zmtp_dec_direct(const tn_zmtp_dec *d, uint8_t **dst);
 tern_err tn_zmtp_dec_wrote(tn_zmtp_dec *d, size_t n, const tn_zmtp_sink *sink, int *paused);
+/* Whether the decoder is between messages (nothing of the next one read). */
+bool tn_zmtp_dec_between(const tn_zmtp_dec *d);
+/* At the very start of a data frame's body (its header just read): when
+ * spare (a one-part message) has a body of exactly the frame's size, the
+ * frame takes that body and spare gets the one made for the frame, so
+ * bytes already read into spare can be reported with tn_zmtp_dec_wrote. */
+bool tn_zmtp_dec_adopt(tn_zmtp_dec *d, tern_msg *spare);
 
 #endif

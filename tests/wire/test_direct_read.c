@@ -14,7 +14,9 @@
  *      sleep on its connections wakes it, and so does one from an old peer
  *      after a fifth peer made the socket too big to read itself;
  *  (d) a burst far over the receive high-water mark, read by the waiting
- *      thread, pauses and resumes reading and loses nothing. */
+ *      thread, pauses and resumes reading and loses nothing;
+ *  (e) big messages whose layout the reader guesses from the last one,
+ *      rightly and wrongly, arrive intact. */
 #include <netinet/tcp.h>
 
 #include "rawzmtp.h"
@@ -289,6 +291,201 @@ static void test_burst_over_hwm(void **state)
     mt_close_lossy(dealer);
 }
 
+/* ---- big messages of guessed and surprising layouts ---------------------- */
+
+enum { BIG_A = 40000, BIG_B = 50000, SMALLS = 3000 };
+
+struct big_sender {
+    int fd;
+    pthread_t th;
+};
+
+static uint8_t big_byte(int msg, size_t i)
+{
+    return (uint8_t)(i * 31 + (size_t)msg);
+}
+
+/* Appends [small "h<msg>"][big of n bytes] (one part when small is 0). */
+static size_t put_big(uint8_t *out, int msg, size_t n, int small)
+{
+    size_t off = 0;
+    if (small) {
+        char h[16];
+        int hl = snprintf(h, sizeof h, "h%d", msg);
+        off += rz_frame_header(out + off, 0x01, (uint64_t)hl);
+        memcpy(out + off, h, (size_t)hl);
+        off += (size_t)hl;
+    }
+    off += rz_frame_header(out + off, 0x00, n);
+    for (size_t i = 0; i < n; i++)
+        out[off + i] = big_byte(msg, i);
+    return off + n;
+}
+
+/* What test_big_layouts sends, in order. A wrong guess turns guessing
+ * off for 16 big messages, so each surprise comes after WARM messages
+ * of the usual layout, sent one at a time so that each read starts at a
+ * message boundary (those guesses are right). */
+enum { WARM = 20 };
+enum step { S_WARM, S_OTHER_SIZE, S_PING, S_SMALLS, S_TRICKLE, S_END };
+static const enum step steps[] = {S_WARM,   S_OTHER_SIZE, S_WARM,    S_PING, S_WARM,
+                                  S_SMALLS, S_WARM,       S_TRICKLE, S_END};
+
+static void send_paced(int fd, const uint8_t *buf, size_t len, size_t first, size_t piece)
+{
+    for (size_t at = 0; at < len;) {
+        size_t n = at == 0 ? first : piece;
+        if (n > len - at)
+            n = len - at;
+        assert_true(rz_send(fd, buf + at, n));
+        at += n;
+        mt_sleep_ms(1);
+    }
+}
+
+static void *send_bigs(void *arg)
+{
+    struct big_sender *b = arg;
+    uint8_t *buf = malloc(2 * BIG_B + SMALLS * 16);
+    int m = 0;
+    for (const enum step *st = steps; *st != S_END; st++) {
+        size_t off = 0;
+        switch (*st) {
+        case S_WARM:
+            for (int k = 0; k < WARM; k++, m++) {
+                off = put_big(buf, m, BIG_A, 1);
+                assert_true(rz_send(b->fd, buf, off));
+                mt_sleep_ms(1);
+            }
+            break;
+        case S_OTHER_SIZE: /* one part of another size, then the usual */
+            off = put_big(buf, m++, BIG_B, 0);
+            off += put_big(buf + off, m++, BIG_A, 1);
+            assert_true(rz_send(b->fd, buf, off));
+            break;
+        case S_PING: {
+            uint8_t ping[2 + 4] = {0, 0, 'c', 't', 'x', '!'};
+            assert_true(rz_send_command(b->fd, "PING", ping, sizeof ping));
+            off = put_big(buf, m++, BIG_A, 1);
+            assert_true(rz_send(b->fd, buf, off));
+            break;
+        }
+        case S_SMALLS: /* smalls where the next big body was guessed */
+            off = put_big(buf, m++, BIG_A, 1);
+            assert_true(rz_send(b->fd, buf, off));
+            mt_sleep_ms(1);
+            off = 0;
+            for (int i = 0; i < SMALLS; i++) {
+                char body[12];
+                int bl = snprintf(body, sizeof body, "m%d", i);
+                off += rz_frame_header(buf + off, 0x00, (uint64_t)bl);
+                memcpy(buf + off, body, (size_t)bl);
+                off += (size_t)bl;
+            }
+            assert_true(rz_send(b->fd, buf, off));
+            break;
+        case S_TRICKLE: /* reads ending inside the prefix, then inside the body */
+            off = put_big(buf, m++, BIG_A, 1);
+            send_paced(b->fd, buf, off, 5, 1000);
+            off = put_big(buf, m++, BIG_A, 1);
+            send_paced(b->fd, buf, off, 1000, 1000);
+            break;
+        case S_END:
+            break;
+        }
+    }
+    free(buf);
+    return NULL;
+}
+
+static void expect_big(tern_socket s, int msg, size_t n, int small)
+{
+    tern_msg *m;
+    check_ok(tern_msg_recv(s, &m, 0));
+    assert_int_equal(tern_msg_parts(m), small ? 2 : 1);
+    if (small) {
+        char h[16];
+        int hl = snprintf(h, sizeof h, "h%d", msg);
+        assert_int_equal(tern_msg_size(m, 0), (size_t)hl);
+        assert_memory_equal(tern_msg_data(m, 0), h, (size_t)hl);
+    }
+    size_t last = tern_msg_parts(m) - 1;
+    assert_int_equal(tern_msg_size(m, last), n);
+    const uint8_t *p = tern_msg_data(m, last);
+    for (size_t i = 0; i < n; i++) {
+        if (p[i] != big_byte(msg, i))
+            fail_msg("message %d: byte %zu is %u, not %u", msg, i, p[i], big_byte(msg, i));
+    }
+    tern_msg_free(m);
+}
+
+/* After a message ending in a big body, the next read guesses the same
+ * layout and reads the body straight into a body made ready; every wrong
+ * guess must still deliver the bytes intact and in order, also when the
+ * ring fills (high-water mark 2) with bytes of the guess still unfed. */
+static void test_big_layouts(void **state)
+{
+    (void)state;
+    tern_socket dealer = mt_open(g_ctx, TERN_DEALER);
+    mt_setopt(dealer, TERN_OPT_RCVHWM, 2);
+    mt_setopt(dealer, TERN_OPT_BUSY_POLL, 50);
+    mt_setopt(dealer, TERN_OPT_RCVTIMEO, 10000);
+    char ep[MT_EP_MAX];
+    int port = mt_bind_tcp_port(dealer, ep, sizeof ep);
+    struct big_sender b = {.fd = rz_connect(port)};
+    int one = 1;
+    assert_int_equal(setsockopt(b.fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one), 0);
+    rz_handshake(b.fd, "DEALER");
+    rz_read_handshake(b.fd, "DEALER");
+    mt_wait_peers_cmp(dealer, '=', 1, 5000);
+    assert_int_equal(pthread_create(&b.th, NULL, send_bigs, &b), 0);
+    int m = 0;
+    for (const enum step *st = steps; *st != S_END; st++) {
+        switch (*st) {
+        case S_WARM:
+            for (int k = 0; k < WARM; k++)
+                expect_big(dealer, m++, BIG_A, 1);
+            break;
+        case S_OTHER_SIZE:
+            expect_big(dealer, m++, BIG_B, 0);
+            expect_big(dealer, m++, BIG_A, 1);
+            break;
+        case S_PING:
+            expect_big(dealer, m++, BIG_A, 1);
+            break;
+        case S_SMALLS:
+            expect_big(dealer, m++, BIG_A, 1);
+            for (int i = 0; i < SMALLS; i++) {
+                tern_msg *sm;
+                check_ok(tern_msg_recv(dealer, &sm, 0));
+                char want[12];
+                int wl = snprintf(want, sizeof want, "m%d", i);
+                assert_int_equal(tern_msg_size(sm, 0), (size_t)wl);
+                assert_memory_equal(tern_msg_data(sm, 0), want, (size_t)wl);
+                tern_msg_free(sm);
+                if (i == 0)
+                    mt_sleep_ms(20); /* the ring fills with the guess unfed */
+            }
+            break;
+        case S_TRICKLE:
+            expect_big(dealer, m++, BIG_A, 1);
+            expect_big(dealer, m++, BIG_A, 1);
+            break;
+        case S_END:
+            break;
+        }
+    }
+    assert_true(mt_join(b.th, 10000));
+    /* The PING in between was answered. */
+    uint8_t flags = 0, body[64];
+    size_t len = 0;
+    assert_true(rz_read_frame(b.fd, &flags, body, sizeof body, &len, 5000));
+    assert_int_equal(flags & 0x04, 0x04);
+    assert_memory_equal(body + 5, "ctx!", 4);
+    close(b.fd);
+    mt_close_lossy(dealer);
+}
+
 int main(void)
 {
     mt_test_filter_from_env();
@@ -299,6 +496,7 @@ int main(void)
         cmocka_unit_test(test_wakes_from_sleep),
         cmocka_unit_test(test_fifth_peer_while_waiting),
         cmocka_unit_test(test_burst_over_hwm),
+        cmocka_unit_test(test_big_layouts),
     };
     return cmocka_run_group_tests(tests, group_setup, mt_traced_group_teardown);
 }
