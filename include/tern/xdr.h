@@ -1,7 +1,8 @@
 /* tern XDR (RFC 4506): the machine-independent format RPC arguments travel
  * in. Big-endian, every item padded to a multiple of 4 bytes, strings,
  * opaques and variable arrays preceded by their length. The bytes equal what
- * libtirpc's xdr_* routines produce for the same values.
+ * libtirpc's xdr_* routines produce for the same values (unless the RPC
+ * runtime set the out-of-line hooks below).
  *
  * Errors are sticky: after the first failure every call returns the same
  * tern_err and does nothing, so a generated coder can run a sequence of
