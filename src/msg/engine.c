@@ -930,6 +930,27 @@ static void decode_failed(tn_engine *e, tern_err err)
         tn_engine_kill(e, why);
 }
 
+/* Decodes buf[*off, len), moving *off. Returns 0 if reading should stop
+ * (paused, or the engine died). */
+static int feed_from(tn_engine *e, const uint8_t *buf, size_t *off, size_t len)
+{
+    while (*off < len) {
+        size_t used;
+        int paused;
+        tern_err err = tn_zmtp_dec_feed(&e->dec, buf + *off, len - *off, &used, &e->sink, &paused);
+        *off += used;
+        if (e->state == ST_DEAD)
+            return 0;
+        if (err != TERN_OK || e->why) {
+            decode_failed(e, err != TERN_OK ? err : TERN_EPROTO);
+            return 0;
+        }
+        if (paused && !pause_reading(e))
+            return 0;
+    }
+    return 1;
+}
+
 /* Bytes a guessed read put into spare: adopted as the body they were
  * guessed to be, or else fed like any others. Returns 0 if reading should
  * stop (paused, or the engine died). */
@@ -949,23 +970,7 @@ static int feed_spare(tn_engine *e)
         }
         e->guess_off = GUESS_BACK_OFF;
     }
-    while (e->xoff < e->xlen) {
-        size_t used;
-        int paused;
-        const uint8_t *x = tern_msg_data(e->spare, 0);
-        tern_err err =
-            tn_zmtp_dec_feed(&e->dec, x + e->xoff, e->xlen - e->xoff, &used, &e->sink, &paused);
-        e->xoff += used;
-        if (e->state == ST_DEAD)
-            return 0;
-        if (err != TERN_OK || e->why) {
-            decode_failed(e, err != TERN_OK ? err : TERN_EPROTO);
-            return 0;
-        }
-        if (paused && !pause_reading(e))
-            return 0;
-    }
-    return 1;
+    return feed_from(e, tern_msg_data(e->spare, 0), &e->xoff, e->xlen);
 }
 
 /* Feeds buffered bytes to the decoder: the read buffer's, then spare's.
@@ -976,22 +981,7 @@ static int feed(tn_engine *e)
         decode_failed(e, e->read_err);
         return 0;
     }
-    while (e->roff < e->rlen) {
-        size_t used;
-        int paused;
-        tern_err err = tn_zmtp_dec_feed(&e->dec, e->rbuf + e->roff, e->rlen - e->roff, &used,
-                                        &e->sink, &paused);
-        e->roff += used;
-        if (e->state == ST_DEAD)
-            return 0;
-        if (err != TERN_OK || e->why) {
-            decode_failed(e, err != TERN_OK ? err : TERN_EPROTO);
-            return 0;
-        }
-        if (paused && !pause_reading(e))
-            return 0;
-    }
-    return e->xoff == e->xlen || feed_spare(e);
+    return feed_from(e, e->rbuf, &e->roff, e->rlen) && (e->xoff == e->xlen || feed_spare(e));
 }
 
 /* The read after a big message, when its layout is guessed: the prefix

@@ -507,20 +507,27 @@ static void test_copy_restore(void **state)
     copy_restore(fx->client);
 }
 
+/* A server of Every on tcp (ep[256]: where) and a client of it. */
+static tern_rpc_server *tcp_server(fixture *fx, char ep[256], tern_rpc_client **client)
+{
+    tern_rpc_server *server;
+    check_ok(tern_rpc_server_open(fx->ctx, NULL, &server));
+    check_ok(Every_serve(server, &procedures, &fx->apps[0]));
+    check_ok(tern_rpc_server_bind(server, "tcp://127.0.0.1:0"));
+    check_ok(tern_rpc_server_endpoint(server, ep, 256));
+    check_ok(tern_rpc_client_open(fx->ctx, ep, &Every_iface, NULL, client));
+    return server;
+}
+
 /* Over tcp the server decodes opaques as views into the request, which a
  * procedure may change in place; over inproc the client shares the
  * request's bytes (it keeps them to resend), so the server copies. */
 static void test_copy_restore_tcp(void **state)
 {
     fixture *fx = *state;
-    tern_rpc_server *server;
     tern_rpc_client *client;
     char ep[256];
-    check_ok(tern_rpc_server_open(fx->ctx, NULL, &server));
-    check_ok(Every_serve(server, &procedures, &fx->apps[0]));
-    check_ok(tern_rpc_server_bind(server, "tcp://127.0.0.1:0"));
-    check_ok(tern_rpc_server_endpoint(server, ep, sizeof ep));
-    check_ok(tern_rpc_client_open(fx->ctx, ep, &Every_iface, NULL, &client));
+    tern_rpc_server *server = tcp_server(fx, ep, &client);
     copy_restore(client);
     tern_rpc_client_close(client);
     tern_rpc_server_close(server);
@@ -597,15 +604,10 @@ static void test_big_inproc(void **state)
 static void test_big_tcp(void **state)
 {
     fixture *fx = *state;
-    tern_rpc_server *server;
     tern_rpc_client *client;
     tern_rpc_group *group;
     char ep[256];
-    check_ok(tern_rpc_server_open(fx->ctx, NULL, &server));
-    check_ok(Every_serve(server, &procedures, &fx->apps[0]));
-    check_ok(tern_rpc_server_bind(server, "tcp://127.0.0.1:0"));
-    check_ok(tern_rpc_server_endpoint(server, ep, sizeof ep));
-    check_ok(tern_rpc_client_open(fx->ctx, ep, &Every_iface, NULL, &client));
+    tern_rpc_server *server = tcp_server(fx, ep, &client);
     const char *eps[] = {ep};
     check_ok(tern_rpc_group_open(fx->ctx, eps, 1, &Every_iface, NULL, &group));
     big_calls(client, group);

@@ -248,6 +248,33 @@ static void test_fifth_peer_while_waiting(void **state)
     mt_close_lossy(rep);
 }
 
+/* Writes the one-frame messages "m0" to "m<n-1>" (at most 16 bytes each)
+ * into out; returns their length. */
+static size_t put_smalls(uint8_t *out, int n)
+{
+    size_t off = 0;
+    for (int i = 0; i < n; i++) {
+        char body[12];
+        int bl = snprintf(body, sizeof body, "m%d", i);
+        off += rz_frame_header(out + off, 0x00, (uint64_t)bl);
+        memcpy(out + off, body, (size_t)bl);
+        off += (size_t)bl;
+    }
+    return off;
+}
+
+/* Receives the small message "m<i>". */
+static void expect_small(tern_socket s, int i)
+{
+    tern_msg *m;
+    check_ok(tern_msg_recv(s, &m, 0));
+    char want[12];
+    int wl = snprintf(want, sizeof want, "m%d", i);
+    assert_int_equal(tern_msg_size(m, 0), (size_t)wl);
+    assert_memory_equal(tern_msg_data(m, 0), want, (size_t)wl);
+    tern_msg_free(m);
+}
+
 static void test_burst_over_hwm(void **state)
 {
     (void)state;
@@ -267,23 +294,11 @@ static void test_burst_over_hwm(void **state)
     size_t cap = (size_t)N * 16, off = 0;
     uint8_t *burst = malloc(cap);
     assert_non_null(burst);
-    for (int i = 0; i < N; i++) {
-        char body[12];
-        int bl = snprintf(body, sizeof body, "m%d", i);
-        off += rz_frame_header(burst + off, 0x00, (uint64_t)bl);
-        memcpy(burst + off, body, (size_t)bl);
-        off += (size_t)bl;
-    }
+    off = put_smalls(burst, N);
     assert_true(rz_send(fd, burst, off));
     free(burst);
     for (int i = 0; i < N; i++) {
-        tern_msg *m;
-        check_ok(tern_msg_recv(dealer, &m, 0));
-        char want[12];
-        int wl = snprintf(want, sizeof want, "m%d", i);
-        assert_int_equal(tern_msg_size(m, 0), (size_t)wl);
-        assert_memory_equal(tern_msg_data(m, 0), want, (size_t)wl);
-        tern_msg_free(m);
+        expect_small(dealer, i);
         if (i % 1000 == 999)
             mt_sleep_ms(5); /* let the ring fill up again */
     }
@@ -374,14 +389,7 @@ static void *send_bigs(void *arg)
             off = put_big(buf, m++, BIG_A, 1);
             assert_true(rz_send(b->fd, buf, off));
             mt_sleep_ms(1);
-            off = 0;
-            for (int i = 0; i < SMALLS; i++) {
-                char body[12];
-                int bl = snprintf(body, sizeof body, "m%d", i);
-                off += rz_frame_header(buf + off, 0x00, (uint64_t)bl);
-                memcpy(buf + off, body, (size_t)bl);
-                off += (size_t)bl;
-            }
+            off = put_smalls(buf, SMALLS);
             assert_true(rz_send(b->fd, buf, off));
             break;
         case S_TRICKLE: /* reads ending inside the prefix, then inside the body */
@@ -456,13 +464,7 @@ static void test_big_layouts(void **state)
         case S_SMALLS:
             expect_big(dealer, m++, BIG_A, 1);
             for (int i = 0; i < SMALLS; i++) {
-                tern_msg *sm;
-                check_ok(tern_msg_recv(dealer, &sm, 0));
-                char want[12];
-                int wl = snprintf(want, sizeof want, "m%d", i);
-                assert_int_equal(tern_msg_size(sm, 0), (size_t)wl);
-                assert_memory_equal(tern_msg_data(sm, 0), want, (size_t)wl);
-                tern_msg_free(sm);
+                expect_small(dealer, i);
                 if (i == 0)
                     mt_sleep_ms(20); /* the ring fills with the guess unfed */
             }
