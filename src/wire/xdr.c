@@ -196,7 +196,7 @@ static uint8_t *enc_grow(tern_xdr_enc *x, size_t n)
  * the limit. */
 static inline bool enc_fits(const tern_xdr_enc *x, size_t n)
 {
-    return n <= x->cap - x->len && x->err == TERN_OK && x->len + n <= enc_limit(x);
+    return n <= x->cap - x->len && x->err == TERN_OK && x->len + x->ool_len + n <= enc_limit(x);
 }
 
 /* Where the next n bytes go (counted in len), or NULL with x->err set.

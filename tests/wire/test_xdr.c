@@ -910,6 +910,15 @@ static void test_out_of_line(void **state)
     check_ok(tern_xdr_put_bytes(&x, big, TERN_XDR_OOL_MIN, UINT32_MAX));
     check_err(tern_xdr_put_bytes(&x, big, TERN_XDR_OOL_MIN, UINT32_MAX), TERN_EMSGSIZE);
     tern_xdr_enc_free(&x);
+    /* Also when the bytes in line would fit the caller's buffer. */
+    tern_xdr_enc_init(&x, big + TERN_XDR_OOL_MIN, 2 * TERN_XDR_OOL_MIN);
+    l.count = 0;
+    x.ool = ool_keep;
+    x.ool_arg = &l;
+    x.max = 2 * TERN_XDR_OOL_MIN;
+    check_ok(tern_xdr_put_bytes(&x, big, TERN_XDR_OOL_MIN, UINT32_MAX));
+    check_err(tern_xdr_put_fixed(&x, big, TERN_XDR_OOL_MIN), TERN_EMSGSIZE);
+    tern_xdr_enc_free(&x);
     l.count = 4;
     x.ool = ool_keep;
     x.ool_arg = &l;
