@@ -41,6 +41,9 @@
 #define HEADER_READ 512
 /* After a layout guess missed, this many big messages go without one. */
 #define GUESS_BACK_OFF 16
+/* Bodies guessed at most this large: the body kept ready for the guess
+ * stays with the connection for good. */
+#define GUESS_MAX (256u << 10)
 /* Bytes read per readiness event before yielding to other connections. */
 #define READ_BUDGET (1u << 20)
 /* Sends closer together than this are a burst: the loop batches them. */
@@ -793,7 +796,7 @@ static void guess_layout(tn_engine *e, const tern_msg *m)
     size_t last = m->parts[m->nparts - 1].size;
     e->big_last = last >= DIRECT_READ_MIN;
     e->guess_prefix = 0;
-    if (!e->big_last)
+    if (!e->big_last || !e->direct || last > GUESS_MAX)
         return;
     if (e->guess_off > 0) {
         e->guess_off--;
@@ -1085,7 +1088,7 @@ static int do_read(tn_engine *e)
             size_t room = RBUF_SIZE - e->rlen;
             if (e->big_last && e->rlen == 0)
                 room = HEADER_READ;
-            if (e->direct && e->guess_prefix && e->rlen == 0 && e->state == ST_ACTIVE &&
+            if (e->guess_prefix && e->rlen == 0 && e->state == ST_ACTIVE &&
                 tn_zmtp_dec_between(&e->dec))
                 n = read_guessed(e);
             else
