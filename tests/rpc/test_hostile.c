@@ -284,27 +284,40 @@ static void bad_bodies(void **state)
     still_serving(fx);
 }
 
+static void set_acked(uint8_t h[64], uint64_t acked)
+{
+    for (int i = 0; i < 8; i++)
+        h[56 + i] = (uint8_t)(acked >> (56 - 8 * i));
+}
+
+/* Sends call_id as a bump with flags (8 is RETRY), saying the calls below
+ * acked are answered (0: says nothing); returns the reply's status, *id
+ * its call id and, if m, the reply itself. */
+static uint32_t bump(fixture *fx, uint64_t call_id, uint32_t flags, uint64_t acked, uint64_t *id,
+                     tern_msg **m)
+{
+    uint8_t h[64];
+    header(h, 1, flags, call_id, M_BUMP);
+    set_acked(h, acked);
+    send_raw(fx, h, 64, "", 0, 2);
+    return recv_reply(fx, id, m);
+}
+
 static void resent_call_answered_from_cache(void **state)
 {
     fixture *fx = *state;
     uint8_t h[64];
     uint64_t id;
     tern_msg *m1, *m2;
-    header(h, 1, 0, 31, M_BUMP);
-    send_raw(fx, h, 64, "", 0, 2);
-    assert_int_equal(recv_reply(fx, &id, &m1), W_OK);
-    header(h, 1, 8 /* RETRY */, 31, M_BUMP);
-    send_raw(fx, h, 64, "", 0, 2);
-    assert_int_equal(recv_reply(fx, &id, &m2), W_OK);
+    assert_int_equal(bump(fx, 31, 0, 0, &id, &m1), W_OK);
+    assert_int_equal(bump(fx, 31, 8, 0, &id, &m2), W_OK);
     assert_int_equal(atomic_load(&bumps), 1); /* ran once */
     assert_int_equal(tern_msg_size(m1, 1), tern_msg_size(m2, 1));
     assert_memory_equal(tern_msg_data(m1, 1), tern_msg_data(m2, 1), tern_msg_size(m1, 1));
     tern_msg_free(m1);
     tern_msg_free(m2);
     /* Even without the flag, the same call id is the same call. */
-    header(h, 1, 0, 31, M_BUMP);
-    send_raw(fx, h, 64, "", 0, 2);
-    assert_int_equal(recv_reply(fx, &id, NULL), W_OK);
+    assert_int_equal(bump(fx, 31, 0, 0, &id, NULL), W_OK);
     assert_int_equal(atomic_load(&bumps), 1);
     /* A resend aimed at another server instance is refused, not run. */
     header(h, 1, 8, 32, M_BUMP);
@@ -314,46 +327,25 @@ static void resent_call_answered_from_cache(void **state)
     assert_int_equal(atomic_load(&bumps), 1);
 }
 
-static void set_acked(uint8_t h[64], uint64_t acked)
-{
-    for (int i = 0; i < 8; i++)
-        h[56 + i] = (uint8_t)(acked >> (56 - 8 * i));
-}
-
 /* A call that says the client has the answers below it frees those
  * replies: a resend of one afterwards is refused, never run again. */
 static void acknowledged_reply_is_forgotten(void **state)
 {
     fixture *fx = *state;
-    uint8_t h[64];
     uint64_t id;
-    header(h, 1, 0, 51, M_BUMP);
-    send_raw(fx, h, 64, "", 0, 2);
-    assert_int_equal(recv_reply(fx, &id, NULL), W_OK);
-    header(h, 1, 0, 52, M_BUMP);
-    send_raw(fx, h, 64, "", 0, 2);
-    assert_int_equal(recv_reply(fx, &id, NULL), W_OK);
+    assert_int_equal(bump(fx, 51, 0, 0, &id, NULL), W_OK);
+    assert_int_equal(bump(fx, 52, 0, 0, &id, NULL), W_OK);
     assert_int_equal(atomic_load(&bumps), 2);
     /* Call 53 acknowledges 51 only: 52 is still answered from the cache. */
-    header(h, 1, 0, 53, M_BUMP);
-    set_acked(h, 52);
-    send_raw(fx, h, 64, "", 0, 2);
-    assert_int_equal(recv_reply(fx, &id, NULL), W_OK);
-    header(h, 1, 8 /* RETRY */, 52, M_BUMP);
-    send_raw(fx, h, 64, "", 0, 2);
-    assert_int_equal(recv_reply(fx, &id, NULL), W_OK);
+    assert_int_equal(bump(fx, 53, 0, 52, &id, NULL), W_OK);
+    assert_int_equal(bump(fx, 52, 8, 0, &id, NULL), W_OK);
     assert_int_equal(id, 52);
-    header(h, 1, 8, 51, M_BUMP);
-    send_raw(fx, h, 64, "", 0, 2);
-    assert_int_equal(recv_reply(fx, &id, NULL), 3 /* UNAVAILABLE: it may have run */);
+    assert_int_equal(bump(fx, 51, 8, 0, &id, NULL), 3 /* UNAVAILABLE: it may have run */);
     assert_int_equal(id, 51);
     assert_int_equal(atomic_load(&bumps), 3);
     /* An acknowledgement far ahead, or of calls never made, harms only the
      * client that sent it. */
-    header(h, 1, 0, 54, M_BUMP);
-    set_acked(h, UINT64_MAX);
-    send_raw(fx, h, 64, "", 0, 2);
-    assert_int_equal(recv_reply(fx, &id, NULL), W_OK);
+    assert_int_equal(bump(fx, 54, 0, UINT64_MAX, &id, NULL), W_OK);
     assert_int_equal(atomic_load(&bumps), 4);
     still_serving(fx);
 }
