@@ -2,17 +2,15 @@
 #include <stdint.h>
 
 #include "base/copy.h"
-#include "base/endian.h"
 #include "base/message.h"
 #include "rpc/ool.h"
 #include "rpc/proto.h"
 
 bool tn_rpc_ool_flagged(const tern_msg *m, size_t hdr)
 {
-    if (tern_msg_size(m, hdr) != TN_RPC_HDR_SIZE)
-        return false;
-    const uint8_t *h = tern_msg_data(m, hdr);
-    return (tn_get_be32(h + 4) & TN_RPC_F_OOL) != 0;
+    tn_rpc_hdr h;
+    return tn_rpc_hdr_decode(tern_msg_data(m, hdr), tern_msg_size(m, hdr), &h) == TERN_OK &&
+           (h.flags & TN_RPC_F_OOL) != 0;
 }
 
 /* The next out-of-line part, which must hold exactly n bytes. */
